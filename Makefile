@@ -1,0 +1,40 @@
+# Every target that needs Python depends on $(STAMP), so a fresh clone runs
+# setup first. The stamp is rebuilt when the dependency pins change.
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+UV_VERSION := 0.13.9
+UV     := python3 -m uv
+export UV_PYTHON_DOWNLOADS := never
+export UV_PROJECT_ENVIRONMENT := $(VENV)
+
+.PHONY: setup test demo bench lint lock clean
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml uv.lock
+	@python3 -m uv --version >/dev/null 2>&1 || python3 -m pip install --quiet "uv==$(UV_VERSION)"
+	$(UV) sync --frozen --python python3
+	$(PY) -m helpers doctor
+	@touch $@
+
+test: $(STAMP)
+	$(PY) -m pytest
+
+demo: $(STAMP)
+	$(PY) -m helpers demo --out outputs/demo
+
+bench: $(STAMP)
+	$(PY) -m tests.bench
+
+lint: $(STAMP)
+	$(PY) -m ruff check helpers grading tests
+	$(PY) -m ruff format --check helpers grading tests
+
+# Re-resolve the pins after editing dependencies in pyproject.toml.
+lock:
+	$(UV) lock
+	$(PY) -m tests.test_environment --write
+
+clean:
+	rm -rf $(VENV) outputs .pytest_cache

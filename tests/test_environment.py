@@ -1,0 +1,105 @@
+"""environment.yml (conda users) must pin exactly what uv.lock pins; the setup must fail loudly.
+
+Regenerate environment.yml after `uv lock` with ``python -m tests.test_environment --write``
+(``make lock`` does both).
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+import tomllib
+from pathlib import Path
+
+from packaging.markers import Marker
+from packaging.requirements import Requirement
+
+ROOT = Path(__file__).resolve().parents[1]
+CONDA_PYTHON = "3.11"
+# The interpreter the conda environment gets; markers in the lock are evaluated for it.
+MARKER_ENV = {"python_full_version": "3.11.9", "python_version": "3.11", "sys_platform": "linux"}
+
+
+def direct_requirements() -> list[str]:
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    names = project["project"]["dependencies"] + project["dependency-groups"]["dev"]
+    return [Requirement(r).name for r in names]
+
+
+def locked_versions() -> dict[str, str]:
+    versions = {}
+    for package in tomllib.loads((ROOT / "uv.lock").read_text())["package"]:
+        markers = package.get("resolution-markers")
+        if markers and not any(Marker(m).evaluate(MARKER_ENV) for m in markers):
+            continue
+        versions[_normalise(package["name"])] = package["version"]
+    return versions
+
+
+def render_environment_yml() -> str:
+    versions = locked_versions()
+    pins = "\n".join(f"      - {name}=={versions[_normalise(name)]}" for name in direct_requirements())
+    return (
+        "# Generated from uv.lock by `make lock`: the same pins as `make setup` installs.\n"
+        "# conda env create -f environment.yml && conda activate diffusion-course-kit\n"
+        "# then, from the repository root: pip install --no-deps -e .\n"
+        "name: diffusion-course-kit\n"
+        "channels:\n"
+        "  - conda-forge\n"
+        "dependencies:\n"
+        f"  - python={CONDA_PYTHON}\n"
+        "  - pip\n"
+        "  - pip:\n"
+        f"{pins}\n"
+    )
+
+
+def _normalise(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def test_environment_yml_matches_the_lock():
+    current = (ROOT / "environment.yml").read_text()
+    assert current == render_environment_yml(), (
+        "environment.yml and uv.lock disagree: run `make lock` to regenerate environment.yml"
+    )
+
+
+def test_torch_pair_is_pinned_together():
+    versions = locked_versions()
+    assert versions["torch"] == "2.13.0" and versions["torchvision"] == "0.28.0", (
+        "torch and torchvision must be pinned as one matching pair"
+    )
+
+
+def test_doctor_names_a_broken_torchvision_and_the_fix(monkeypatch, capsys):
+    import importlib
+
+    from helpers import doctor
+
+    real_import = importlib.import_module
+
+    def broken(name, *args, **kwargs):
+        if name == "torchvision.ops":
+            raise RuntimeError("operator torchvision::nms does not exist")
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(importlib, "import_module", broken)
+    assert doctor.main() == 1
+    err = capsys.readouterr().err
+    assert "cannot import torchvision.ops" in err and "torchvision::nms" in err
+    assert "make clean setup" in err
+
+
+def test_doctor_passes_here(capsys):
+    from helpers import doctor
+
+    assert doctor.main() == 0
+    assert "environment OK" in capsys.readouterr().out
+
+
+if __name__ == "__main__":
+    if sys.argv[1:] == ["--write"]:
+        (ROOT / "environment.yml").write_text(render_environment_yml())
+    else:
+        print(render_environment_yml(), end="")
