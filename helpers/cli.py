@@ -1,4 +1,9 @@
-"""The ``python -m helpers`` command line: one sub-command per job an instructor runs."""
+"""The ``python -m helpers`` command line: one sub-command per job an instructor runs.
+
+Each command is a function that adds its sub-parser; the sub-parser's ``run`` default
+is called with the parsed arguments and returns the exit status. Heavy imports happen
+inside ``run`` so that ``--help`` stays fast.
+"""
 
 from __future__ import annotations
 
@@ -6,17 +11,27 @@ import argparse
 from collections.abc import Sequence
 
 
-def _doctor(args: argparse.Namespace) -> int:
-    from helpers.doctor import main
+def add_doctor(commands: argparse._SubParsersAction) -> None:
+    parser = commands.add_parser("doctor", help="check that torch, torchvision, diffusers and transformers import")
 
-    return main()
+    def run(args: argparse.Namespace) -> int:
+        from helpers.doctor import main
+
+        return main()
+
+    parser.set_defaults(run=run)
+
+
+COMMANDS = [
+    add_doctor,
+]
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m helpers", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m helpers", description="Course kit for diffusion models.")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    doctor = commands.add_parser("doctor", help="check that torch, torchvision, diffusers and transformers import")
-    doctor.set_defaults(run=_doctor)
+    for add in COMMANDS:
+        add(commands)
     return parser
 
 
