@@ -39,7 +39,10 @@ class RMSNorm(nn.Module):
         self.gain = nn.Parameter(torch.ones(1, dim, 1, 1))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return F.normalize(x, dim=1) * (self.gain * self.scale)
+        # x / max(||x||, 1e-12) as F.normalize, written out: the channel-axis reduction of
+        # linalg.vector_norm is 2-7x slower on CPU and took a fifth of the UNet's time.
+        inv_norm = x.square().sum(dim=1, keepdim=True).clamp_min(1e-24).rsqrt()
+        return x * inv_norm * (self.gain * self.scale)
 
 
 class SinusoidalTimeEmbedding(nn.Module):
