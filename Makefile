@@ -22,7 +22,7 @@ test: $(STAMP)
 	$(PY) -m pytest
 
 demo: $(STAMP)
-	$(PY) -m helpers demo --out outputs/demo
+	$(PY) -m grading.demo --out outputs/demo
 
 bench: $(STAMP)
 	$(PY) -m tests.bench

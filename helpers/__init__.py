@@ -10,7 +10,12 @@ live in ``grading/reference`` (instructor-only).
 """
 
 from helpers.diffusion import GaussianDiffusion
-from helpers.schedules import cosine_beta_schedule, get_beta_schedule, linear_beta_schedule, sigmoid_beta_schedule
+from helpers.schedules import (
+    cosine_beta_schedule,
+    get_beta_schedule,
+    linear_beta_schedule,
+    sigmoid_beta_schedule,
+)
 from helpers.todos import STUDENT_STEPS, DiffusionSteps, extract
 from helpers.unet import UNet
 

@@ -48,11 +48,8 @@ class ModelPrediction(NamedTuple):
     pred_x_start: torch.Tensor
 
 
-def normalize_to_neg_one_to_one(img: torch.Tensor) -> torch.Tensor:
-    return img * 2 - 1
-
-
-def unnormalize_to_zero_to_one(img: torch.Tensor) -> torch.Tensor:
+def unnormalize(img: torch.Tensor) -> torch.Tensor:
+    """Map the process's range [-1, 1] to the image range [0, 1]."""
     return (img + 1) * 0.5
 
 
@@ -70,7 +67,9 @@ class GaussianDiffusion(nn.Module):
         beta_schedule: "linear", "cosine" or "sigmoid" (``helpers.schedules``).
         objective: "pred_noise", "pred_x0" or "pred_v".
         ddim_sampling_eta: default :math:`\\eta` of DDIM sampling (0 = deterministic).
-        auto_normalize: images come in and go out in [0, 1]; the process works in [-1, 1].
+
+    Images go in (training) in [-1, 1], the range :mod:`helpers.data` produces and the
+    process works in; samples come out in [0, 1], ready to save or show.
     """
 
     def __init__(
@@ -85,7 +84,6 @@ class GaussianDiffusion(nn.Module):
         schedule_kwargs: dict | None = None,
         objective: str = "pred_noise",
         ddim_sampling_eta: float = 0.0,
-        auto_normalize: bool = True,
     ) -> None:
         super().__init__()
         if objective not in OBJECTIVES:
@@ -94,11 +92,25 @@ class GaussianDiffusion(nn.Module):
         self.steps = steps
         self.channels = model.channels
         self.self_condition = model.self_condition
-        self.image_size = (image_size, image_size) if isinstance(image_size, int) else tuple(image_size)
+        self.image_size = (
+            (image_size, image_size) if isinstance(image_size, int) else tuple(image_size)
+        )
         self.objective = objective
         self.beta_schedule = beta_schedule
+        # What a checkpoint needs to rebuild this object (helpers.train.load_diffusion).
+        self.config = dict(
+            image_size=list(self.image_size),
+            timesteps=timesteps,
+            sampling_timesteps=sampling_timesteps,
+            beta_schedule=beta_schedule,
+            schedule_kwargs=dict(schedule_kwargs or {}),
+            objective=objective,
+            ddim_sampling_eta=ddim_sampling_eta,
+        )
 
-        betas, alphas, alphas_bar = steps.schedule_init(timesteps, beta_schedule, **(schedule_kwargs or {}))
+        betas, alphas, alphas_bar = steps.schedule_init(
+            timesteps, beta_schedule, **(schedule_kwargs or {})
+        )
         _check_schedule(betas, alphas, alphas_bar, timesteps)
         betas, alphas_bar = betas.double(), alphas_bar.double()
         alphas_bar_prev = F.pad(alphas_bar[:-1], (1, 0), value=1.0)
@@ -133,14 +145,18 @@ class GaussianDiffusion(nn.Module):
         # beta_tilde_0 = 0: clamp before the log, the t = 0 step adds no noise anyway.
         buffer("posterior_log_variance_clipped", posterior_variance.clamp(min=1e-20).log())
         buffer("posterior_mean_coef1", betas * alphas_bar_prev.sqrt() / (1.0 - alphas_bar))
-        buffer("posterior_mean_coef2", (1.0 - alphas_bar_prev) * (1.0 - betas).sqrt() / (1.0 - alphas_bar))
+        buffer(
+            "posterior_mean_coef2",
+            (1.0 - alphas_bar_prev) * (1.0 - betas).sqrt() / (1.0 - alphas_bar),
+        )
 
         snr = alphas_bar / (1.0 - alphas_bar)
-        loss_weight = {"pred_noise": torch.ones_like(snr), "pred_x0": snr, "pred_v": snr / (snr + 1)}
+        loss_weight = {
+            "pred_noise": torch.ones_like(snr),
+            "pred_x0": snr,
+            "pred_v": snr / (snr + 1),
+        }
         buffer("loss_weight", loss_weight[objective])
-
-        self.normalize = normalize_to_neg_one_to_one if auto_normalize else _identity
-        self.unnormalize = unnormalize_to_zero_to_one if auto_normalize else _identity
 
     @property
     def device(self) -> torch.device:
@@ -148,26 +164,34 @@ class GaussianDiffusion(nn.Module):
 
     # --- conversions between the three parameterisations -----------------------
 
-    def predict_start_from_noise(self, x_t: torch.Tensor, t: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
+    def predict_start_from_noise(
+        self, x_t: torch.Tensor, t: torch.Tensor, noise: torch.Tensor
+    ) -> torch.Tensor:
         r""":math:`\hat x_0 = (x_t - \sqrt{1-\bar\alpha_t}\,\epsilon) / \sqrt{\bar\alpha_t}`."""
         return (
             extract(self.sqrt_recip_alphas_bar, t, x_t.shape) * x_t
             - extract(self.sqrt_recipm1_alphas_bar, t, x_t.shape) * noise
         )
 
-    def predict_noise_from_start(self, x_t: torch.Tensor, t: torch.Tensor, x0: torch.Tensor) -> torch.Tensor:
+    def predict_noise_from_start(
+        self, x_t: torch.Tensor, t: torch.Tensor, x0: torch.Tensor
+    ) -> torch.Tensor:
         r""":math:`\hat\epsilon = (x_t - \sqrt{\bar\alpha_t}\,x_0) / \sqrt{1-\bar\alpha_t}`."""
         return (extract(self.sqrt_recip_alphas_bar, t, x_t.shape) * x_t - x0) / extract(
             self.sqrt_recipm1_alphas_bar, t, x_t.shape
         )
 
-    def predict_v(self, x_start: torch.Tensor, t: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
+    def predict_v(
+        self, x_start: torch.Tensor, t: torch.Tensor, noise: torch.Tensor
+    ) -> torch.Tensor:
         return (
             extract(self.sqrt_alphas_bar, t, x_start.shape) * noise
             - extract(self.sqrt_one_minus_alphas_bar, t, x_start.shape) * x_start
         )
 
-    def predict_start_from_v(self, x_t: torch.Tensor, t: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+    def predict_start_from_v(
+        self, x_t: torch.Tensor, t: torch.Tensor, v: torch.Tensor
+    ) -> torch.Tensor:
         return (
             extract(self.sqrt_alphas_bar, t, x_t.shape) * x_t
             - extract(self.sqrt_one_minus_alphas_bar, t, x_t.shape) * v
@@ -226,7 +250,9 @@ class GaussianDiffusion(nn.Module):
         """Sample x_t ~ q(x_t | x_0) with the student's forward function (TODO 1-1-2)."""
         return self.steps.denoise_forward(self.alphas_bar, x_start, t, noise)
 
-    def p_losses(self, x_start: torch.Tensor, t: torch.Tensor, noise: torch.Tensor | None = None) -> torch.Tensor:
+    def p_losses(
+        self, x_start: torch.Tensor, t: torch.Tensor, noise: torch.Tensor | None = None
+    ) -> torch.Tensor:
         """Training loss for images ``x_start`` in [-1, 1] at timesteps ``t``."""
         if noise is None:
             noise = torch.randn_like(x_start)
@@ -251,7 +277,7 @@ class GaussianDiffusion(nn.Module):
         return (loss * extract(self.loss_weight, t, loss.shape)).mean()
 
     def forward(self, img: torch.Tensor) -> torch.Tensor:
-        """Loss on a batch of images in [0, 1] (or [-1, 1] without ``auto_normalize``)."""
+        """Training loss on a batch of images in [-1, 1], at uniformly drawn timesteps."""
         b, c, h, w = img.shape
         if (h, w) != self.image_size or c != self.channels:
             raise ValueError(
@@ -259,7 +285,7 @@ class GaussianDiffusion(nn.Module):
                 f"{self.image_size[1]}), got {tuple(img.shape)}: check the dataset's image size"
             )
         t = torch.randint(0, self.num_timesteps, (b,), device=img.device).long()
-        return self.p_losses(self.normalize(img), t)
+        return self.p_losses(img, t)
 
     # --- sampling -------------------------------------------------------------------
 
@@ -275,9 +301,20 @@ class GaussianDiffusion(nn.Module):
         times = list(reversed(times))
         return list(zip(times[:-1], times[1:], strict=True))
 
+    def trajectory_times(self) -> list[int]:
+        """The timestep of each image of ``sample(return_all_timesteps=True)``: x_T first, -1 for the final sample."""
+        if self.is_ddim_sampling:
+            pairs = self.ddim_time_pairs()
+            return [pairs[0][0]] + [t_prev for _, t_prev in pairs]
+        return list(range(self.num_timesteps - 1, -2, -1))
+
     @torch.inference_mode()
     def p_sample(
-        self, x: torch.Tensor, t: int, x_self_cond: torch.Tensor | None = None, generator: torch.Generator | None = None
+        self,
+        x: torch.Tensor,
+        t: int,
+        x_self_cond: torch.Tensor | None = None,
+        generator: torch.Generator | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """One DDPM ancestral step x_t -> x_{t-1} with the posterior's variance ("fixed small")."""
         batched_t = torch.full((x.shape[0],), t, device=x.device, dtype=torch.long)
@@ -303,11 +340,18 @@ class GaussianDiffusion(nn.Module):
         img = _randn(shape, self.device, generator)
         imgs = [img]
         x_start = None
-        for t in tqdm(reversed(range(self.num_timesteps)), total=self.num_timesteps, desc="DDPM sampling", disable=not progress):
-            img, x_start = self.p_sample(img, t, x_start if self.self_condition else None, generator)
+        for t in tqdm(
+            reversed(range(self.num_timesteps)),
+            total=self.num_timesteps,
+            desc="DDPM sampling",
+            disable=not progress,
+        ):
+            img, x_start = self.p_sample(
+                img, t, x_start if self.self_condition else None, generator
+            )
             imgs.append(img)
         out = torch.stack(imgs, dim=1) if return_all_timesteps else img
-        return self.unnormalize(out)
+        return unnormalize(out)
 
     @torch.inference_mode()
     def ddim_sample(
@@ -331,17 +375,23 @@ class GaussianDiffusion(nn.Module):
         for t, t_prev in tqdm(self.ddim_time_pairs(), desc="DDIM sampling", disable=not progress):
             batched_t = torch.full((shape[0],), t, device=self.device, dtype=torch.long)
             pred_noise, x_start = self.model_predictions(
-                img, batched_t, x_start if self.self_condition else None, clip_x_start=True, rederive_pred_noise=True
+                img,
+                batched_t,
+                x_start if self.self_condition else None,
+                clip_x_start=True,
+                rederive_pred_noise=True,
             )
             if t_prev < 0:
                 img = x_start
             else:
                 batched_prev = torch.full_like(batched_t, t_prev)
                 noise = _randn_like(img, generator)
-                img = self.steps.denoise_backward(self.alphas_bar, x_start, pred_noise, batched_t, batched_prev, noise, eta)
+                img = self.steps.denoise_backward(
+                    self.alphas_bar, x_start, pred_noise, batched_t, batched_prev, noise, eta
+                )
             imgs.append(img)
         out = torch.stack(imgs, dim=1) if return_all_timesteps else img
-        return self.unnormalize(out)
+        return unnormalize(out)
 
     @torch.inference_mode()
     def sample(
@@ -354,14 +404,18 @@ class GaussianDiffusion(nn.Module):
         """Sample ``batch_size`` images in [0, 1], with DDIM when S < T, else DDPM."""
         shape = (batch_size, self.channels, *self.image_size)
         loop = self.ddim_sample if self.is_ddim_sampling else self.p_sample_loop
-        return loop(shape, return_all_timesteps=return_all_timesteps, generator=generator, progress=progress)
+        return loop(
+            shape, return_all_timesteps=return_all_timesteps, generator=generator, progress=progress
+        )
 
 
 def _identity(x: torch.Tensor) -> torch.Tensor:
     return x
 
 
-def _randn(shape: tuple[int, ...], device: torch.device, generator: torch.Generator | None) -> torch.Tensor:
+def _randn(
+    shape: tuple[int, ...], device: torch.device, generator: torch.Generator | None
+) -> torch.Tensor:
     # A CPU generator keeps samples identical across devices for the same seed.
     if generator is not None and generator.device.type != device.type:
         return torch.randn(shape, generator=generator, device=generator.device).to(device)
@@ -372,15 +426,21 @@ def _randn_like(x: torch.Tensor, generator: torch.Generator | None) -> torch.Ten
     return _randn(tuple(x.shape), x.device, generator).to(x.dtype)
 
 
-def _check_schedule(betas: torch.Tensor, alphas: torch.Tensor, alphas_bar: torch.Tensor, timesteps: int) -> None:
+def _check_schedule(
+    betas: torch.Tensor, alphas: torch.Tensor, alphas_bar: torch.Tensor, timesteps: int
+) -> None:
     """Catch a broken TODO 1-1-1 at construction time, with a message that says what is wrong."""
     for name, value in (("betas", betas), ("alphas", alphas), ("alphas_bar", alphas_bar)):
         if not isinstance(value, torch.Tensor) or value.shape != (timesteps,):
             got = tuple(value.shape) if isinstance(value, torch.Tensor) else type(value).__name__
-            raise ValueError(f"schedule_init must return {name} as a tensor of shape ({timesteps},), got {got}")
+            raise ValueError(
+                f"schedule_init must return {name} as a tensor of shape ({timesteps},), got {got}"
+            )
     if not torch.allclose(alphas, 1 - betas):
         raise ValueError("schedule_init: alphas must equal 1 - betas")
     if not ((alphas_bar > 0).all() and (alphas_bar <= 1).all()):
         raise ValueError("schedule_init: alphas_bar must lie in (0, 1]")
     if (alphas_bar[1:] > alphas_bar[:-1]).any():
-        raise ValueError("schedule_init: alphas_bar must decrease monotonically (it is a cumulative product)")
+        raise ValueError(
+            "schedule_init: alphas_bar must decrease monotonically (it is a cumulative product)"
+        )

@@ -46,5 +46,7 @@ def main() -> int:
     import torch
 
     device = "cuda" if torch.cuda.is_available() else "cpu"
-    print(f"environment OK: torch {torch.__version__}, device {device}, python {sys.version.split()[0]}")
+    print(
+        f"environment OK: torch {torch.__version__}, device {device}, python {sys.version.split()[0]}"
+    )
     return 0

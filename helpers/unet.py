@@ -66,7 +66,9 @@ class ConvBlock(nn.Module):
         self.norm = RMSNorm(dim_out)
         self.dropout = nn.Dropout(dropout)
 
-    def forward(self, x: torch.Tensor, scale_shift: tuple[torch.Tensor, torch.Tensor] | None = None) -> torch.Tensor:
+    def forward(
+        self, x: torch.Tensor, scale_shift: tuple[torch.Tensor, torch.Tensor] | None = None
+    ) -> torch.Tensor:
         x = self.norm(self.conv(x))
         if scale_shift is not None:
             scale, shift = scale_shift
@@ -105,7 +107,9 @@ class LinearAttention(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         b, _, h, w = x.shape
-        q, k, v = (t.reshape(b, self.heads, -1, h * w) for t in self.to_qkv(self.norm(x)).chunk(3, dim=1))
+        q, k, v = (
+            t.reshape(b, self.heads, -1, h * w) for t in self.to_qkv(self.norm(x)).chunk(3, dim=1)
+        )
         mem_k, mem_v = (m.expand(b, -1, -1, -1) for m in self.mem_kv)
         k, v = torch.cat((mem_k, k), dim=-1), torch.cat((mem_v, v), dim=-1)
         q = q.softmax(dim=-2) * self.scale
@@ -152,7 +156,9 @@ class Downsample(nn.Module):
 
 class Upsample(nn.Sequential):
     def __init__(self, dim_in: int, dim_out: int) -> None:
-        super().__init__(nn.Upsample(scale_factor=2, mode="nearest"), nn.Conv2d(dim_in, dim_out, 3, padding=1))
+        super().__init__(
+            nn.Upsample(scale_factor=2, mode="nearest"), nn.Conv2d(dim_in, dim_out, 3, padding=1)
+        )
 
 
 class UNet(nn.Module):
@@ -191,6 +197,18 @@ class UNet(nn.Module):
         if len(full_attn) != levels:
             raise ValueError(f"full_attn needs one flag per level ({levels}), got {len(full_attn)}")
 
+        # What a checkpoint needs to rebuild this network (helpers.train.load_diffusion).
+        self.config = dict(
+            dim=dim,
+            dim_mults=list(dim_mults),
+            channels=channels,
+            out_dim=out_dim,
+            self_condition=self_condition,
+            full_attn=list(full_attn),
+            attn_heads=attn_heads,
+            attn_dim_head=attn_dim_head,
+            dropout=dropout,
+        )
         self.channels = channels
         self.self_condition = self_condition
         self.out_dim = out_dim or channels
@@ -202,7 +220,10 @@ class UNet(nn.Module):
 
         self.init_conv = nn.Conv2d(channels * (2 if self_condition else 1), dim, 7, padding=3)
         self.time_mlp = nn.Sequential(
-            SinusoidalTimeEmbedding(dim), nn.Linear(dim, time_dim), nn.GELU(), nn.Linear(time_dim, time_dim)
+            SinusoidalTimeEmbedding(dim),
+            nn.Linear(dim, time_dim),
+            nn.GELU(),
+            nn.Linear(time_dim, time_dim),
         )
 
         def attention(d: int, full: bool) -> nn.Module:
@@ -213,12 +234,14 @@ class UNet(nn.Module):
         for i, ((d_in, d_out), full) in enumerate(zip(in_out, full_attn, strict=True)):
             last = i == levels - 1
             self.downs.append(
-                nn.ModuleList([
-                    ResnetBlock(d_in, d_in, time_dim, dropout),
-                    ResnetBlock(d_in, d_in, time_dim, dropout),
-                    attention(d_in, full),
-                    nn.Conv2d(d_in, d_out, 3, padding=1) if last else Downsample(d_in, d_out),
-                ])
+                nn.ModuleList(
+                    [
+                        ResnetBlock(d_in, d_in, time_dim, dropout),
+                        ResnetBlock(d_in, d_in, time_dim, dropout),
+                        attention(d_in, full),
+                        nn.Conv2d(d_in, d_out, 3, padding=1) if last else Downsample(d_in, d_out),
+                    ]
+                )
             )
 
         mid = dims[-1]
@@ -227,15 +250,19 @@ class UNet(nn.Module):
         self.mid_block2 = ResnetBlock(mid, mid, time_dim, dropout)
 
         self.ups = nn.ModuleList()
-        for i, ((d_in, d_out), full) in enumerate(zip(reversed(in_out), reversed(full_attn), strict=True)):
+        for i, ((d_in, d_out), full) in enumerate(
+            zip(reversed(in_out), reversed(full_attn), strict=True)
+        ):
             last = i == levels - 1
             self.ups.append(
-                nn.ModuleList([
-                    ResnetBlock(d_out + d_in, d_out, time_dim, dropout),
-                    ResnetBlock(d_out + d_in, d_out, time_dim, dropout),
-                    attention(d_out, full),
-                    nn.Conv2d(d_out, d_in, 3, padding=1) if last else Upsample(d_out, d_in),
-                ])
+                nn.ModuleList(
+                    [
+                        ResnetBlock(d_out + d_in, d_out, time_dim, dropout),
+                        ResnetBlock(d_out + d_in, d_out, time_dim, dropout),
+                        attention(d_out, full),
+                        nn.Conv2d(d_out, d_in, 3, padding=1) if last else Upsample(d_out, d_in),
+                    ]
+                )
             )
 
         self.final_block = ResnetBlock(dim * 2, dim, time_dim, dropout)
@@ -245,7 +272,9 @@ class UNet(nn.Module):
     def downsample_factor(self) -> int:
         return 2 ** (len(self.downs) - 1)
 
-    def forward(self, x: torch.Tensor, time: torch.Tensor, x_self_cond: torch.Tensor | None = None) -> torch.Tensor:
+    def forward(
+        self, x: torch.Tensor, time: torch.Tensor, x_self_cond: torch.Tensor | None = None
+    ) -> torch.Tensor:
         factor = self.downsample_factor
         if any(side % factor for side in x.shape[-2:]):
             raise ValueError(

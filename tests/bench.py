@@ -48,7 +48,9 @@ def timeit(fn: Callable[[], object], repeat: int = 5, warmup: int = 1) -> float:
     return statistics.median(times)
 
 
-def interleaved(ours: Callable[[], object], anchor: Callable[[], object], repeat: int = 5) -> tuple[float, float]:
+def interleaved(
+    ours: Callable[[], object], anchor: Callable[[], object], repeat: int = 5
+) -> tuple[float, float]:
     """Median times of two functions measured alternately, so that load drifts hit both."""
     ours(), anchor()
     a, b = [], []
@@ -69,12 +71,16 @@ def machine() -> str:
 
 
 def main(selected: list[str]) -> int:
-    names = selected or sorted(p.stem.removeprefix("bench_") for p in Path(__file__).parent.glob("bench_*.py"))
+    names = selected or sorted(
+        p.stem.removeprefix("bench_") for p in Path(__file__).parent.glob("bench_*.py")
+    )
     print(f"machine: {machine()}")
     print(f"{'benchmark':<58} {'ours':>10} {'anchor':>10} {'ratio':>7}  target / anchor")
     for name in names:
         for r in importlib.import_module(f"tests.bench_{name}").run():
-            print(f"{r.name:<58} {r.ours_s:>9.4f}s {r.anchor_s:>9.4f}s {r.ratio:>7.3f}  {r.target} vs {r.anchor}")
+            print(
+                f"{r.name:<58} {r.ours_s:>9.4f}s {r.anchor_s:>9.4f}s {r.ratio:>7.3f}  {r.target} vs {r.anchor}"
+            )
             sys.stdout.flush()
     return 0
 

@@ -20,12 +20,20 @@ IMAGE_SIZE, TRAIN_BATCH, SAMPLE_BATCH, SAMPLING_STEPS = 32, 16, 16, 50
 
 def _pair() -> tuple[GaussianDiffusion, ddp.GaussianDiffusion]:
     ours = GaussianDiffusion(
-        UNet(**CONFIG), image_size=IMAGE_SIZE, steps=REFERENCE_STEPS, timesteps=1000,
-        sampling_timesteps=SAMPLING_STEPS, beta_schedule="cosine",
+        UNet(**CONFIG),
+        image_size=IMAGE_SIZE,
+        steps=REFERENCE_STEPS,
+        timesteps=1000,
+        sampling_timesteps=SAMPLING_STEPS,
+        beta_schedule="cosine",
     )
     theirs = ddp.GaussianDiffusion(
-        ddp.Unet(**CONFIG), image_size=IMAGE_SIZE, timesteps=1000,
-        sampling_timesteps=SAMPLING_STEPS, beta_schedule="cosine", objective="pred_noise",
+        ddp.Unet(**CONFIG),
+        image_size=IMAGE_SIZE,
+        timesteps=1000,
+        sampling_timesteps=SAMPLING_STEPS,
+        beta_schedule="cosine",
+        objective="pred_noise",
     )
     return ours, theirs
 
@@ -46,7 +54,9 @@ def run() -> list[BenchResult]:
     torch.manual_seed(0)
     ours, theirs = _pair()
     batch = torch.rand(TRAIN_BATCH, 3, IMAGE_SIZE, IMAGE_SIZE)
-    train_ours, train_theirs = interleaved(_train_step(ours, batch), _train_step(theirs, batch), repeat=7)
+    train_ours, train_theirs = interleaved(
+        _train_step(ours, batch), _train_step(theirs, batch), repeat=7
+    )
 
     shape = (SAMPLE_BATCH, 3, IMAGE_SIZE, IMAGE_SIZE)
     ours.eval(), theirs.eval()
@@ -57,6 +67,18 @@ def run() -> list[BenchResult]:
     )
     setup = f"dim={CONFIG['dim']}, dim_mults={CONFIG['dim_mults']}, {IMAGE_SIZE}px"
     return [
-        BenchResult(f"train step, batch {TRAIN_BATCH}, {setup}", train_ours, train_theirs, "lucidrains 2.3.4", "ratio <= 1.0"),
-        BenchResult(f"DDIM {SAMPLING_STEPS} steps, {SAMPLE_BATCH} images, {setup}", sample_ours, sample_theirs, "lucidrains 2.3.4", "ratio <= 1.0"),
+        BenchResult(
+            f"train step, batch {TRAIN_BATCH}, {setup}",
+            train_ours,
+            train_theirs,
+            "lucidrains 2.3.4",
+            "ratio <= 1.0",
+        ),
+        BenchResult(
+            f"DDIM {SAMPLING_STEPS} steps, {SAMPLE_BATCH} images, {setup}",
+            sample_ours,
+            sample_theirs,
+            "lucidrains 2.3.4",
+            "ratio <= 1.0",
+        ),
     ]

@@ -41,8 +41,11 @@ def test_forward_has_the_marginal_moments_of_q():
 @pytest.mark.parametrize(("T", "S"), [(1000, 50), (1000, 100), (100, 10)])
 def test_ddim_step_equals_diffusers(eta, T, S):
     scheduler = DDIMScheduler(
-        num_train_timesteps=T, beta_schedule="squaredcos_cap_v2", timestep_spacing="trailing",
-        clip_sample=False, set_alpha_to_one=True,
+        num_train_timesteps=T,
+        beta_schedule="squaredcos_cap_v2",
+        timestep_spacing="trailing",
+        clip_sample=False,
+        set_alpha_to_one=True,
     )
     scheduler.set_timesteps(S)
     alphas_bar = scheduler.alphas_cumprod
@@ -60,13 +63,18 @@ def test_ddim_with_eta_one_and_unit_gap_is_the_ddpm_posterior():
     # posterior mean coef1 * x_0 + coef2 * x_t once eps is expressed through x_t and x_0.
     # In float64: 1 - ab_t / ab_prev cancels badly in float32 for small t.
     betas, alphas, ab = schedule_init(1000, "cosine")
-    x0, x_t = torch.randn(4, 3, 8, 8, dtype=torch.float64), torch.randn(4, 3, 8, 8, dtype=torch.float64)
+    x0, x_t = (
+        torch.randn(4, 3, 8, 8, dtype=torch.float64),
+        torch.randn(4, 3, 8, 8, dtype=torch.float64),
+    )
     zero = torch.zeros_like(x0)
     for t in (1, 10, 500, 999):
         bt, bp = _batch(t), _batch(t - 1)
         beta_tilde = betas[t] * (1 - ab[t - 1]) / (1 - ab[t])
         sigma = denoise_backward(ab, zero, zero, bt, bp, torch.ones_like(x0), 1.0)
-        torch.testing.assert_close(sigma**2, torch.full_like(x0, beta_tilde.item()), rtol=1e-9, atol=0)
+        torch.testing.assert_close(
+            sigma**2, torch.full_like(x0, beta_tilde.item()), rtol=1e-9, atol=0
+        )
         eps = (x_t - ab[t].sqrt() * x0) / (1 - ab[t]).sqrt()
         mean = denoise_backward(ab, x0, eps, bt, bp, zero, 1.0)
         coef1 = betas[t] * ab[t - 1].sqrt() / (1 - ab[t])
@@ -82,21 +90,36 @@ def test_ddim_eta_zero_is_deterministic():
     torch.testing.assert_close(a, b, atol=0, rtol=0)
 
 
-def _lucidrains_pair(objective="pred_noise", T=100, S=10, eta=0.0, schedule="cosine", self_condition=False):
+def _lucidrains_pair(
+    objective="pred_noise", T=100, S=10, eta=0.0, schedule="cosine", self_condition=False
+):
     unet = tiny_unet(self_condition=self_condition).eval()
     ours = GaussianDiffusion(
-        unet, image_size=16, steps=REFERENCE_STEPS, timesteps=T, sampling_timesteps=S,
-        beta_schedule=schedule, objective=objective, ddim_sampling_eta=eta,
+        unet,
+        image_size=16,
+        steps=REFERENCE_STEPS,
+        timesteps=T,
+        sampling_timesteps=S,
+        beta_schedule=schedule,
+        objective=objective,
+        ddim_sampling_eta=eta,
     )
     theirs = ddp.GaussianDiffusion(
-        unet, image_size=16, timesteps=T, sampling_timesteps=S,
-        beta_schedule=schedule, objective=objective, ddim_sampling_eta=eta,
+        unet,
+        image_size=16,
+        timesteps=T,
+        sampling_timesteps=S,
+        beta_schedule=schedule,
+        objective=objective,
+        ddim_sampling_eta=eta,
     )
     return ours, theirs
 
 
 @pytest.mark.parametrize("eta", [0.0, 0.5, 1.0])
-@pytest.mark.parametrize(("T", "S", "schedule"), [(100, 10, "cosine"), (100, 30, "linear"), (1000, 50, "sigmoid")])
+@pytest.mark.parametrize(
+    ("T", "S", "schedule"), [(100, 10, "cosine"), (100, 30, "linear"), (1000, 50, "sigmoid")]
+)
 def test_ddim_trajectory_equals_lucidrains(eta, T, S, schedule):
     ours, theirs = _lucidrains_pair(T=T, S=S, eta=eta, schedule=schedule)
     torch.manual_seed(7)
@@ -113,7 +136,9 @@ def test_ddim_other_objectives_and_self_condition_equal_lucidrains(objective):
     torch.manual_seed(3)
     expected = theirs.ddim_sample((2, 3, 16, 16))
     torch.manual_seed(3)
-    torch.testing.assert_close(ours.ddim_sample((2, 3, 16, 16), progress=False), expected, atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(
+        ours.ddim_sample((2, 3, 16, 16), progress=False), expected, atol=1e-5, rtol=1e-5
+    )
 
 
 def test_ddpm_trajectory_equals_lucidrains():
@@ -131,13 +156,19 @@ def test_training_loss_equals_lucidrains(objective):
     ours, theirs = _lucidrains_pair(objective=objective)
     x0 = torch.rand(4, 3, 16, 16) * 2 - 1
     t, noise = torch.tensor([0, 10, 50, 99]), torch.randn(4, 3, 16, 16)
-    torch.testing.assert_close(ours.p_losses(x0, t, noise), theirs.p_losses(x0, t, noise), atol=1e-6, rtol=1e-5)
+    torch.testing.assert_close(
+        ours.p_losses(x0, t, noise), theirs.p_losses(x0, t, noise), atol=1e-6, rtol=1e-5
+    )
 
 
 @pytest.mark.parametrize("objective", ["pred_x0", "pred_v"])
 def test_objective_weights_make_every_loss_the_noise_mse(objective):
     d = tiny_diffusion(objective=objective)
-    x0, noise, t = torch.randn(4, 3, 16, 16), torch.randn(4, 3, 16, 16), torch.tensor([1, 20, 60, 99])
+    x0, noise, t = (
+        torch.randn(4, 3, 16, 16),
+        torch.randn(4, 3, 16, 16),
+        torch.tensor([1, 20, 60, 99]),
+    )
     x_t = d.q_sample(x0, t, noise)
     d.model = _Constant(torch.randn_like(x0))
     pred_noise = d.model_predictions(x_t, t).pred_noise
@@ -160,7 +191,9 @@ def test_sample_shapes_dtypes_and_range():
     d = tiny_diffusion()
     imgs = d.sample(3, progress=False)
     assert imgs.shape == (3, 3, 16, 16) and imgs.dtype == torch.float32
-    assert imgs.min() >= 0 and imgs.max() <= 1, "the last DDIM step returns the clipped x_0, in [0, 1]"
+    assert imgs.min() >= 0 and imgs.max() <= 1, (
+        "the last DDIM step returns the clipped x_0, in [0, 1]"
+    )
     traj = d.sample(2, return_all_timesteps=True, progress=False)
     assert traj.shape == (2, 11, 3, 16, 16)
 
@@ -179,7 +212,9 @@ def test_ddim_time_pairs_span_T_to_minus_one():
     pairs = d.ddim_time_pairs()
     assert len(pairs) == 50 and pairs[0][0] == 999 and pairs[-1][1] == -1
     assert all(t > t_prev for t, t_prev in pairs)
-    assert [t for t, _ in pairs] == list(range(999, -1, -20)), "S=50 | T=1000: diffusers' trailing spacing"
+    assert [t for t, _ in pairs] == list(range(999, -1, -20)), (
+        "S=50 | T=1000: diffusers' trailing spacing"
+    )
 
 
 def test_training_steps_decrease_the_loss_on_a_fixed_batch():
@@ -206,8 +241,17 @@ def test_forward_rejects_images_of_the_wrong_size():
 def test_student_blanks_name_their_todo():
     with pytest.raises(NotImplementedError, match="TODO 1-1-1"):
         GaussianDiffusion(tiny_unet(), image_size=16, steps=STUDENT_STEPS)
-    steps = DiffusionSteps(REFERENCE_STEPS.schedule_init, STUDENT_STEPS.denoise_forward, STUDENT_STEPS.denoise_backward)
-    d = GaussianDiffusion(tiny_unet(), image_size=16, steps=steps, timesteps=10, sampling_timesteps=5, beta_schedule="cosine")
+    steps = DiffusionSteps(
+        REFERENCE_STEPS.schedule_init, STUDENT_STEPS.denoise_forward, STUDENT_STEPS.denoise_backward
+    )
+    d = GaussianDiffusion(
+        tiny_unet(),
+        image_size=16,
+        steps=steps,
+        timesteps=10,
+        sampling_timesteps=5,
+        beta_schedule="cosine",
+    )
     with pytest.raises(NotImplementedError, match="TODO 1-1-2"):
         d(torch.rand(2, 3, 16, 16))
     with pytest.raises(NotImplementedError, match="TODO 1-1-3"):
@@ -227,6 +271,10 @@ def test_a_wrong_schedule_init_is_explained(broken, message):
     def schedule_init(T, name, **kw):
         return broken(*REFERENCE_STEPS.schedule_init(T, name, **kw))
 
-    steps = DiffusionSteps(schedule_init, REFERENCE_STEPS.denoise_forward, REFERENCE_STEPS.denoise_backward)
+    steps = DiffusionSteps(
+        schedule_init, REFERENCE_STEPS.denoise_forward, REFERENCE_STEPS.denoise_backward
+    )
     with pytest.raises(ValueError, match=message):
-        GaussianDiffusion(tiny_unet(), image_size=16, steps=steps, timesteps=10, beta_schedule="cosine")
+        GaussianDiffusion(
+            tiny_unet(), image_size=16, steps=steps, timesteps=10, beta_schedule="cosine"
+        )

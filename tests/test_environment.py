@@ -38,7 +38,9 @@ def locked_versions() -> dict[str, str]:
 
 def render_environment_yml() -> str:
     versions = locked_versions()
-    pins = "\n".join(f"      - {name}=={versions[_normalise(name)]}" for name in direct_requirements())
+    pins = "\n".join(
+        f"      - {name}=={versions[_normalise(name)]}" for name in direct_requirements()
+    )
     return (
         "# Generated from uv.lock by `make lock`: the same pins as `make setup` installs.\n"
         "# conda env create -f environment.yml && conda activate diffusion-course-kit\n"

@@ -21,7 +21,12 @@ TIMESTEPS = [50, 1000, 4000, 10000]
 @pytest.mark.parametrize("T", TIMESTEPS)
 def test_linear_equals_diffusers_linear_scaled_to_T(T):
     scale = 1000 / T
-    scheduler = DDPMScheduler(num_train_timesteps=T, beta_schedule="linear", beta_start=1e-4 * scale, beta_end=0.02 * scale)
+    scheduler = DDPMScheduler(
+        num_train_timesteps=T,
+        beta_schedule="linear",
+        beta_start=1e-4 * scale,
+        beta_end=0.02 * scale,
+    )
     torch.testing.assert_close(linear_beta_schedule(T).float(), scheduler.betas, atol=1e-6, rtol=0)
 
 
@@ -34,7 +39,10 @@ def test_cosine_equals_diffusers_squaredcos_cap_v2(T):
 @pytest.mark.parametrize("T", TIMESTEPS[1:])
 @pytest.mark.parametrize(
     ("ours", "theirs"),
-    [(linear_beta_schedule, ddp.linear_beta_schedule), (cosine_beta_schedule, ddp.cosine_beta_schedule)],
+    [
+        (linear_beta_schedule, ddp.linear_beta_schedule),
+        (cosine_beta_schedule, ddp.cosine_beta_schedule),
+    ],
 )
 def test_schedules_equal_lucidrains(T, ours, theirs):
     torch.testing.assert_close(ours(T), theirs(T), atol=1e-6, rtol=0)
@@ -47,7 +55,12 @@ def test_sigmoid_equals_lucidrains(T):
     # process uses, alphas_bar, still agrees to 1e-6, and the betas agree to float64
     # precision with the same formula evaluated without that rounding.
     ours = sigmoid_beta_schedule(T)
-    torch.testing.assert_close(torch.cumprod(1 - ours, 0), torch.cumprod(1 - ddp.sigmoid_beta_schedule(T), 0), atol=1e-6, rtol=0)
+    torch.testing.assert_close(
+        torch.cumprod(1 - ours, 0),
+        torch.cumprod(1 - ddp.sigmoid_beta_schedule(T), 0),
+        atol=1e-6,
+        rtol=0,
+    )
     t = torch.linspace(0, 1, T + 1, dtype=torch.float64)
     v_start, v_end = torch.tensor([-3.0, 3.0], dtype=torch.float64).sigmoid()
     alphas_bar = (v_end - (t * 6 - 3).sigmoid()) / (v_end - v_start)

@@ -40,7 +40,12 @@ def denoise_backward(
     alpha_bar_prev = extract(alphas_bar, t_prev, pred_x_start.shape)
     # Same operation order as lucidrains' ddim_sample, so that whole trajectories agree
     # to the last bit: small rounding differences grow along a stochastic chain.
-    sigma = eta * ((1.0 - alpha_bar_t / alpha_bar_prev) * (1.0 - alpha_bar_prev) / (1.0 - alpha_bar_t)).sqrt()
+    sigma = (
+        eta
+        * (
+            (1.0 - alpha_bar_t / alpha_bar_prev) * (1.0 - alpha_bar_prev) / (1.0 - alpha_bar_t)
+        ).sqrt()
+    )
     direction = (1.0 - alpha_bar_prev - sigma**2).sqrt()
     return pred_x_start * alpha_bar_prev.sqrt() + direction * pred_noise + sigma * noise
 

@@ -1,0 +1,117 @@
+"""Figures of Part 1: sample grids, the denoising-progress grid and the loss curve.
+
+All functions take images in [0, 1] (what the samplers return) and write PNG files;
+the matplotlib ones also return the figure so that a notebook shows it.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import numpy as np
+import torch
+from torchvision.utils import save_image
+
+__all__ = ["save_image_grid", "plot_denoising_progress", "plot_losses", "smooth"]
+
+
+def save_image_grid(images: torch.Tensor, path: str | os.PathLike, nrow: int | None = None) -> Path:
+    """Save a batch ``(B, C, H, W)`` in [0, 1] as one square-ish grid."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    save_image(
+        images.detach().float().cpu().clamp(0, 1),
+        path,
+        nrow=nrow or math.ceil(math.sqrt(len(images))),
+    )
+    return path
+
+
+def plot_denoising_progress(
+    trajectory: torch.Tensor,
+    path: str | os.PathLike | None = "denoising_progress.png",
+    num_images: int = 5,
+    times: Sequence[int] | None = None,
+    max_columns: int | None = None,
+    seed: int = 0,
+) -> plt.Figure:
+    """Rows: ``num_images`` random images of the batch; columns: the sampling steps, x_T first.
+
+    ``trajectory`` is ``(B, S + 1, C, H, W)`` in [0, 1] (``return_all_timesteps=True``).
+    ``times`` labels the columns with their timestep t; ``max_columns`` keeps evenly
+    spaced columns (always the first and the last) when S is large.
+    """
+    b, steps = trajectory.shape[:2]
+    rows = torch.randperm(b, generator=torch.Generator().manual_seed(seed))[
+        : min(num_images, b)
+    ].tolist()
+    columns = list(range(steps))
+    if max_columns and steps > max_columns:
+        columns = np.unique(np.linspace(0, steps - 1, max_columns).round().astype(int)).tolist()
+    fig, axes = plt.subplots(
+        len(rows), len(columns), figsize=(1.2 * len(columns), 1.3 * len(rows)), squeeze=False
+    )
+    for r, i in enumerate(rows):
+        for c, j in enumerate(columns):
+            ax = axes[r][c]
+            ax.imshow(trajectory[i, j].detach().float().cpu().clamp(0, 1).permute(1, 2, 0).numpy())
+            ax.axis("off")
+            if r == 0:
+                label = (
+                    f"step {j}"
+                    if times is None
+                    else (f"t={times[j]}" if times[j] >= 0 else "sample")
+                )
+                ax.set_title(label, fontsize=7)
+    fig.suptitle("Denoising progress (left: pure noise x_T, right: sample)", fontsize=9)
+    fig.tight_layout()
+    if path is not None:
+        fig.savefig(path, dpi=100)
+    return fig
+
+
+def smooth(values: Sequence[float], weight: float = 0.9) -> np.ndarray:
+    """Exponential moving average with bias correction (TensorBoard's smoothing)."""
+    out, avg = np.empty(len(values)), 0.0
+    for i, v in enumerate(values):
+        avg = weight * avg + (1 - weight) * v
+        out[i] = avg / (1 - weight ** (i + 1))
+    return out
+
+
+def plot_losses(
+    losses: Sequence[float],
+    path: str | os.PathLike | None = "loss_curve.png",
+    log_scale: bool = False,
+    smoothing: float | None = None,
+) -> plt.Figure:
+    """The training loss per step: raw values faint, a smoothed line over them.
+
+    ``smoothing`` is the EMA weight; by default it averages over about 2 % of the run
+    (at least 10 steps), so that the line neither lags on short runs nor stays noisy
+    on long ones.
+    """
+    if len(losses) == 0:
+        raise ValueError("no losses to plot: train first (trainer.losses is empty)")
+    if smoothing is None:
+        smoothing = 1 - 1 / max(10, len(losses) / 50)
+    steps = np.arange(1, len(losses) + 1)
+    fig, ax = plt.subplots(figsize=(7, 4))
+    ax.plot(steps, losses, alpha=0.3, linewidth=0.8, label="loss per step")
+    ax.plot(steps, smooth(losses, smoothing), linewidth=2, label=f"smoothed (EMA {smoothing:.3g})")
+    ax.set_xlabel("training step")
+    ax.set_ylabel("MSE loss")
+    if log_scale:
+        ax.set_yscale("log")
+    ax.grid(True, alpha=0.3)
+    ax.legend()
+    ax.set_title("Training loss")
+    fig.tight_layout()
+    if path is not None:
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        fig.savefig(path, dpi=100)
+    return fig

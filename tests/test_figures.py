@@ -1,0 +1,94 @@
+"""Figures and the denoising widget: files written, content not blank, slider drives the image."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from helpers.figures import plot_denoising_progress, plot_losses, save_image_grid, smooth
+from helpers.widgets import DenoisingViewer, trajectory_frame_png
+
+
+def _trajectory(b=6, steps=8, size=8):
+    # From noise to a smooth gradient, so that each step differs from the previous one.
+    noise = torch.rand(b, 1, 3, size, size)
+    clean = torch.linspace(0, 1, size).expand(b, 1, 3, size, size)
+    w = torch.linspace(0, 1, steps).view(1, steps, 1, 1, 1)
+    return (1 - w) * noise + w * clean
+
+
+def _not_blank(path):
+    pixels = np.asarray(Image.open(path).convert("L"), dtype=float)
+    return pixels.std() > 5
+
+
+def test_denoising_progress_grid_has_rows_and_columns_and_content(tmp_path):
+    path = tmp_path / "denoising_progress.png"
+    fig = plot_denoising_progress(
+        _trajectory(), path, num_images=5, times=[7, 6, 5, 4, 3, 2, 1, -1]
+    )
+    assert len(fig.axes) == 5 * 8
+    assert [ax.get_title() for ax in fig.axes[:8]] == [
+        "t=7",
+        "t=6",
+        "t=5",
+        "t=4",
+        "t=3",
+        "t=2",
+        "t=1",
+        "sample",
+    ]
+    assert path.is_file() and _not_blank(path)
+
+
+def test_denoising_progress_can_thin_out_columns_keeping_both_ends(tmp_path):
+    fig = plot_denoising_progress(_trajectory(steps=51), None, num_images=2, max_columns=6)
+    titles = [ax.get_title() for ax in fig.axes[:6]]
+    assert titles[0] == "step 0" and titles[-1] == "step 50"
+
+
+def test_loss_curve_is_written_with_raw_and_smoothed_lines(tmp_path):
+    losses = list(np.exp(-np.linspace(0, 3, 200)) + np.random.default_rng(0).normal(0, 0.05, 200))
+    fig = plot_losses(losses, tmp_path / "loss.png", log_scale=False)
+    lines = fig.axes[0].get_lines()
+    assert len(lines) == 2 and len(lines[0].get_ydata()) == 200
+    assert _not_blank(tmp_path / "loss.png")
+    assert plot_losses([1.0, 0.5, 0.2], None, log_scale=True).axes[0].get_yscale() == "log"
+    with pytest.raises(ValueError, match="train first"):
+        plot_losses([], None)
+
+
+def test_smoothing_is_bias_corrected():
+    np.testing.assert_allclose(smooth([3.0, 3.0, 3.0], 0.9), [3.0, 3.0, 3.0])
+
+
+def test_sample_grid_is_written(tmp_path):
+    path = save_image_grid(torch.rand(9, 3, 8, 8), tmp_path / "grid.png")
+    assert Image.open(path).size == (2 + 3 * 10, 2 + 3 * 10) and _not_blank(path)
+
+
+def test_widget_slider_spans_the_steps_and_moving_it_changes_the_image():
+    trajectory = _trajectory(steps=8)
+    viewer = DenoisingViewer(trajectory, times=[7, 6, 5, 4, 3, 2, 1, -1])
+    assert viewer.slider.min == 0 and viewer.slider.max == 7 and viewer.play.max == 7
+    first = viewer.image.value
+    assert first == trajectory_frame_png(trajectory, 0)
+    assert viewer.label.value == "step 0 / 7, t = 7"
+    viewer.slider.value = 7
+    assert viewer.image.value != first
+    assert viewer.image.value == trajectory_frame_png(trajectory, 7)
+    assert viewer.label.value == "step 7 / 7, final sample"
+
+
+def test_widget_falls_back_to_a_static_png_where_widgets_do_not_render():
+    viewer = DenoisingViewer(_trajectory())
+    bundle = viewer._repr_mimebundle_()
+    assert "application/vnd.jupyter.widget-view+json" in bundle
+    assert bundle["image/png"][:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_widget_rejects_a_final_batch_instead_of_a_trajectory():
+    with pytest.raises(ValueError, match="return_all_timesteps=True"):
+        DenoisingViewer(torch.rand(4, 3, 8, 8))
