@@ -51,7 +51,7 @@ def add_data(commands: argparse._SubParsersAction) -> None:
         out = write_toy_faces(
             args.out or DEFAULT_TOY_FACES_DIR, n=args.n, size=args.size, seed=args.seed
         )
-        print(f"{args.n} toy faces of {args.size} px in {out}")
+        print(f"{args.n} toy faces of {args.size} px in {_shown(out)}")
         return 0
 
     toy.set_defaults(run=run)
@@ -120,6 +120,14 @@ def add_sample(commands: argparse._SubParsersAction) -> None:
         return 0
 
     parser.set_defaults(run=run)
+
+
+def _shown(path) -> str:
+    """A path relative to the working directory when it lies below it (shorter to read)."""
+    from pathlib import Path
+
+    path = Path(path).resolve()
+    return str(path.relative_to(Path.cwd())) if path.is_relative_to(Path.cwd()) else str(path)
 
 
 COMMANDS = [
