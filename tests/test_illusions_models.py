@@ -177,3 +177,15 @@ def test_eight_bit_without_bitsandbytes_says_how_to_fix(monkeypatch):
     monkeypatch.setitem(sys.modules, "bitsandbytes", None)
     with pytest.raises(ImportError, match="pip install bitsandbytes"):
         models._eight_bit_config()
+
+
+def test_embed_prompts_command_reports_a_missing_model(monkeypatch, tmp_path, capsys):
+    from huggingface_hub import constants
+
+    from helpers.cli import main
+
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    assert main(["embed-prompts", "--out", str(tmp_path / "e.pt"), "an oil painting of a rabbit"]) == 2
+    assert "Cannot load DeepFloyd/IF-I-M-v1.0" in capsys.readouterr().out
+    assert not (tmp_path / "e.pt").exists()
