@@ -103,7 +103,11 @@ def ensure_model_available(
     or token apart from no connection.
     """
     from huggingface_hub import hf_hub_download
-    from huggingface_hub.errors import GatedRepoError, LocalEntryNotFoundError, RepositoryNotFoundError
+    from huggingface_hub.errors import (
+        GatedRepoError,
+        LocalEntryNotFoundError,
+        RepositoryNotFoundError,
+    )
 
     if Path(repo_id).is_dir():
         if not (Path(repo_id) / "model_index.json").is_file():
@@ -159,6 +163,8 @@ def _from_pretrained(cls: Any, repo_id: str, dtype: torch.dtype, token: str | No
     # IF publishes fp16 copies of its weights: half the download of the float32 files, and
     # from_pretrained casts them to ``dtype``. A local folder holds whatever was saved there.
     variant = None if Path(repo_id).is_dir() else "fp16"
+    # torch_dtype, not dtype: newer diffusers/transformers accept both (warning on the old name),
+    # older ones silently ignore dtype and would load float32, which does not fit a T4.
     try:
         return cls.from_pretrained(repo_id, variant=variant, torch_dtype=dtype, token=token, **kwargs)
     except OSError as error:  # files missing from a partial cache or folder

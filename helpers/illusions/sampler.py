@@ -178,6 +178,8 @@ def sample_stage(
     from diffusers.utils.torch_utils import randn_tensor
 
     unet, scheduler = model.unet, model.scheduler
+    # With CPU offload the UNet's weights sit on the CPU between calls; _execution_device is
+    # where diffusers' hooks run it (the GPU), as the pipelines' own __call__ uses.
     device, dtype = model._execution_device, unet.dtype
     height = height or unet.config.sample_size
     width = width or unet.config.sample_size
