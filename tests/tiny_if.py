@@ -1,7 +1,9 @@
 """Tiny random DeepFloyd IF components for CPU tests and benchmarks, built from configs.
 
 The UNet configs are diffusers' own IF test components (tests/pipelines/deepfloyd_if), at a
-smaller ``sample_size``; the schedulers carry IF's real settings. Prompts enter as random
+smaller ``sample_size`` and with the default attention processor (fused scaled-dot-product
+attention, as real IF runs; diffusers' tests swap in the unfused one, whose cost grows
+faster than the batch); the schedulers carry IF's real settings. Prompts enter as random
 embeddings, so no text encoder or tokenizer is needed.
 """
 
@@ -9,7 +11,6 @@ from __future__ import annotations
 
 import torch
 from diffusers import DDPMScheduler, IFPipeline, IFSuperResolutionPipeline, UNet2DConditionModel
-from diffusers.models.attention_processor import AttnAddedKVProcessor
 
 from helpers.illusions.models import PromptEmbeddings
 
@@ -55,7 +56,6 @@ _OPTIONAL_NONE = dict(
 def tiny_stage_1(size: int = 16) -> IFPipeline:
     torch.manual_seed(0)
     unet = UNet2DConditionModel(sample_size=size, layers_per_block=1, in_channels=3, **_UNET)
-    unet.set_attn_processor(AttnAddedKVProcessor())  # deterministic, as in diffusers' IF tests
     pipe = IFPipeline(unet=unet.eval(), scheduler=DDPMScheduler(**IF_SCHEDULER), **_OPTIONAL_NONE)
     pipe.set_progress_bar_config(disable=True)
     return pipe
@@ -67,7 +67,6 @@ def tiny_stage_2(size: int = 32) -> IFSuperResolutionPipeline:
         sample_size=size, layers_per_block=(1, 2), in_channels=6, class_embed_type="timestep",
         mid_block_scale_factor=1.414, time_embedding_act_fn="gelu", time_embedding_dim=32, **_UNET,
     )
-    unet.set_attn_processor(AttnAddedKVProcessor())
     noising = DDPMScheduler(num_train_timesteps=1000, beta_schedule="squaredcos_cap_v2", beta_start=0.0001, beta_end=0.02)
     pipe = IFSuperResolutionPipeline(
         unet=unet.eval(), scheduler=DDPMScheduler(**IF_SCHEDULER), image_noising_scheduler=noising, **_OPTIONAL_NONE
