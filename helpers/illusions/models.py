@@ -116,7 +116,7 @@ def ensure_model_available(
     try:
         hf_hub_download(repo_id, "model_index.json", cache_dir=cache_dir, local_files_only=True)
         return
-    except (LocalEntryNotFoundError, OSError):
+    except LocalEntryNotFoundError:  # not cached: ask the hub below
         pass
     page = f"https://huggingface.co/{repo_id}"
     if _offline():

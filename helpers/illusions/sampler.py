@@ -168,8 +168,8 @@ def sample_stage(
     Stage I when ``image`` is ``None``; stage II (super-resolution) when ``image`` is the stage I
     output: it is upscaled bilinearly (``align_corners=True``) and noised to ``noise_level`` with
     the pipeline's ``image_noising_scheduler``, as ``IFSuperResolutionPipeline`` does (IF's
-    default level is 250; visual anagrams uses 50). The size defaults to the UNet's
-    ``sample_size``. Random draws (``x_T``, then stage II's condition noise) come from
+    default level is 250; visual anagrams uses 50), and ``num_images`` is the number of images
+    given. The size defaults to the UNet's ``sample_size``. Random draws (``x_T``, then stage II's condition noise) come from
     ``generator`` in the same order as diffusers' pipelines, so with one identity view this
     reproduces them.
     """
