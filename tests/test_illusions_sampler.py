@@ -82,18 +82,20 @@ def test_two_identical_views_equal_one(stage_1):
 
 
 class _StubUNet(torch.nn.Module):
-    """Predicts noise = input's first C channels (x 1 unconditional, x 2 conditional), variance 0.1 / 0.3."""
+    """Predicts noise = the input's first 3 channels x 1 (unconditional) or x 2(i + 1) (conditional,
+    view i of a batch of ``batch``), and a variance of 0.1 (unconditional) or 0.3 (conditional)."""
 
-    def __init__(self, channels: int):
+    def __init__(self, channels: int, batch: int):
         super().__init__()
-        self.channels = channels
+        self.batch = batch
         self.inputs: list[tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]] = []
         self.config = type("Config", (), {"sample_size": 8, "in_channels": channels})()
 
     def forward(self, x, t, encoder_hidden_states, class_labels=None, return_dict=True):
         self.inputs.append((x.clone(), encoder_hidden_states, class_labels))
         half = x.shape[0] // 2
-        scale = torch.tensor([1.0] * half + [2.0] * half).view(-1, 1, 1, 1)
+        view_index = torch.arange(half) // self.batch
+        scale = torch.cat([torch.ones(half), 2.0 * (view_index + 1)]).view(-1, 1, 1, 1)
         variance = torch.tensor([0.1] * half + [0.3] * half).view(-1, 1, 1, 1).expand(-1, 3, *x.shape[-2:])
         return (torch.cat([x[:, :3] * scale, variance], dim=1),)
 
@@ -102,7 +104,7 @@ class _StubUNet(torch.nn.Module):
 def test_one_step_batches_views_inverts_guides_and_drops_uncond_variance(stage_two):
     views = [IdentityView(), Rotate180View(), V.JigsawView(grid=2, seed=1)]
     batch, guidance = 2, 5.0
-    unet = _StubUNet(6 if stage_two else 3)
+    unet = _StubUNet(6 if stage_two else 3, batch)
     model = type("Model", (), {"unet": unet, "scheduler": DDPMScheduler(**IF_SCHEDULER)})()
     model.scheduler.set_timesteps(10)
     t = model.scheduler.timesteps[:1]
@@ -123,9 +125,10 @@ def test_one_step_batches_views_inverts_guides_and_drops_uncond_variance(stage_t
         for b in range(batch):  # every image, not only image 0
             assert torch.equal(model_input[i * batch + b], view.view(full[b]))
     assert seen_embeds is embeds and seen_labels is labels
-    # Every view's inverted noise is x itself, so the mean is (1 + s) x up to rounding of the
-    # mean; the variance is the conditional one only (0.3; with the unconditional mixed in, 0.2).
-    pred = torch.cat([(1 + guidance) * x, torch.full_like(x, 0.3)], dim=1)
+    # View i's inverted guided noise is x + s (2(i + 1) - 1) x only if its prediction was inverted
+    # with its own view; the mean over i = 0, 1, 2 is (1 + 3 s) x, up to rounding. The variance
+    # is the conditional one only (0.3; with the unconditional mixed in, 0.2).
+    pred = torch.cat([(1 + 3 * guidance) * x, torch.full_like(x, 0.3)], dim=1)
     expected = expected_scheduler.step(pred, t[0], x, generator=_gen(3)).prev_sample
     torch.testing.assert_close(out, expected, rtol=0, atol=1e-5)
 
