@@ -122,6 +122,48 @@ def add_sample(commands: argparse._SubParsersAction) -> None:
     parser.set_defaults(run=run)
 
 
+def add_embed_prompts(commands: argparse._SubParsersAction) -> None:
+    parser = commands.add_parser(
+        "embed-prompts",
+        help="embed Part 2 prompts with IF's T5 once and save them (T5 is freed when the process ends)",
+    )
+    parser.add_argument("prompts", nargs="+", help="one prompt per view, in the views' order")
+    parser.add_argument("--out", required=True, help="file to write, e.g. embeds.pt")
+    parser.add_argument("--negative-prompt", default="")
+    parser.add_argument(
+        "--model",
+        default="M",
+        help="IF stage I repository holding T5: M, L, XL, a hub id or a folder",
+    )
+    parser.add_argument(
+        "--8bit",
+        dest="load_in_8bit",
+        action="store_true",
+        help="load T5 in 8-bit (needs bitsandbytes)",
+    )
+
+    def run(args: argparse.Namespace) -> int:
+        from helpers.illusions.models import MissingModelError, compute_prompt_embeddings
+
+        try:
+            embeddings = compute_prompt_embeddings(
+                args.prompts,
+                negative_prompt=args.negative_prompt,
+                model=args.model,
+                load_in_8bit=args.load_in_8bit,
+                path=args.out,
+            )
+        except MissingModelError as error:
+            print(error)
+            return 2
+        print(
+            f"saved {tuple(embeddings.prompt_embeds.shape)} embeddings of {len(args.prompts)} prompts to {args.out}"
+        )
+        return 0
+
+    parser.set_defaults(run=run)
+
+
 def _shown(path) -> str:
     """A path relative to the working directory when it lies below it (shorter to read)."""
     from pathlib import Path
@@ -135,6 +177,7 @@ COMMANDS = [
     add_data,
     add_train,
     add_sample,
+    add_embed_prompts,
 ]
 
 
