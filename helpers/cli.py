@@ -22,8 +22,23 @@ def add_doctor(commands: argparse._SubParsersAction) -> None:
     parser.set_defaults(run=run)
 
 
+def add_score(commands: argparse._SubParsersAction) -> None:
+    parser = commands.add_parser("score", help="FID, AFD and CLIP scores of generated images, as a table and JSON")
+    from helpers.metrics.report import add_arguments
+
+    add_arguments(parser)
+
+    def run(args: argparse.Namespace) -> int:
+        from helpers.metrics.report import run
+
+        return run(args)
+
+    parser.set_defaults(run=run)
+
+
 COMMANDS = [
     add_doctor,
+    add_score,
 ]
 
 
