@@ -22,19 +22,20 @@ takes its general matrix square root (``scipy.linalg.sqrtm``, a Schur decomposit
 complex arithmetic). But only the trace is needed, and the trace of the square root is
 the sum of the square roots of the eigenvalues, which :math:`\Sigma_1\Sigma_2` shares
 with the symmetric positive semi-definite :math:`L^\top \Sigma_1 L` for any factor
-:math:`\Sigma_2 = L L^\top` (:math:`AB` and :math:`BA` have the same eigenvalues). So:
+:math:`\Sigma_2 = L L^\top` (:math:`AB` and :math:`BA` have the same eigenvalues). So the
+kit factors each covariance as :math:`\Sigma = F F^\top` with :math:`F` of shape
+(d, rank) by Cholesky with complete pivoting (LAPACK ``dpstrf``, which stops at the
+numerical rank), take the one of lower rank, and sum the square roots of the eigenvalues
+(``eigvalsh``) of the rank × rank matrix :math:`F^\top \Sigma_{other} F`. With 1,000
+generated images against a full-rank reference that is a 999 × 999 problem instead of
+a 2048 × 2048 Schur decomposition in complex arithmetic.
 
-1. factor whichever covariance is positive definite with Cholesky (the reference set's,
-   usually: its tens of thousands of images give full rank), and take ``eigvalsh`` of
-   :math:`L^\top \Sigma L`;
-2. when neither is (fewer images than dimensions on both sides), use the symmetric
-   square root :math:`\Sigma_1^{1/2} = U \operatorname{diag}(\sqrt{\lambda}) U^\top` from
-   ``eigh`` instead and take ``eigvalsh`` of :math:`\Sigma_1^{1/2}\Sigma_2\Sigma_1^{1/2}`.
-
-All in float64; eigenvalues that rounding pushes slightly below 0 are clamped to 0,
-so rank-deficient covariances never produce complex numbers. The result agrees with
-pytorch-fid's ``calculate_frechet_distance`` to about 1e-12 relative in the full-rank
-case, and ``make bench`` measures the speed against the ``sqrtm`` route.
+All in float64; eigenvalues within rounding of 0 (below :math:`r\,\epsilon\,\lambda_{max}`,
+including those rounding pushes below 0) are set to 0, so rank-deficient covariances
+never produce complex numbers nor a bias from the square roots of rounding noise. On
+random features at d = 2048 the result agrees with pytorch-fid's
+``calculate_frechet_distance`` to about 1e-9 relative (full rank) and 4e-8 (500 images,
+where ``sqrtm``'s own rounding dominates); ``make bench`` measures the speed.
 
 **Streaming statistics.** :class:`RunningStats` merges batches with Chan et al.'s
 pairwise update in float64, so any number of images is summarised in O(d²) memory
@@ -56,6 +57,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import scipy.linalg
 import torch
 from torch import nn
 from tqdm.auto import tqdm
@@ -152,21 +154,32 @@ def frechet_distance(mu1: np.ndarray, sigma1: np.ndarray, mu2: np.ndarray, sigma
 
 
 def _trace_sqrt_product(sigma1: np.ndarray, sigma2: np.ndarray) -> float:
-    """tr (sigma1 sigma2)^{1/2} = sum of sqrt(eigenvalues of a symmetric PSD matrix similar to it)."""
-    for a, b in ((sigma1, sigma2), (sigma2, sigma1)):
-        try:
-            factor = np.linalg.cholesky(b)  # b = L L^T
-        except np.linalg.LinAlgError:  # not positive definite: try the other one
-            continue
-        symmetric = factor.T @ a @ factor
-        break
-    else:
-        lam, u = np.linalg.eigh(sigma1)
-        root = (u * np.sqrt(np.clip(lam, 0, None))) @ u.T
-        symmetric = root @ sigma2 @ root
+    """tr (sigma1 sigma2)^{1/2}: sum of sqrt(eigenvalues of F^T a F) with b = F F^T thin."""
+    factors = [_thin_factor(sigma1), _thin_factor(sigma2)]
+    # Factor the covariance of lower rank: the symmetric matrix is then rank x rank.
+    i = int(factors[1].shape[1] < factors[0].shape[1])
+    factor, other = factors[i], (sigma2, sigma1)[i]
+    symmetric = factor.T @ other @ factor
     # Symmetrise away the rounding of the products before the symmetric solver.
     eigenvalues = np.linalg.eigvalsh((symmetric + symmetric.T) / 2)
-    return float(np.sqrt(np.clip(eigenvalues, 0, None)).sum())
+    # Eigenvalues within the solver's rounding (r * eps * largest) of 0 are zeros of a
+    # rank-deficient product: their square roots (1e-8 each) would add up to a bias.
+    eigenvalues[eigenvalues < len(eigenvalues) * np.finfo(np.float64).eps * eigenvalues.max()] = 0
+    return float(np.sqrt(eigenvalues).sum())
+
+
+def _thin_factor(sigma: np.ndarray) -> np.ndarray:
+    """F (d, rank) with sigma = F F^T, by Cholesky with complete pivoting (LAPACK ``dpstrf``).
+
+    Pivoting stops at the numerical rank (pivots below d * eps * max diagonal), which is
+    what makes covariances of fewer images than dimensions factor exactly and cheaply.
+    """
+    c, piv, rank, info = scipy.linalg.lapack.dpstrf(sigma, lower=1)
+    if info < 0:
+        raise ValueError(f"LAPACK dpstrf rejected argument {-info}: is the covariance finite and symmetric?")
+    factor = np.empty((sigma.shape[0], rank))
+    factor[piv - 1] = np.tril(c)[:, :rank]  # undo the pivoting: P^T sigma P = L L^T
+    return factor
 
 
 @torch.inference_mode()
