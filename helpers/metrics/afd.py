@@ -77,12 +77,12 @@ class CascadeDetector:
     ) -> None:
         import cv2
 
+        self.path = fetch(ANIMEFACE_CASCADE, cascade)
         if not hasattr(cv2, "CascadeClassifier"):
             raise ImportError(
                 f"OpenCV {cv2.__version__} has no CascadeClassifier (OpenCV 5 dropped it from the main "
                 "modules): install OpenCV 4, e.g. `pip install 'opencv-python-headless>=4.8,<5'`."
             )
-        self.path = fetch(ANIMEFACE_CASCADE, cascade)
         self.classifier = cv2.CascadeClassifier(str(self.path))
         if self.classifier.empty():
             raise ValueError(f"OpenCV could not load the cascade {self.path}: delete it and fetch it again.")
