@@ -38,7 +38,9 @@ def load_rubric(path: str | os.PathLike = RUBRIC_PATH) -> Rubric:
     afd = sorted(((t["min"], t["points"]) for t in p1["afd"]), reverse=True)
     best = max(p for _, p in fid) + max(p for _, p in afd)
     if best != p1["total"]:
-        raise ValueError(f"{path}: the best FID and AFD tiers give {best} points, but part1.total is {p1['total']}")
+        raise ValueError(
+            f"{path}: the best FID and AFD tiers give {best} points, but part1.total is {p1['total']}"
+        )
     return Rubric(fid, afd, p1["total"], p2["clip_baseline"], p2["total"])
 
 
@@ -60,6 +62,8 @@ def points_part2(clip_scores: Sequence[float], rubric: Rubric | None = None) -> 
     if not clip_scores:
         raise ValueError("no CLIP scores: give one per view")
     if any(not -1 <= s <= 1 for s in clip_scores):
-        raise ValueError(f"CLIP scores must be raw cosines in [-1, 1], got {list(clip_scores)} (torchmetrics' 100x scale?)")
+        raise ValueError(
+            f"CLIP scores must be raw cosines in [-1, 1], got {list(clip_scores)} (torchmetrics' 100x scale?)"
+        )
     passed = sum(s >= rubric.clip_baseline for s in clip_scores)
     return rubric.part2_total * passed / len(clip_scores)

@@ -89,7 +89,9 @@ class MissingWeightsError(FileNotFoundError):
 
 def cache_dir() -> Path:
     """``$COURSEKIT_CACHE``, default ``~/.cache/diffusion-course-kit`` (not created here)."""
-    return Path(os.environ.get("COURSEKIT_CACHE") or Path.home() / ".cache" / "diffusion-course-kit")
+    return Path(
+        os.environ.get("COURSEKIT_CACHE") or Path.home() / ".cache" / "diffusion-course-kit"
+    )
 
 
 def search_dirs() -> list[Path]:
@@ -105,7 +107,9 @@ def sha256_of(path: Path) -> str:
     return digest.hexdigest()
 
 
-def fetch(asset: Asset, path: str | os.PathLike | None = None, *, download: bool | None = None) -> Path:
+def fetch(
+    asset: Asset, path: str | os.PathLike | None = None, *, download: bool | None = None
+) -> Path:
     """Return a local, hash-checked path to ``asset`` (see the module docstring for the order).
 
     Args:
@@ -133,7 +137,9 @@ def fetch(asset: Asset, path: str | os.PathLike | None = None, *, download: bool
         return _checked(asset, cached)
     for root in search_dirs():
         for depth in range(SEARCH_DEPTH + 1):
-            for hit in sorted(glob.glob(str(root.joinpath(*["*"] * depth, glob.escape(asset.name))))):
+            for hit in sorted(
+                glob.glob(str(root.joinpath(*["*"] * depth, glob.escape(asset.name))))
+            ):
                 return _checked(asset, Path(hit))
 
     if download is None:
@@ -149,7 +155,9 @@ def fetch(asset: Asset, path: str | os.PathLike | None = None, *, download: bool
 
 
 def _missing_message(asset: Asset, reason: str) -> str:
-    searched = [str(cache_dir())] + [f"{d} (up to {SEARCH_DEPTH} levels deep)" for d in search_dirs()]
+    searched = [str(cache_dir())] + [
+        f"{d} (up to {SEARCH_DEPTH} levels deep)" for d in search_dirs()
+    ]
     return (
         f"Missing {asset.name} ({asset.what}). Searched: {', '.join(searched)}; {reason}. "
         f"To provide it, download {asset.url} on a machine with internet and either put it in "
@@ -172,7 +180,9 @@ def _download(asset: Asset, target: Path) -> Path:
     target.parent.mkdir(parents=True, exist_ok=True)
     # Download beside the target and rename once checked, so that an interrupted or
     # corrupt download never sits in the cache under the real name.
-    with tempfile.NamedTemporaryFile(dir=target.parent, prefix=f".{asset.name}.", delete=False) as tmp:
+    with tempfile.NamedTemporaryFile(
+        dir=target.parent, prefix=f".{asset.name}.", delete=False
+    ) as tmp:
         try:
             with urllib.request.urlopen(asset.url, timeout=DOWNLOAD_TIMEOUT_S) as response:
                 shutil.copyfileobj(response, tmp)

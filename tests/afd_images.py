@@ -24,13 +24,26 @@ def drawn_face(rng: np.random.Generator, size: int = SIZE) -> Image.Image:
     d = ImageDraw.Draw(image)
     d.ellipse([2 * s, 0, 62 * s, 58 * s], fill=hair)  # back hair
     d.ellipse([10 * s, 10 * s, 54 * s, 62 * s], fill=skin)  # face
-    d.polygon([(8 * s, 6 * s), (56 * s, 6 * s), (54 * s, 24 * s), (32 * s, 16 * s), (10 * s, 26 * s)], fill=hair)  # fringe
+    d.polygon(
+        [(8 * s, 6 * s), (56 * s, 6 * s), (54 * s, 24 * s), (32 * s, 16 * s), (10 * s, 26 * s)],
+        fill=hair,
+    )  # fringe
     eye_y = float(rng.uniform(30, 34))
     for cx in (22, 42):
-        d.ellipse([(cx - 6) * s, (eye_y - 7) * s, (cx + 6) * s, (eye_y + 7) * s], fill=(255, 255, 255), outline=(0, 0, 0))
+        d.ellipse(
+            [(cx - 6) * s, (eye_y - 7) * s, (cx + 6) * s, (eye_y + 7) * s],
+            fill=(255, 255, 255),
+            outline=(0, 0, 0),
+        )
         d.ellipse([(cx - 4.5) * s, (eye_y - 5) * s, (cx + 4.5) * s, (eye_y + 6) * s], fill=iris)
-        d.ellipse([(cx - 3) * s, (eye_y - 4) * s, (cx - 0.5) * s, (eye_y - 1) * s], fill=(255, 255, 255))
-        d.line([(cx - 7) * s, (eye_y - 8) * s, (cx + 7) * s, (eye_y - 8) * s], fill=(0, 0, 0), width=max(1, int(s)))
+        d.ellipse(
+            [(cx - 3) * s, (eye_y - 4) * s, (cx - 0.5) * s, (eye_y - 1) * s], fill=(255, 255, 255)
+        )
+        d.line(
+            [(cx - 7) * s, (eye_y - 8) * s, (cx + 7) * s, (eye_y - 8) * s],
+            fill=(0, 0, 0),
+            width=max(1, int(s)),
+        )
     d.line([29 * s, 52 * s, 35 * s, 52 * s], fill=(170, 60, 60), width=max(1, int(s)))  # mouth
     return image
 

@@ -12,7 +12,9 @@ from PIL import Image
 from helpers.metrics.afd import AFDResult, CascadeDetector, FaceDetector, afd_score, detection_rate
 from tests.afd_images import image_set
 
-SHARED_CASCADE = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "lbpcascade_animeface.xml"
+SHARED_CASCADE = (
+    Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "lbpcascade_animeface.xml"
+)
 
 
 class BrightIsAFace:
@@ -44,7 +46,9 @@ def test_any_object_with_detect_is_a_detector():
 def cascade_path() -> Path:
     path = os.environ.get("COURSEKIT_ANIMEFACE_CASCADE") or SHARED_CASCADE
     if not Path(path).is_file():
-        pytest.skip(f"the anime-face cascade is absent (no $COURSEKIT_ANIMEFACE_CASCADE, no {SHARED_CASCADE})")
+        pytest.skip(
+            f"the anime-face cascade is absent (no $COURSEKIT_ANIMEFACE_CASCADE, no {SHARED_CASCADE})"
+        )
     return Path(path)
 
 

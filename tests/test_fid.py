@@ -9,12 +9,21 @@ import pytest
 import torch
 from PIL import Image
 
-from helpers.metrics.fid import GaussianStats, RunningStats, fid_score, folder_statistics, frechet_distance, reference_statistics
+from helpers.metrics.fid import (
+    GaussianStats,
+    RunningStats,
+    fid_score,
+    folder_statistics,
+    frechet_distance,
+    reference_statistics,
+)
 from helpers.metrics.images import list_images
 from tests.metrics_models import TinyFeatures, pytorch_fid_inception, random_fid_inception
 
 
-def _stats(rng: np.random.Generator, n: int, d: int, shift: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
+def _stats(
+    rng: np.random.Generator, n: int, d: int, shift: float = 0.0
+) -> tuple[np.ndarray, np.ndarray]:
     # Correlated, non-centred features, like Inception's.
     x = rng.standard_normal((n, d)) @ rng.standard_normal((d, d)) * 0.1 + shift + rng.random(d)
     return x.mean(axis=0), np.cov(x, rowvar=False)
@@ -31,7 +40,9 @@ def _spd(rng: np.random.Generator, d: int) -> np.ndarray:
 def test_equal_covariances_give_the_squared_mean_distance():
     rng = np.random.default_rng(0)
     sigma, mu1, mu2 = _spd(rng, 50), rng.standard_normal(50), rng.standard_normal(50)
-    assert frechet_distance(mu1, sigma, mu2, sigma) == pytest.approx(np.sum((mu1 - mu2) ** 2), rel=1e-9)
+    assert frechet_distance(mu1, sigma, mu2, sigma) == pytest.approx(
+        np.sum((mu1 - mu2) ** 2), rel=1e-9
+    )
 
 
 @pytest.mark.parametrize("d", [1, 7, 128])
@@ -50,7 +61,9 @@ def test_a_set_against_itself_is_zero(n):
 def test_the_distance_is_symmetric():
     rng = np.random.default_rng(2)
     (mu1, s1), (mu2, s2) = _stats(rng, 30, 64), _stats(rng, 300, 64, shift=0.5)
-    assert frechet_distance(mu1, s1, mu2, s2) == pytest.approx(frechet_distance(mu2, s2, mu1, s1), rel=1e-10)
+    assert frechet_distance(mu1, s1, mu2, s2) == pytest.approx(
+        frechet_distance(mu2, s2, mu1, s1), rel=1e-10
+    )
 
 
 def test_mismatched_shapes_are_refused():
@@ -103,7 +116,9 @@ def test_agrees_with_clean_fid_and_torchmetrics(n1, n2):
 
 def test_streaming_statistics_equal_numpy_cov_over_uneven_batches():
     rng = np.random.default_rng(6)
-    x = rng.standard_normal((203, 32)) * 3 + 1000  # a large mean: the naive sum of squares would cancel
+    x = (
+        rng.standard_normal((203, 32)) * 3 + 1000
+    )  # a large mean: the naive sum of squares would cancel
     running = RunningStats(32)
     for start, stop in [(0, 1), (1, 50), (50, 51), (51, 203)]:
         running.update(torch.from_numpy(x[start:stop]).float() if start == 1 else x[start:stop])
@@ -136,7 +151,9 @@ def _write_images(folder, n, seed, size=32):
     folder.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(seed)
     for i in range(n):
-        Image.fromarray(rng.integers(0, 256, (size, size, 3), dtype=np.uint8)).save(folder / f"{i:03d}.png")
+        Image.fromarray(rng.integers(0, 256, (size, size, 3), dtype=np.uint8)).save(
+            folder / f"{i:03d}.png"
+        )
     return folder
 
 
@@ -156,7 +173,9 @@ def test_inception_computes_pytorch_fids_features(inception_pair):
     assert expected.shape == (2, 2048) and expected.std() > 1e-3  # features are not degenerate
     torch.testing.assert_close(plain, expected, rtol=1e-5, atol=1e-6)
     # Folded batch norms and channels-last change only the rounding.
-    torch.testing.assert_close(optimized, expected, rtol=1e-4, atol=1e-4 * expected.abs().max().item())
+    torch.testing.assert_close(
+        optimized, expected, rtol=1e-4, atol=1e-4 * expected.abs().max().item()
+    )
 
 
 def test_fid_pipeline_end_to_end_matches_pytorch_fid(inception_pair, tmp_path):
@@ -165,17 +184,28 @@ def test_fid_pipeline_end_to_end_matches_pytorch_fid(inception_pair, tmp_path):
 
     ours, anchor = inception_pair
     fast = copy.deepcopy(ours).optimize_for_inference()  # what load_fid_inception returns
-    generated, reference = _write_images(tmp_path / "gen", 3, seed=1), _write_images(tmp_path / "ref", 4, seed=2)
-    result = fid_score(generated, reference, model=fast, batch_size=2, progress=False, cache=tmp_path / "cache")
+    generated, reference = (
+        _write_images(tmp_path / "gen", 3, seed=1),
+        _write_images(tmp_path / "ref", 4, seed=2),
+    )
+    result = fid_score(
+        generated, reference, model=fast, batch_size=2, progress=False, cache=tmp_path / "cache"
+    )
 
     expected = {}
     for name, folder in (("gen", generated), ("ref", reference)):
         files = [str(f) for f in list_images(folder)]
         expected[name] = calculate_activation_statistics(files, anchor, batch_size=4, num_workers=0)
-    cached = reference_statistics(reference, fast, progress=False, cache=tmp_path / "cache")  # no recomputation
+    cached = reference_statistics(
+        reference, fast, progress=False, cache=tmp_path / "cache"
+    )  # no recomputation
     np.testing.assert_allclose(cached.mu, expected["ref"][0], rtol=1e-4, atol=1e-5)
-    np.testing.assert_allclose(cached.sigma, expected["ref"][1], rtol=1e-3, atol=1e-5 * np.abs(cached.sigma).max())
-    assert result.fid == pytest.approx(frechet_distance(*expected["gen"], *expected["ref"]), rel=1e-3)
+    np.testing.assert_allclose(
+        cached.sigma, expected["ref"][1], rtol=1e-3, atol=1e-5 * np.abs(cached.sigma).max()
+    )
+    assert result.fid == pytest.approx(
+        frechet_distance(*expected["gen"], *expected["ref"]), rel=1e-3
+    )
     assert result.fid > 0 and (result.n_generated, result.n_reference) == (3, 4)
 
 
@@ -189,7 +219,11 @@ def _cached(folder, model, cache, **kwargs):
 
 
 def test_reference_statistics_are_cached_and_recomputed_when_anything_changes(tmp_path):
-    folder, cache, model = _write_images(tmp_path / "ref", 5, seed=3), tmp_path / "cache", TinyFeatures()
+    folder, cache, model = (
+        _write_images(tmp_path / "ref", 5, seed=3),
+        tmp_path / "cache",
+        TinyFeatures(),
+    )
     first, recomputed = _cached(folder, model, cache)
     assert recomputed
     again, recomputed = _cached(folder, model, cache)
@@ -199,7 +233,9 @@ def test_reference_statistics_are_cached_and_recomputed_when_anything_changes(tm
     edited, recomputed = _cached(folder, model, cache)
     assert recomputed and not np.array_equal(edited.mu, first.mu)
 
-    _write_images(tmp_path / "extra", 1, seed=4).joinpath("000.png").rename(folder / "999.png")  # one added
+    _write_images(tmp_path / "extra", 1, seed=4).joinpath("000.png").rename(
+        folder / "999.png"
+    )  # one added
     added, recomputed = _cached(folder, model, cache)
     assert recomputed and added.n == 6
 
@@ -215,7 +251,9 @@ def test_a_precomputed_npz_reference_is_used_as_is(tmp_path):
     generated = _write_images(tmp_path / "gen", 4, seed=5)
     folder_statistics(generated, model, progress=False).save(tmp_path / "ref.npz")
     model.images_seen = 0
-    assert fid_score(generated, tmp_path / "ref.npz", model=model, progress=False).fid == pytest.approx(0, abs=1e-9)
+    assert fid_score(
+        generated, tmp_path / "ref.npz", model=model, progress=False
+    ).fid == pytest.approx(0, abs=1e-9)
     assert model.images_seen == 4  # only the generated set went through the network
 
 

@@ -13,7 +13,11 @@ def test_the_course_example_gets_18_of_20():
 
 @pytest.mark.parametrize(
     ("fid", "afd", "points"),
-    [(126.69, 0.722, 4 + 4), (88.94, 0.919, 8 + 9), (82.81, 0.934, 8 + 9)],  # the seed report's other runs
+    [
+        (126.69, 0.722, 4 + 4),
+        (88.94, 0.919, 8 + 9),
+        (82.81, 0.934, 8 + 9),
+    ],  # the seed report's other runs
 )
 def test_the_seed_reports_other_runs(fid, afd, points):
     assert points_part1(fid, afd) == points
@@ -21,7 +25,17 @@ def test_the_seed_reports_other_runs(fid, afd, points):
 
 @pytest.mark.parametrize(
     ("fid", "points"),
-    [(0.0, 10), (50.0, 10), (50.01, 9.5), (60.0, 9.5), (75.0, 9), (75.001, 8), (130.0, 4), (200.0, 2), (200.1, 0)],
+    [
+        (0.0, 10),
+        (50.0, 10),
+        (50.01, 9.5),
+        (60.0, 9.5),
+        (75.0, 9),
+        (75.001, 8),
+        (130.0, 4),
+        (200.0, 2),
+        (200.1, 0),
+    ],
 )
 def test_fid_tier_boundaries_are_inclusive(fid, points):
     assert points_part1(fid, 0.0) == points
@@ -29,7 +43,17 @@ def test_fid_tier_boundaries_are_inclusive(fid, points):
 
 @pytest.mark.parametrize(
     ("afd", "points"),
-    [(1.0, 10), (0.95, 10), (950 / 1000, 10), (949 / 1000, 9), (0.90, 9), (0.75, 6), (0.4, 2), (0.399, 0), (0.0, 0)],
+    [
+        (1.0, 10),
+        (0.95, 10),
+        (950 / 1000, 10),
+        (949 / 1000, 9),
+        (0.90, 9),
+        (0.75, 6),
+        (0.4, 2),
+        (0.399, 0),
+        (0.0, 0),
+    ],
 )
 def test_afd_tier_boundaries_are_inclusive(afd, points):
     assert points_part1(1000.0, afd) == points

@@ -27,11 +27,20 @@ def test_fid_prints_a_table_and_writes_json(tmp_path, monkeypatch, capsys):
     monkeypatch.setattr(inception, "load_fid_inception", lambda weights=None: TinyFeatures())
     gen, ref = _images(tmp_path / "gen", 4, seed=0), _images(tmp_path / "ref", 5, seed=1)
     out = tmp_path / "out" / "scores.json"
-    assert main(["score", "--fid", str(ref), "--images", str(gen), "--json", str(out), "--no-progress"]) == 0
+    assert (
+        main(
+            ["score", "--fid", str(ref), "--images", str(gen), "--json", str(out), "--no-progress"]
+        )
+        == 0
+    )
     printed = capsys.readouterr().out
     result = json.loads(out.read_text())["fid"]
     assert result["n_generated"] == 4 and result["n_reference"] == 5 and result["value"] > 0
-    assert "FID" in printed and f"{result['value']:.2f}" in printed and "pytorch-fid convention" in printed
+    assert (
+        "FID" in printed
+        and f"{result['value']:.2f}" in printed
+        and "pytorch-fid convention" in printed
+    )
 
 
 def test_clip_scores_views_of_one_image(tmp_path, monkeypatch, capsys):
@@ -42,8 +51,19 @@ def test_clip_scores_views_of_one_image(tmp_path, monkeypatch, capsys):
     monkeypatch.setattr(transformers.CLIPProcessor, "from_pretrained", lambda name: processor)
     _images(tmp_path / "illusion", 1, seed=2)
     out = tmp_path / "clip.json"
-    argv = ["score", "--clip", str(tmp_path / "illusion" / "0.png"), "--views", "identity", "rotate_180",
-            "--prompts", "an old man", "a village", "--json", str(out)]
+    argv = [
+        "score",
+        "--clip",
+        str(tmp_path / "illusion" / "0.png"),
+        "--views",
+        "identity",
+        "rotate_180",
+        "--prompts",
+        "an old man",
+        "a village",
+        "--json",
+        str(out),
+    ]
     assert main(argv) == 0
     rows = json.loads(out.read_text())["clip"]
     assert [r["prompt"] for r in rows] == ["an old man", "a village"]

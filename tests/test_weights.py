@@ -37,12 +37,18 @@ def test_offline_without_the_file_fails_naming_file_folders_and_fix(tmp_path):
     assert str(tmp_path / "cache") in message and str(tmp_path / "kaggle" / "input") in message
     assert "download from http://127.0.0.1:9/test-weights.bin failed" in message
     assert "COURSEKIT_TEST_WEIGHTS" in message and "attach a dataset" in message
-    assert not (tmp_path / "cache").exists() or not any((tmp_path / "cache").iterdir())  # no partial file left
+    assert not (tmp_path / "cache").exists() or not any(
+        (tmp_path / "cache").iterdir()
+    )  # no partial file left
 
 
-def test_the_fid_weights_message_names_pytorch_fids_file_when_downloads_are_off(tmp_path, monkeypatch):
+def test_the_fid_weights_message_names_pytorch_fids_file_when_downloads_are_off(
+    tmp_path, monkeypatch
+):
     monkeypatch.setenv("COURSEKIT_OFFLINE", "1")
-    with pytest.raises(MissingWeightsError, match=r"pt_inception-2015-12-05-6726825d\.pth.*COURSEKIT_OFFLINE=1"):
+    with pytest.raises(
+        MissingWeightsError, match=r"pt_inception-2015-12-05-6726825d\.pth.*COURSEKIT_OFFLINE=1"
+    ):
         fetch(FID_INCEPTION)
 
 
@@ -83,7 +89,10 @@ def test_a_file_with_the_wrong_hash_is_refused(tmp_path):
 def test_a_hash_prefix_is_checked_as_a_prefix(tmp_path):
     (tmp_path / "f.bin").write_bytes(PAYLOAD)
     digest = hashlib.sha256(PAYLOAD).hexdigest()
-    assert fetch(dataclasses.replace(ASSET, sha256=digest[:8]), tmp_path / "f.bin") == tmp_path / "f.bin"
+    assert (
+        fetch(dataclasses.replace(ASSET, sha256=digest[:8]), tmp_path / "f.bin")
+        == tmp_path / "f.bin"
+    )
     with pytest.raises(ValueError):
         fetch(dataclasses.replace(ASSET, sha256="0" * 8), tmp_path / "f.bin")
 
@@ -92,10 +101,14 @@ def test_a_download_lands_in_the_cache_after_its_hash_check(tmp_path):
     source = tmp_path / "server" / ASSET.name
     source.parent.mkdir()
     source.write_bytes(PAYLOAD)
-    asset = dataclasses.replace(ASSET, url=source.as_uri())  # file:// goes through urllib like https://
+    asset = dataclasses.replace(
+        ASSET, url=source.as_uri()
+    )  # file:// goes through urllib like https://
     path = fetch(asset)
     assert path == tmp_path / "cache" / ASSET.name and path.read_bytes() == PAYLOAD
     with pytest.raises(ValueError, match="SHA-256"):
         fetch(dataclasses.replace(asset, name="other.bin", sha256="f" * 64))
     assert not (tmp_path / "cache" / "other.bin").exists()
-    assert sorted(p.name for p in (tmp_path / "cache").iterdir()) == [ASSET.name]  # no temporary left
+    assert sorted(p.name for p in (tmp_path / "cache").iterdir()) == [
+        ASSET.name
+    ]  # no temporary left

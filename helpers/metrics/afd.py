@@ -85,7 +85,9 @@ class CascadeDetector:
             )
         self.classifier = cv2.CascadeClassifier(str(self.path))
         if self.classifier.empty():
-            raise ValueError(f"OpenCV could not load the cascade {self.path}: delete it and fetch it again.")
+            raise ValueError(
+                f"OpenCV could not load the cascade {self.path}: delete it and fetch it again."
+            )
         self.upscale, self.pad = upscale, pad
         self.scale_factor, self.min_neighbors, self.min_size = scale_factor, min_neighbors, min_size
 
@@ -94,16 +96,27 @@ class CascadeDetector:
 
         gray = cv2.cvtColor(np.asarray(image.convert("RGB")), cv2.COLOR_RGB2GRAY)
         if self.upscale != 1:
-            gray = cv2.resize(gray, None, fx=self.upscale, fy=self.upscale, interpolation=cv2.INTER_CUBIC)
+            gray = cv2.resize(
+                gray, None, fx=self.upscale, fy=self.upscale, interpolation=cv2.INTER_CUBIC
+            )
         border = int(self.pad * max(gray.shape))
         gray = cv2.copyMakeBorder(gray, border, border, border, border, cv2.BORDER_REPLICATE)
         faces = self.classifier.detectMultiScale(
-            cv2.equalizeHist(gray), scaleFactor=self.scale_factor, minNeighbors=self.min_neighbors,
+            cv2.equalizeHist(gray),
+            scaleFactor=self.scale_factor,
+            minNeighbors=self.min_neighbors,
             minSize=(self.min_size, self.min_size),
         )
         # Back to the pixels of the image given (boxes may reach into the border).
-        return [(round((x - border) / self.upscale), round((y - border) / self.upscale),
-                 round(w / self.upscale), round(h / self.upscale)) for x, y, w, h in faces]
+        return [
+            (
+                round((x - border) / self.upscale),
+                round((y - border) / self.upscale),
+                round(w / self.upscale),
+                round(h / self.upscale),
+            )
+            for x, y, w, h in faces
+        ]
 
 
 @dataclass(frozen=True)
@@ -120,7 +133,13 @@ class AFDResult:
         return f"{self.detected} / {self.total} = {100 * self.rate:.2f} %"
 
 
-def detection_rate(images: Iterable[Image.Image], detector: FaceDetector, *, total: int | None = None, progress: bool = True) -> AFDResult:
+def detection_rate(
+    images: Iterable[Image.Image],
+    detector: FaceDetector,
+    *,
+    total: int | None = None,
+    progress: bool = True,
+) -> AFDResult:
     """AFD of images already in memory."""
     detected = n = 0
     for image in tqdm(images, total=total, desc="AFD", disable=not progress, unit="img"):
@@ -131,7 +150,9 @@ def detection_rate(images: Iterable[Image.Image], detector: FaceDetector, *, tot
     return AFDResult(detected=detected, total=n)
 
 
-def afd_score(folder: str | os.PathLike, detector: FaceDetector | None = None, *, progress: bool = True) -> AFDResult:
+def afd_score(
+    folder: str | os.PathLike, detector: FaceDetector | None = None, *, progress: bool = True
+) -> AFDResult:
     """AFD of the images directly inside ``folder``, at their own size.
 
     Args:
@@ -139,4 +160,6 @@ def afd_score(folder: str | os.PathLike, detector: FaceDetector | None = None, *
     """
     files: list[Path] = list_images(folder)
     detector = detector if detector is not None else CascadeDetector()
-    return detection_rate((load_rgb(f) for f in files), detector, total=len(files), progress=progress)
+    return detection_rate(
+        (load_rgb(f) for f in files), detector, total=len(files), progress=progress
+    )

@@ -53,7 +53,12 @@ class ClipScores:
     def table(self) -> list[dict]:
         """One row per pair, both scales labelled."""
         return [
-            {"prompt": p, "clip_cosine": c, "clip_torchmetrics_100x": torchmetrics_scale(c), "checkpoint": self.checkpoint}
+            {
+                "prompt": p,
+                "clip_cosine": c,
+                "clip_torchmetrics_100x": torchmetrics_scale(c),
+                "checkpoint": self.checkpoint,
+            }
             for p, c in zip(self.prompts, self.cosines, strict=True)
         ]
 
@@ -96,9 +101,15 @@ class ClipScorer:
     def score(self, images: Sequence[ImageLike], prompts: Sequence[str]) -> ClipScores:
         """Raw cosine of image ``i`` with prompt ``i``, for each ``i``."""
         if len(images) != len(prompts):
-            raise ValueError(f"{len(images)} images but {len(prompts)} prompts: give one prompt per image")
+            raise ValueError(
+                f"{len(images)} images but {len(prompts)} prompts: give one prompt per image"
+            )
         inputs = self.processor(
-            text=list(prompts), images=[_as_pil(im) for im in images], return_tensors="pt", padding=True, truncation=True
+            text=list(prompts),
+            images=[_as_pil(im) for im in images],
+            return_tensors="pt",
+            padding=True,
+            truncation=True,
         ).to(self.device)
         out = self.model(**inputs)
         # Normalised again: cheap, and the cosine must not depend on the model doing it.
@@ -106,10 +117,14 @@ class ClipScorer:
         text = torch.nn.functional.normalize(out.text_embeds.float(), dim=-1)
         return ClipScores(list(prompts), (image * text).sum(-1).tolist(), self.checkpoint)
 
-    def score_views(self, image: ImageLike, views: Sequence[Callable | object], prompts: Sequence[str]) -> ClipScores:
+    def score_views(
+        self, image: ImageLike, views: Sequence[Callable | object], prompts: Sequence[str]
+    ) -> ClipScores:
         """Each view of ``image`` against its own prompt (see the module docstring)."""
         if len(views) != len(prompts):
-            raise ValueError(f"{len(views)} views but {len(prompts)} prompts: give one prompt per view")
+            raise ValueError(
+                f"{len(views)} views but {len(prompts)} prompts: give one prompt per view"
+            )
         x = _as_tensor(image)
         return self.score([_apply_view(v, x) for v in views], prompts)
 
@@ -131,7 +146,11 @@ def _as_pil(image: ImageLike) -> Image.Image:
         return image.convert("RGB")
     if isinstance(image, torch.Tensor):
         if image.ndim != 3 or image.shape[0] != 3:
-            raise ValueError(f"expected a (3, H, W) image tensor in [0, 1], got shape {tuple(image.shape)}")
-        array = (image.detach().float().clamp(0, 1) * 255).round().byte().permute(1, 2, 0).cpu().numpy()
+            raise ValueError(
+                f"expected a (3, H, W) image tensor in [0, 1], got shape {tuple(image.shape)}"
+            )
+        array = (
+            (image.detach().float().clamp(0, 1) * 255).round().byte().permute(1, 2, 0).cpu().numpy()
+        )
         return Image.fromarray(array)
     return load_rgb(image)

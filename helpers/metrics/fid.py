@@ -139,18 +139,30 @@ class RunningStats:
         return GaussianStats(mu=self.mean.copy(), sigma=self.scatter / (self.n - 1), n=self.n)
 
 
-def frechet_distance(mu1: np.ndarray, sigma1: np.ndarray, mu2: np.ndarray, sigma2: np.ndarray) -> float:
+def frechet_distance(
+    mu1: np.ndarray, sigma1: np.ndarray, mu2: np.ndarray, sigma2: np.ndarray
+) -> float:
     """The Fréchet distance between N(mu1, sigma1) and N(mu2, sigma2); see the module docstring.
 
     Same arguments and result as ``pytorch_fid.fid_score.calculate_frechet_distance``,
     without its ``sqrtm``: exact for positive semi-definite covariances of any rank.
     """
-    mu1, mu2 = np.atleast_1d(np.asarray(mu1, np.float64)), np.atleast_1d(np.asarray(mu2, np.float64))
-    sigma1, sigma2 = np.atleast_2d(np.asarray(sigma1, np.float64)), np.atleast_2d(np.asarray(sigma2, np.float64))
+    mu1, mu2 = (
+        np.atleast_1d(np.asarray(mu1, np.float64)),
+        np.atleast_1d(np.asarray(mu2, np.float64)),
+    )
+    sigma1, sigma2 = (
+        np.atleast_2d(np.asarray(sigma1, np.float64)),
+        np.atleast_2d(np.asarray(sigma2, np.float64)),
+    )
     if mu1.shape != mu2.shape or sigma1.shape != sigma2.shape or sigma1.shape != mu1.shape * 2:
-        raise ValueError(f"shapes do not match: mu {mu1.shape} / {mu2.shape}, sigma {sigma1.shape} / {sigma2.shape}")
+        raise ValueError(
+            f"shapes do not match: mu {mu1.shape} / {mu2.shape}, sigma {sigma1.shape} / {sigma2.shape}"
+        )
     diff = mu1 - mu2
-    return float(diff @ diff + np.trace(sigma1) + np.trace(sigma2) - 2 * _trace_sqrt_product(sigma1, sigma2))
+    return float(
+        diff @ diff + np.trace(sigma1) + np.trace(sigma2) - 2 * _trace_sqrt_product(sigma1, sigma2)
+    )
 
 
 def _trace_sqrt_product(sigma1: np.ndarray, sigma2: np.ndarray) -> float:
@@ -176,7 +188,9 @@ def _thin_factor(sigma: np.ndarray) -> np.ndarray:
     """
     c, piv, rank, info = scipy.linalg.lapack.dpstrf(sigma, lower=1)
     if info < 0:
-        raise ValueError(f"LAPACK dpstrf rejected argument {-info}: is the covariance finite and symmetric?")
+        raise ValueError(
+            f"LAPACK dpstrf rejected argument {-info}: is the covariance finite and symmetric?"
+        )
     factor = np.empty((sigma.shape[0], rank))
     factor[piv - 1] = np.tril(c)[:, :rank]  # undo the pivoting: P^T sigma P = L L^T
     return factor
@@ -184,7 +198,12 @@ def _thin_factor(sigma: np.ndarray) -> np.ndarray:
 
 @torch.inference_mode()
 def feature_statistics(
-    images: Iterable[torch.Tensor], model: nn.Module, *, total: int | None = None, progress: bool = True, desc: str = "FID features"
+    images: Iterable[torch.Tensor],
+    model: nn.Module,
+    *,
+    total: int | None = None,
+    progress: bool = True,
+    desc: str = "FID features",
 ) -> GaussianStats:
     """Statistics of ``model``'s features over batches of images in [0, 1].
 
@@ -204,7 +223,12 @@ def feature_statistics(
 
 
 def folder_statistics(
-    folder: str | os.PathLike, model: nn.Module, *, batch_size: int = 50, image_size: int | None = None, progress: bool = True
+    folder: str | os.PathLike,
+    model: nn.Module,
+    *,
+    batch_size: int = 50,
+    image_size: int | None = None,
+    progress: bool = True,
 ) -> GaussianStats:
     """Statistics of the images directly inside ``folder`` (sorted by name)."""
     return _files_statistics(list_images(folder), model, batch_size, image_size, progress)
@@ -214,7 +238,10 @@ def _files_statistics(
     files: Sequence[Path], model: nn.Module, batch_size: int, image_size: int | None, progress: bool
 ) -> GaussianStats:
     return feature_statistics(
-        batches(files, batch_size, image_size), model, total=-(-len(files) // batch_size), progress=progress,
+        batches(files, batch_size, image_size),
+        model,
+        total=-(-len(files) // batch_size),
+        progress=progress,
         desc=f"FID features of {files[0].parent.name}",
     )
 
@@ -298,7 +325,19 @@ def fid_score(
     if reference.suffix == ".npz":
         ref = GaussianStats.load(reference)
     else:
-        ref = reference_statistics(reference, model, batch_size=batch_size, image_size=image_size, progress=progress, cache=cache)
-    gen = folder_statistics(generated, model, batch_size=batch_size, image_size=image_size, progress=progress)
-    return FIDResult(fid=frechet_distance(gen.mu, gen.sigma, ref.mu, ref.sigma), n_generated=gen.n, n_reference=ref.n)
-
+        ref = reference_statistics(
+            reference,
+            model,
+            batch_size=batch_size,
+            image_size=image_size,
+            progress=progress,
+            cache=cache,
+        )
+    gen = folder_statistics(
+        generated, model, batch_size=batch_size, image_size=image_size, progress=progress
+    )
+    return FIDResult(
+        fid=frechet_distance(gen.mu, gen.sigma, ref.mu, ref.sigma),
+        n_generated=gen.n,
+        n_reference=ref.n,
+    )

@@ -25,7 +25,9 @@ def list_images(folder: str | os.PathLike) -> list[Path]:
     folder = Path(folder)
     if not folder.is_dir():
         raise FileNotFoundError(f"{folder} is not a folder of images: check the path.")
-    files = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
+    files = sorted(
+        p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file()
+    )
     if not files:
         seen = sorted(p.name for p in folder.iterdir())[:5]
         raise ValueError(
@@ -45,7 +47,9 @@ def load_rgb(path: str | os.PathLike, size: int | None = None) -> Image.Image:
         with Image.open(path) as image:
             image = image.convert("RGB")
     except (UnidentifiedImageError, OSError) as exc:
-        raise ValueError(f"cannot read {path} as an image ({exc}): delete or re-save that file.") from exc
+        raise ValueError(
+            f"cannot read {path} as an image ({exc}): delete or re-save that file."
+        ) from exc
     if size is not None and image.size != (size, size):
         image = image.resize((size, size), Image.BILINEAR)
     return image
@@ -55,12 +59,16 @@ def to_tensor(images: Sequence[Image.Image]) -> torch.Tensor:
     """``(N, 3, H, W)`` float32 in [0, 1]; all images must have one size."""
     sizes = {image.size for image in images}
     if len(sizes) > 1:
-        raise ValueError(f"images of several sizes {sorted(sizes)}: pass image_size to resize them to one.")
+        raise ValueError(
+            f"images of several sizes {sorted(sizes)}: pass image_size to resize them to one."
+        )
     array = np.stack([np.asarray(image) for image in images])
     return torch.from_numpy(array).permute(0, 3, 1, 2).float().div_(255)
 
 
-def batches(files: Sequence[Path], batch_size: int, size: int | None = None) -> Iterator[torch.Tensor]:
+def batches(
+    files: Sequence[Path], batch_size: int, size: int | None = None
+) -> Iterator[torch.Tensor]:
     """The images of ``files`` as ``(B, 3, H, W)`` tensors in [0, 1], ``batch_size`` at a time."""
     for start in range(0, len(files), batch_size):
         yield to_tensor([load_rgb(f, size) for f in files[start : start + batch_size]])

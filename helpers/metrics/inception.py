@@ -54,16 +54,26 @@ class FIDInceptionA(InceptionA):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         branch5x5 = self.branch5x5_2(self.branch5x5_1(x))
         branch3x3dbl = self.branch3x3dbl_3(self.branch3x3dbl_2(self.branch3x3dbl_1(x)))
-        return torch.cat([self.branch1x1(x), branch5x5, branch3x3dbl, self.branch_pool(_tf_avg_pool(x))], 1)
+        return torch.cat(
+            [self.branch1x1(x), branch5x5, branch3x3dbl, self.branch_pool(_tf_avg_pool(x))], 1
+        )
 
 
 class FIDInceptionC(InceptionC):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         branch7x7 = self.branch7x7_3(self.branch7x7_2(self.branch7x7_1(x)))
         branch7x7dbl = x
-        for layer in (self.branch7x7dbl_1, self.branch7x7dbl_2, self.branch7x7dbl_3, self.branch7x7dbl_4, self.branch7x7dbl_5):
+        for layer in (
+            self.branch7x7dbl_1,
+            self.branch7x7dbl_2,
+            self.branch7x7dbl_3,
+            self.branch7x7dbl_4,
+            self.branch7x7dbl_5,
+        ):
             branch7x7dbl = layer(branch7x7dbl)
-        return torch.cat([self.branch1x1(x), branch7x7, branch7x7dbl, self.branch_pool(_tf_avg_pool(x))], 1)
+        return torch.cat(
+            [self.branch1x1(x), branch7x7, branch7x7dbl, self.branch_pool(_tf_avg_pool(x))], 1
+        )
 
 
 class FIDInceptionE(InceptionE):
@@ -77,9 +87,15 @@ class FIDInceptionE(InceptionE):
         branch3x3 = self.branch3x3_1(x)
         branch3x3 = torch.cat([self.branch3x3_2a(branch3x3), self.branch3x3_2b(branch3x3)], 1)
         branch3x3dbl = self.branch3x3dbl_2(self.branch3x3dbl_1(x))
-        branch3x3dbl = torch.cat([self.branch3x3dbl_3a(branch3x3dbl), self.branch3x3dbl_3b(branch3x3dbl)], 1)
+        branch3x3dbl = torch.cat(
+            [self.branch3x3dbl_3a(branch3x3dbl), self.branch3x3dbl_3b(branch3x3dbl)], 1
+        )
         # The ported TF graph max-pools in the last block (a quirk of that graph).
-        pooled = F.max_pool2d(x, kernel_size=3, stride=1, padding=1) if self.max_pool else _tf_avg_pool(x)
+        pooled = (
+            F.max_pool2d(x, kernel_size=3, stride=1, padding=1)
+            if self.max_pool
+            else _tf_avg_pool(x)
+        )
         return torch.cat([self.branch1x1(x), branch3x3, branch3x3dbl, self.branch_pool(pooled)], 1)
 
 
@@ -108,11 +124,24 @@ class FIDInceptionV3(nn.Module):
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         n = self.net
-        x = F.interpolate(images, size=(INPUT_SIZE, INPUT_SIZE), mode="bilinear", align_corners=False)
+        x = F.interpolate(
+            images, size=(INPUT_SIZE, INPUT_SIZE), mode="bilinear", align_corners=False
+        )
         x = 2 * x - 1
-        x = F.max_pool2d(n.Conv2d_2b_3x3(n.Conv2d_2a_3x3(n.Conv2d_1a_3x3(x))), kernel_size=3, stride=2)
+        x = F.max_pool2d(
+            n.Conv2d_2b_3x3(n.Conv2d_2a_3x3(n.Conv2d_1a_3x3(x))), kernel_size=3, stride=2
+        )
         x = F.max_pool2d(n.Conv2d_4a_3x3(n.Conv2d_3b_1x1(x)), kernel_size=3, stride=2)
-        for block in (n.Mixed_5b, n.Mixed_5c, n.Mixed_5d, n.Mixed_6a, n.Mixed_6b, n.Mixed_6c, n.Mixed_6d, n.Mixed_6e):
+        for block in (
+            n.Mixed_5b,
+            n.Mixed_5c,
+            n.Mixed_5d,
+            n.Mixed_6a,
+            n.Mixed_6b,
+            n.Mixed_6c,
+            n.Mixed_6d,
+            n.Mixed_6e,
+        ):
             x = block(x)
         x = n.Mixed_7c(n.Mixed_7b(n.Mixed_7a(x)))
         return x.mean(dim=(2, 3))
