@@ -277,3 +277,8 @@ def test_user_errors_name_the_cause_and_the_fix(tmp_path):
     with pytest.raises(ValueError, match="pass image_size"):
         folder_statistics(mixed, model, progress=False)
     assert folder_statistics(mixed, model, image_size=16, progress=False).n == 2
+
+
+def test_identical_images_give_zero_covariance_and_a_finite_distance():
+    mu = np.full(8, 0.5)
+    assert frechet_distance(mu, np.zeros((8, 8)), mu + 1, np.eye(8)) == pytest.approx(8 + 8)

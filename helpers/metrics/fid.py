@@ -96,8 +96,14 @@ class GaussianStats:
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> GaussianStats:
+        return cls.load_with_key(path)[0]
+
+    @classmethod
+    def load_with_key(cls, path: str | os.PathLike) -> tuple[GaussianStats, dict | None]:
+        """The statistics and the key they were saved with (``None`` when saved without)."""
         with np.load(path) as data:
-            return cls(mu=data["mu"], sigma=data["sigma"], n=int(data["n"]))
+            key = json.loads(str(data["key"])) if "key" in data else None
+            return cls(mu=data["mu"], sigma=data["sigma"], n=int(data["n"])), key
 
 
 class RunningStats:
@@ -155,7 +161,11 @@ def frechet_distance(
         np.atleast_2d(np.asarray(sigma1, np.float64)),
         np.atleast_2d(np.asarray(sigma2, np.float64)),
     )
-    if mu1.shape != mu2.shape or sigma1.shape != sigma2.shape or sigma1.shape != mu1.shape * 2:
+    if (
+        mu1.shape != mu2.shape
+        or sigma1.shape != sigma2.shape
+        or sigma1.shape != (mu1.size, mu1.size)
+    ):
         raise ValueError(
             f"shapes do not match: mu {mu1.shape} / {mu2.shape}, sigma {sigma1.shape} / {sigma2.shape}"
         )
@@ -171,6 +181,8 @@ def _trace_sqrt_product(sigma1: np.ndarray, sigma2: np.ndarray) -> float:
     # Factor the covariance of lower rank: the symmetric matrix is then rank x rank.
     i = int(factors[1].shape[1] < factors[0].shape[1])
     factor, other = factors[i], (sigma2, sigma1)[i]
+    if factor.shape[1] == 0:  # a zero covariance (all images identical)
+        return 0.0
     symmetric = factor.T @ other @ factor
     # Symmetrise away the rounding of the products before the symmetric solver.
     eigenvalues = np.linalg.eigvalsh((symmetric + symmetric.T) / 2)
@@ -271,9 +283,9 @@ def reference_statistics(
     cache = Path(cache) if cache is not None else cache_dir() / "fid-stats"
     path = cache / f"{hashlib.sha256(str(folder).encode()).hexdigest()[:16]}.npz"
     if path.is_file():
-        with np.load(path) as data:
-            if json.loads(str(data["key"])) == json.loads(json.dumps(key)):
-                return GaussianStats(mu=data["mu"], sigma=data["sigma"], n=int(data["n"]))
+        stats, stored_key = GaussianStats.load_with_key(path)
+        if stored_key == json.loads(json.dumps(key)):  # compared as JSON: tuples become lists
+            return stats
     stats = _files_statistics(files, model, batch_size, image_size, progress)
     cache.mkdir(parents=True, exist_ok=True)
     stats.save(path, key)
