@@ -78,3 +78,16 @@ def test_clip_scores_views_of_one_image(tmp_path, monkeypatch, capsys):
 def test_argument_errors_say_what_is_missing(argv, message):
     with pytest.raises(SystemExit, match=message):
         main(argv)
+
+
+def test_missing_weights_are_reported_without_a_traceback(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("COURSEKIT_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("COURSEKIT_OFFLINE", "1")
+    monkeypatch.delenv("COURSEKIT_FID_WEIGHTS", raising=False)
+    gen = _images(tmp_path / "gen", 2, seed=3)
+    assert main(["score", "--fid", str(gen), "--images", str(gen)]) == 1
+    err = capsys.readouterr().err
+    assert (
+        err.startswith("error: Missing pt_inception-2015-12-05-6726825d.pth")
+        and "Traceback" not in err
+    )

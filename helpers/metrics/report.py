@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 
 __all__ = ["SIMPLE_VIEWS", "add_arguments", "run"]
@@ -60,6 +61,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    """Score, print, write; a user error (missing file or weights, bad image) prints its message, exit 1."""
+    try:
+        return _score(args)
+    except (OSError, ValueError, ImportError) as exc:  # MissingWeightsError is an OSError
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+
+
+def _score(args: argparse.Namespace) -> int:
     generated = args.afd or args.images
     if not (args.fid or args.afd or args.clip):
         raise SystemExit(
