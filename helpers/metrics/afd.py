@@ -23,8 +23,9 @@ and plain colours, 100 each):
   context around the face; without padding it found none of the drawn faces at any
   upscale, with it 90 of 100;
 - ``cv2.equalizeHist`` (nagadomi's recipe), then ``detectMultiScale(scaleFactor=1.05,
-  minNeighbors=5, minSize=(24, 24))``: with ``minNeighbors`` 1 or 3 pure noise starts to
-  "contain" faces at larger upscales; 5 keeps noise and plain colours at 0 %.
+  minNeighbors=5, minSize=(24, 24))``: scaleFactor 1.1 found 73 of the 100 drawn faces,
+  1.05 finds 90; at 4× upscale ``minNeighbors`` 1 or 3 let pure noise "contain" faces
+  (25 and 1 of 60), while 5 keeps noise and plain colours at 0 % at 2× and 4×.
 """
 
 from __future__ import annotations
