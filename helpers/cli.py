@@ -164,6 +164,22 @@ def add_embed_prompts(commands: argparse._SubParsersAction) -> None:
     parser.set_defaults(run=run)
 
 
+def add_score(commands: argparse._SubParsersAction) -> None:
+    parser = commands.add_parser(
+        "score", help="FID, AFD and CLIP scores of generated images, as a table and JSON"
+    )
+    from helpers.metrics.report import add_arguments
+
+    add_arguments(parser)
+
+    def run(args: argparse.Namespace) -> int:
+        from helpers.metrics.report import run
+
+        return run(args)
+
+    parser.set_defaults(run=run)
+
+
 def _shown(path) -> str:
     """A path relative to the working directory when it lies below it (shorter to read)."""
     from pathlib import Path
@@ -178,6 +194,7 @@ COMMANDS = [
     add_train,
     add_sample,
     add_embed_prompts,
+    add_score,
 ]
 
 

@@ -5,15 +5,17 @@ from __future__ import annotations
 import importlib
 import sys
 
-# The import that fails when torchvision was built for another torch than the one
-# installed (PyPI's CUDA torchvision beside a CPU-only torch wheel, for instance).
+# (module, what it is for, an attribute it must have). torchvision.ops is the import
+# that fails when torchvision was built for another torch than the one installed
+# (PyPI's CUDA torchvision beside a CPU-only torch wheel, for instance); OpenCV 5
+# imports fine but no longer has the cascade detector AFD uses.
 CHECKS = [
-    ("torch", "PyTorch"),
-    ("torchvision.ops", "torchvision's compiled operators (must match the installed torch)"),
-    ("diffusers", "diffusers (DeepFloyd IF, schedulers)"),
-    ("transformers", "transformers (T5, CLIP)"),
-    ("accelerate", "accelerate (trainer)"),
-    ("cv2", "OpenCV (anime face detector)"),
+    ("torch", "PyTorch", None),
+    ("torchvision.ops", "torchvision's compiled operators (must match the installed torch)", None),
+    ("diffusers", "diffusers (DeepFloyd IF, schedulers)", None),
+    ("transformers", "transformers (T5, CLIP)", None),
+    ("accelerate", "accelerate (trainer)", None),
+    ("cv2", "OpenCV 4 (anime face detector)", "CascadeClassifier"),
 ]
 
 FIX = (
@@ -27,11 +29,15 @@ FIX = (
 def check_environment() -> list[str]:
     """Return one message per failing import (empty when everything imports)."""
     problems = []
-    for module, what in CHECKS:
+    for module, what, attribute in CHECKS:
         try:
-            importlib.import_module(module)
+            imported = importlib.import_module(module)
         except Exception as exc:  # noqa: BLE001 - any import failure is reported
             problems.append(f"cannot import {module} ({what}): {type(exc).__name__}: {exc}")
+            continue
+        if attribute and not hasattr(imported, attribute):
+            version = getattr(imported, "__version__", "?")
+            problems.append(f"{module} {version} has no {attribute} ({what})")
     return problems
 
 
