@@ -6,5 +6,13 @@ from grading.reference.diffusion_steps import (
     denoise_forward,
     schedule_init,
 )
+from grading.reference.visualization import plot_losses, sample_with_progress
 
-__all__ = ["REFERENCE_STEPS", "schedule_init", "denoise_forward", "denoise_backward"]
+__all__ = [
+    "REFERENCE_STEPS",
+    "schedule_init",
+    "denoise_forward",
+    "denoise_backward",
+    "sample_with_progress",
+    "plot_losses",
+]
