@@ -62,10 +62,18 @@ HOSTILE: dict[str, list[Edit] | None] = {
         ("todo_1_1_2", "def denoise_forward(", "while True:\n    pass\n\n\ndef denoise_forward("),
     ],
     "exception": [
-        ("todo_1_2_2", "def plot_losses(", "raise RuntimeError('a student bug')\n\n\ndef plot_losses("),
+        (
+            "todo_1_2_2",
+            "def plot_losses(",
+            "raise RuntimeError('a student bug')\n\n\ndef plot_losses(",
+        ),
     ],
     "kernel_death": [
-        ("todo_1_1_3", "def denoise_backward(", "import os\n\nos._exit(1)\n\n\ndef denoise_backward("),
+        (
+            "todo_1_1_3",
+            "def denoise_backward(",
+            "import os\n\nos._exit(1)\n\n\ndef denoise_backward(",
+        ),
     ],
     "malformed": None,  # written by write_submission below
     "edited_tests": [
@@ -77,7 +85,11 @@ HOSTILE: dict[str, list[Edit] | None] = {
             "def denoise_backward(",
             "from grading.reference import denoise_backward as _reference\n\n\ndef denoise_backward(",
         ),
-        ("todo_1_1_3", "    alpha_bar_t = extract(", "    return _reference(alphas_bar, pred_x_start, pred_noise, t, t_prev, noise, eta)\n    alpha_bar_t = extract("),
+        (
+            "todo_1_1_3",
+            "    alpha_bar_t = extract(",
+            "    return _reference(alphas_bar, pred_x_start, pred_noise, t, t_prev, noise, eta)\n    alpha_bar_t = extract(",
+        ),
     ],
 }
 
@@ -159,7 +171,9 @@ def write_submissions(out: Path, hostile: bool = False, release: Path | None = N
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m grading.examples", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m grading.examples", description=__doc__.splitlines()[0]
+    )
     parser.add_argument("--out", type=Path, default=SUBMITTED)
     parser.add_argument("--hostile", action="store_true", help="also write the hostile submissions")
     args = parser.parse_args(argv)

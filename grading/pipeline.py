@@ -149,9 +149,7 @@ def autograde(
     if not students:
         raise PipelineError(f"no submissions under {submitted}/<student>/{ASSIGNMENT}/")
     with ThreadPoolExecutor(max_workers=workers) as pool:
-        results = list(
-            pool.map(lambda s: grade_one(s, submitted, course, timeout), students)
-        )
+        results = list(pool.map(lambda s: grade_one(s, submitted, course, timeout), students))
     write_csv(results, course / "grades.csv")
     return results
 
@@ -174,7 +172,12 @@ def grade_one(student: str, submitted: Path, course: Path, timeout: int | None) 
     flagged = scan_for_reference(notebook)
     try:
         done = nbgrader(
-            "autograde", ASSIGNMENT, f"--student={student}", "--force", *extra, root=work,
+            "autograde",
+            ASSIGNMENT,
+            f"--student={student}",
+            "--force",
+            *extra,
+            root=work,
             timeout=limit,
         )
         log = done.stdout + done.stderr
@@ -184,7 +187,9 @@ def grade_one(student: str, submitted: Path, course: Path, timeout: int | None) 
     graded = read_grades(work, student, result)
     if graded:
         apply_reference_penalty(work, student, flagged, result)
-        done = nbgrader("generate_feedback", ASSIGNMENT, f"--student={student}", "--force", root=work)
+        done = nbgrader(
+            "generate_feedback", ASSIGNMENT, f"--student={student}", "--force", root=work
+        )
         if done.returncode:
             result.notes.append("feedback could not be generated")
     else:
@@ -269,6 +274,7 @@ def apply_reference_penalty(
     with Gradebook(f"sqlite:///{work / 'gradebook.db'}") as gb:
         submission = gb.find_submission_notebook(NOTEBOOK, ASSIGNMENT, student)
         tests = [g for g in submission.grades if g.name.startswith(TEST_PREFIX)]
+        comments = {c.name: c for c in submission.comments}
         for cell_id, lines in flagged.items():
             todo = cell_id.removeprefix(TODO_PREFIX)
             zeroed = [g for g in tests if cell_id == "added cell" or g.name == TEST_PREFIX + todo]
@@ -279,10 +285,10 @@ def apply_reference_penalty(
                 "Scored 0: this code uses the instructor's reference solution "
                 f"({'; '.join(lines)}). Solutions must be your own code."
             )
-            comment_cell = cell_id if cell_id != "added cell" else None
-            for comment in submission.comments:
-                if comment.name == comment_cell or (comment_cell is None and comment is submission.comments[0]):
-                    comment.manual_comment = why
+            # An added cell has no comment box of its own: use the first solution cell's.
+            target = comments.get(cell_id) or next(iter(comments.values()), None)
+            if target is not None:
+                target.manual_comment = why
             result.notes.append(
                 f"{cell_id} uses the reference solution: "
                 + ", ".join(g.name for g in zeroed)
@@ -352,13 +358,19 @@ def _max(results: list[Result], name: str) -> float:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m grading.pipeline", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m grading.pipeline", description=__doc__.splitlines()[0]
+    )
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("release", help="generate and validate the student version")
-    grade = commands.add_parser("autograde", help="grade every submission, write grades.csv and feedback")
+    grade = commands.add_parser(
+        "autograde", help="grade every submission, write grades.csv and feedback"
+    )
     grade.add_argument("--submitted", type=Path, default=SUBMITTED)
     grade.add_argument("--workers", type=int, default=2)
-    grade.add_argument("--timeout", type=int, default=None, help="seconds per cell (default: nbgrader_config.py)")
+    grade.add_argument(
+        "--timeout", type=int, default=None, help="seconds per cell (default: nbgrader_config.py)"
+    )
     args = parser.parse_args(argv)
     try:
         if args.command == "release":
@@ -367,7 +379,9 @@ def main(argv: list[str] | None = None) -> int:
         else:
             results = autograde(args.submitted, workers=args.workers, timeout=args.timeout)
             print(format_table(results))
-            print(f"\ngrades: {COURSE / 'grades.csv'}\nfeedback: {COURSE / 'feedback'}/<student>/{ASSIGNMENT}/")
+            print(
+                f"\ngrades: {COURSE / 'grades.csv'}\nfeedback: {COURSE / 'feedback'}/<student>/{ASSIGNMENT}/"
+            )
     except PipelineError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
