@@ -86,6 +86,8 @@ def kernel_env() -> dict[str, str]:
     """
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")]))
+    # nbgrader runs the `alembic` script of this environment to create a gradebook.
+    env["PATH"] = os.pathsep.join(filter(None, [str(Path(sys.executable).parent), env.get("PATH")]))
     env.update(OMP_NUM_THREADS="1", MKL_NUM_THREADS="1", MPLBACKEND="Agg")
     return env
 
@@ -170,6 +172,9 @@ def grade_one(student: str, submitted: Path, course: Path, timeout: int | None) 
     # Backstop for a kernel that ignores interrupts: every cell at its limit, then some.
     limit = 60 * 60 if timeout is None else 40 * timeout
     flagged = scan_for_reference(notebook)
+    result.notes += locked_cell_changes(
+        notebook, course / "release" / ASSIGNMENT / f"{NOTEBOOK}.ipynb"
+    )
     try:
         done = nbgrader(
             "autograde",
@@ -229,6 +234,38 @@ def scan_for_reference(notebook: Path) -> dict[str, list[str]]:
     return hits
 
 
+def locked_cell_changes(notebook: Path, release: Path) -> list[str]:
+    """Name the locked cells a submission edited or deleted (autograde restores them).
+
+    Compared with the release, not the gradebook: the gradebook's test cells hold the
+    hidden tests, so nbgrader reports every one of them as changed.
+    """
+    try:
+        cells = json.loads(notebook.read_text())["cells"]
+        released = json.loads(release.read_text())["cells"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return []
+
+    def locked(cells: list) -> dict[str, str]:
+        out = {}
+        for cell in cells:
+            meta = cell.get("metadata", {}).get("nbgrader", {})
+            if meta.get("locked") and meta.get("grade_id"):
+                source = cell.get("source", "")
+                out[meta["grade_id"]] = "".join(source) if isinstance(source, list) else source
+        return out
+
+    mine, master = locked(cells), locked(released)
+    deleted = sorted(set(master) - set(mine))
+    edited = sorted(k for k in master.keys() & mine.keys() if mine[k].strip() != master[k].strip())
+    notes = []
+    if edited:
+        notes.append(f"edited locked cell(s) restored: {', '.join(edited)}")
+    if deleted:
+        notes.append(f"deleted locked cell(s) restored: {', '.join(deleted)}")
+    return notes
+
+
 def summarize_log(log: str) -> list[str]:
     """The events of an nbgrader log that a grade table should mention."""
     notes = []
@@ -238,10 +275,6 @@ def summarize_log(log: str) -> list[str]:
         notes.append("the kernel died")
     if re.search(r"(NotJSONError|Notebook does not appear to be JSON|Unreadable Notebook)", log):
         notes.append("the file is not a readable notebook")
-    if "Missing grade cell" in log:
-        notes.append("deleted test cell(s) restored")
-    if "Attribute 'checksum' for cell" in log:
-        notes.append("edited test cell(s) restored")
     if "grading stopped after" in log:
         notes.append(log.strip())
     return notes
