@@ -13,12 +13,13 @@ c = get_config()  # noqa: F821 (provided by traitlets when nbgrader loads this f
 c.CourseDirectory.course_id = "diffusion"
 c.CourseDirectory.root = str(Path(__file__).resolve().parent / "course")
 
-# The heaviest graded cell is TODO 1-2-1's test (10 tiny DDIM runs and two figures):
-# about 10 s on one CPU thread; the first cell imports torch, about 20 s on a busy
-# 2-core machine. 120 s leaves room for a loaded grading machine and still stops an
-# infinite loop within two minutes.
+# Measured with 3 workers on a busy 2-core machine: the first cell (imports torch)
+# 22-36 s, the heaviest test cell (TODO 1-2-1: 7 tiny DDIM runs and figures) 12-15 s,
+# every other cell under 1 s. 120 s leaves room for a slower machine and still stops
+# an infinite loop within two minutes.
 c.Execute.timeout = 120
-# Start the next cell even after a kernel died or a cell timed out.
+# A cell that times out is interrupted and the next cell runs. (A kernel that dies
+# ends the run: nbgrader saves no grade for that notebook.)
 c.Execute.interrupt_on_timeout = True
 # A deleted test cell is put back (with a note) and graded like any other.
 c.OverwriteCells.add_missing_cells = True
