@@ -8,6 +8,9 @@ which overrides the root set here.
 
 from pathlib import Path
 
+from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor
+from nbgrader.preprocessors import ClearHiddenTests, GetGrades
+
 c = get_config()  # noqa: F821 (provided by traitlets when nbgrader loads this file)
 
 c.CourseDirectory.course_id = "diffusion"
@@ -23,3 +26,6 @@ c.Execute.timeout = 120
 c.Execute.interrupt_on_timeout = True
 # A deleted test cell is put back (with a note) and graded like any other.
 c.OverwriteCells.add_missing_cells = True
+# nbgrader's feedback shows the autograded notebook, hidden tests included; strip them
+# so that the feedback can go to students without giving the hidden tests away.
+c.GenerateFeedback.preprocessors = [GetGrades, ClearHiddenTests, CSSHTMLHeaderPreprocessor]

@@ -151,9 +151,17 @@ def autograde(
     if not students:
         raise PipelineError(f"no submissions under {submitted}/<student>/{ASSIGNMENT}/")
     with ThreadPoolExecutor(max_workers=workers) as pool:
-        results = list(pool.map(lambda s: grade_one(s, submitted, course, timeout), students))
+        results = list(pool.map(lambda s: grade_safely(s, submitted, course, timeout), students))
     write_csv(results, course / "grades.csv")
     return results
+
+
+def grade_safely(student: str, submitted: Path, course: Path, timeout: int | None) -> Result:
+    """:func:`grade_one`, but a failure of the pipeline itself costs only this row."""
+    try:
+        return grade_one(student, submitted, course, timeout)
+    except Exception as exc:  # one submission must never stop the others
+        return Result(student, notes=[f"grading failed: {type(exc).__name__}: {exc}"])
 
 
 def grade_one(student: str, submitted: Path, course: Path, timeout: int | None) -> Result:

@@ -88,6 +88,10 @@ def test_feedback_explains_each_lost_point(graded):
     )
     assert "not a readable notebook" in results["malformed"].feedback.read_text()
     assert "the kernel died" in results["kernel_death"].notes
+    for result in results.values():
+        assert "HIDDEN TESTS" not in result.feedback.read_text(), (
+            f"{result.student}: hidden tests leak"
+        )
 
 
 def test_hostile_events_are_reported(graded):
