@@ -8,7 +8,7 @@ UV     := python3 -m uv
 export UV_PYTHON_DOWNLOADS := never
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 
-.PHONY: setup test demo bench lint lock clean
+.PHONY: setup test demo release autograde bench lint lock clean
 
 setup: $(STAMP)
 
@@ -24,12 +24,23 @@ test: $(STAMP)
 demo: $(STAMP)
 	$(PY) -m grading.demo --out outputs/demo
 
+# The student version of notebooks/ in grading/course/release, checked with
+# `nbgrader validate --invert` (its TODO tests must fail).
+release: $(STAMP)
+	$(PY) -m grading.pipeline release
+
+# Grade grading/submitted/<student>/ (releasing first if there is no gradebook yet):
+# grading/course/grades.csv and grading/course/feedback/<student>/.
+autograde: $(STAMP)
+	@test -f grading/course/gradebook.db || $(PY) -m grading.pipeline release
+	$(PY) -m grading.pipeline autograde
+
 bench: $(STAMP)
 	$(PY) -m tests.bench
 
 lint: $(STAMP)
-	$(PY) -m ruff check helpers grading tests
-	$(PY) -m ruff format --check helpers grading tests
+	$(PY) -m ruff check --extend-exclude grading/submitted helpers grading tests
+	$(PY) -m ruff format --check --extend-exclude grading/submitted helpers grading tests
 
 # Re-resolve the pins after editing dependencies in pyproject.toml.
 lock:
@@ -37,4 +48,4 @@ lock:
 	$(PY) -m tests.test_environment --write
 
 clean:
-	rm -rf $(VENV) outputs .pytest_cache
+	rm -rf $(VENV) outputs .pytest_cache grading/course

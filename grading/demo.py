@@ -5,6 +5,7 @@ samples images to files and draws the figures a student produces: a sample grid,
 denoising-progress grid and the loss curve.
 
     python -m grading.demo --out outputs/demo
+    python -m grading.demo --grading    # then release and autograde grading/submitted/
 """
 
 from __future__ import annotations
@@ -46,15 +47,36 @@ def part1(out: Path, preset: str = "smoke") -> dict[str, Path]:
     return outputs
 
 
+def release_and_autograde() -> dict[str, Path]:
+    """Release the assignment and autograde the shipped example submissions."""
+    from grading import pipeline
+
+    released = pipeline.release()
+    results = pipeline.autograde()
+    print(pipeline.format_table(results))
+    return {
+        "release": released,
+        "grades": pipeline.COURSE / "grades.csv",
+        "feedback": pipeline.COURSE / "feedback",
+    }
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m grading.demo", description=__doc__.splitlines()[0]
     )
     parser.add_argument("--out", default="outputs/demo", type=Path)
     parser.add_argument("--preset", default="smoke")
+    parser.add_argument(
+        "--grading",
+        action="store_true",
+        help="also release the assignment and autograde grading/submitted/ (several minutes)",
+    )
     args = parser.parse_args(argv)
     start = time.perf_counter()
     outputs = part1(args.out, args.preset)
+    if args.grading:
+        outputs.update(release_and_autograde())
     print(f"\nPart 1 demo ({args.preset} preset) finished in {time.perf_counter() - start:.0f} s:")
     for name, path in outputs.items():
         print(f"  {name:<26} {path}")

@@ -8,6 +8,16 @@ from grading.reference.diffusion_steps import (
 )
 from grading.reference.illusions import denoising_loop
 from grading.reference.views import IdentityView, Rotate180View
+from grading.reference.visualization import plot_losses, sample_with_progress
 
-__all__ = ["REFERENCE_STEPS", "schedule_init", "denoise_forward", "denoise_backward"]
-__all__ += ["IdentityView", "Rotate180View", "denoising_loop"]
+__all__ = [
+    "REFERENCE_STEPS",
+    "schedule_init",
+    "denoise_forward",
+    "denoise_backward",
+    "sample_with_progress",
+    "plot_losses",
+    "IdentityView",
+    "Rotate180View",
+    "denoising_loop",
+]

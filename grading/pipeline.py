@@ -1,0 +1,433 @@
+"""Release and autograde the assignment with nbgrader: ``make release``, ``make autograde``.
+
+    python -m grading.pipeline release      # notebooks/ -> course/source -> course/release, validated
+    python -m grading.pipeline autograde    # grading/submitted/<student>/ -> grades.csv + feedback
+
+Course directory ``grading/course`` (generated, git-ignored)::
+
+    source/part1/part1_anime_faces.ipynb      copy of notebooks/part1_anime_faces.ipynb
+    release/part1/part1_anime_faces.ipynb     the student version (nbgrader generate_assignment)
+    gradebook.db                              the master cells, written by the release
+    autograded/<student>/part1/               executed submissions
+    feedback/<student>/part1/*.html           per-student feedback
+    grades.csv                                one row per student
+
+Submissions are read from ``grading/submitted/<student>/part1/`` (the shipped examples)
+or any folder laid out the same way (``--submitted``).
+
+nbgrader grades one student per ``autograde`` call and its sqlite gradebook takes one
+writer at a time, so each submission is graded by its own worker in a private copy of
+the course directory (``course/.work/<student>``: the gradebook, the source and that
+one submission); the results are copied back and merged into ``grades.csv``. A
+submission that hangs, raises, kills its kernel or is not a notebook affects only its
+own row.
+
+Before the feedback is written, every code cell a student could edit is scanned for
+uses of the reference solution (``grading``, ``REFERENCE_STEPS``, ``importlib``,
+``__import__``): the hidden tests import ``grading.reference``, so a solution that
+imports it would pass them. A hit in a TODO's solution cell scores that TODO's test
+cell zero; a hit in a cell the student added scores every autograded cell zero. The
+reason is written into the feedback as a comment on the cell. This is a static scan,
+not a sandbox: code that builds the module name at run time, or patches the test
+helpers, is not caught (see grading/README.md).
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import html
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+GRADING = Path(__file__).resolve().parent
+REPO = GRADING.parent
+COURSE = GRADING / "course"
+SUBMITTED = GRADING / "submitted"
+ASSIGNMENT = "part1"
+NOTEBOOK = "part1_anime_faces"
+SOURCE_NOTEBOOK = REPO / "notebooks" / f"{NOTEBOOK}.ipynb"
+# Solution cell "todo_X" is tested by grade cell "test_X".
+TODO_PREFIX, TEST_PREFIX = "todo_", "test_"
+REFERENCE_USE = re.compile(r"\bgrading\b|REFERENCE_STEPS|\bimportlib\b|__import__")
+
+
+class PipelineError(RuntimeError):
+    """A step of the instructor's pipeline failed (not a student's submission)."""
+
+
+def nbgrader(*args: str, root: Path = COURSE, timeout: float | None = None, env=None):
+    """Run one nbgrader command on the course directory ``root``; returns the finished process."""
+    return subprocess.run(
+        [sys.executable, "-m", "nbgrader", *args, f"--CourseDirectory.root={root}"],
+        cwd=GRADING,  # where nbgrader_config.py is
+        env=env or kernel_env(),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+def kernel_env() -> dict[str, str]:
+    """The environment nbgrader and its kernels run in.
+
+    The kernel must import this checkout's ``helpers`` and ``grading`` (the hidden tests
+    import ``grading.reference``), whatever is installed in the environment. One thread
+    per kernel: the workers run side by side, and several multi-threaded torch
+    processes on few cores run 20-50x slower than single-threaded ones.
+    """
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")]))
+    # nbgrader runs the `alembic` script of this environment to create a gradebook.
+    env["PATH"] = os.pathsep.join(filter(None, [str(Path(sys.executable).parent), env.get("PATH")]))
+    env.update(OMP_NUM_THREADS="1", MKL_NUM_THREADS="1", MPLBACKEND="Agg")
+    return env
+
+
+# --- release -----------------------------------------------------------------------
+
+
+def release(course: Path = COURSE) -> Path:
+    """Generate the student version from ``notebooks/`` and check that its TODO tests fail."""
+    source = course / "source" / ASSIGNMENT
+    source.mkdir(parents=True, exist_ok=True)
+    shutil.copy2(SOURCE_NOTEBOOK, source / SOURCE_NOTEBOOK.name)
+    done = nbgrader("generate_assignment", ASSIGNMENT, "--force", root=course)
+    if done.returncode:
+        raise PipelineError(f"nbgrader generate_assignment failed:\n{done.stdout}{done.stderr}")
+    released = course / "release" / ASSIGNMENT / SOURCE_NOTEBOOK.name
+    check_release_fails(released)
+    return released
+
+
+def check_release_fails(released: Path) -> None:
+    """``nbgrader validate --invert``: every test cell of the untouched release must fail."""
+    done = nbgrader("validate", "--invert", str(released), root=released.parents[2])
+    output = done.stdout + done.stderr
+    # nbgrader prints this only when no graded cell passes; otherwise it lists them.
+    if done.returncode or "Success! The notebook does not pass any tests." not in output:
+        raise PipelineError(f"the release passes some of its own tests:\n{output}")
+
+
+# --- autograde ---------------------------------------------------------------------
+
+
+@dataclass
+class Result:
+    student: str
+    scores: dict[str, float] = field(default_factory=dict)
+    max_scores: dict[str, float] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+    feedback: Path | None = None
+
+    @property
+    def total(self) -> float:
+        return sum(v for k, v in self.scores.items() if k.startswith(TEST_PREFIX))
+
+    @property
+    def max_total(self) -> float:
+        return sum(v for k, v in self.max_scores.items() if k.startswith(TEST_PREFIX))
+
+
+def autograde(
+    submitted: Path = SUBMITTED,
+    course: Path = COURSE,
+    workers: int = 2,
+    timeout: int | None = None,
+) -> list[Result]:
+    """Grade every ``submitted/<student>/part1``; writes ``course/grades.csv`` and feedback."""
+    if not (course / "gradebook.db").is_file():
+        raise PipelineError(f"no gradebook in {course}: run the release first (make release)")
+    students = sorted(p.name for p in submitted.iterdir() if (p / ASSIGNMENT).is_dir())
+    if not students:
+        raise PipelineError(f"no submissions under {submitted}/<student>/{ASSIGNMENT}/")
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        results = list(pool.map(lambda s: grade_safely(s, submitted, course, timeout), students))
+    write_csv(results, course / "grades.csv")
+    return results
+
+
+def grade_safely(student: str, submitted: Path, course: Path, timeout: int | None) -> Result:
+    """:func:`grade_one`, but a failure of the pipeline itself costs only this row."""
+    try:
+        return grade_one(student, submitted, course, timeout)
+    except Exception as exc:  # one submission must never stop the others
+        return Result(student, notes=[f"grading failed: {type(exc).__name__}: {exc}"])
+
+
+def grade_one(student: str, submitted: Path, course: Path, timeout: int | None) -> Result:
+    """Autograde one submission in a private course directory and copy the results back."""
+    start = time.perf_counter()
+    result = Result(student)
+    work = course / ".work" / student
+    shutil.rmtree(work, ignore_errors=True)
+    (work / "submitted").mkdir(parents=True)
+    shutil.copy2(course / "gradebook.db", work / "gradebook.db")
+    shutil.copytree(course / "source", work / "source")
+    shutil.copytree(submitted / student / ASSIGNMENT, work / "submitted" / student / ASSIGNMENT)
+    notebook = work / "submitted" / student / ASSIGNMENT / f"{NOTEBOOK}.ipynb"
+
+    extra = [f"--Execute.timeout={timeout}"] if timeout else []
+    # Backstop for a kernel that ignores interrupts: every cell at its limit, then some.
+    limit = 60 * 60 if timeout is None else 40 * timeout
+    flagged = scan_for_reference(notebook)
+    result.notes += locked_cell_changes(
+        notebook, course / "release" / ASSIGNMENT / f"{NOTEBOOK}.ipynb"
+    )
+    try:
+        done = nbgrader(
+            "autograde",
+            ASSIGNMENT,
+            f"--student={student}",
+            "--force",
+            *extra,
+            root=work,
+            timeout=limit,
+        )
+        log = done.stdout + done.stderr
+    except subprocess.TimeoutExpired:
+        log = f"grading stopped after {limit} s"
+    result.notes += summarize_log(log)
+    graded = read_grades(work, student, result)
+    if graded:
+        apply_reference_penalty(work, student, flagged, result)
+        done = nbgrader(
+            "generate_feedback", ASSIGNMENT, f"--student={student}", "--force", root=work
+        )
+        if done.returncode:
+            result.notes.append("feedback could not be generated")
+    else:
+        result.notes.append("not graded: every TODO scores 0")
+        write_failure_feedback(work, student, result)
+
+    for kind in ("autograded", "feedback"):
+        target = course / kind / student
+        shutil.rmtree(target, ignore_errors=True)
+        if (work / kind / student).is_dir():
+            shutil.copytree(work / kind / student, target)
+    html_files = sorted((course / "feedback" / student).rglob("*.html"))
+    result.feedback = html_files[0] if html_files else None
+    shutil.rmtree(work, ignore_errors=True)
+    result.seconds = time.perf_counter() - start
+    return result
+
+
+def scan_for_reference(notebook: Path) -> dict[str, list[str]]:
+    """Cells a student could edit that use the reference: ``{grade_id or "added cell": [lines]}``."""
+    try:
+        cells = json.loads(notebook.read_text())["cells"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return {}
+    hits: dict[str, list[str]] = {}
+    for cell in cells:
+        meta = cell.get("metadata", {}).get("nbgrader", {})
+        # Locked and test cells are replaced by the master copy before they run.
+        if cell.get("cell_type") != "code" or meta.get("locked") or meta.get("grade"):
+            continue
+        source = cell.get("source", "")
+        source = "".join(source) if isinstance(source, list) else source
+        lines = [line.strip() for line in source.splitlines() if REFERENCE_USE.search(line)]
+        if lines:
+            key = meta.get("grade_id") if meta.get("solution") else "added cell"
+            hits.setdefault(key or "added cell", []).extend(lines)
+    return hits
+
+
+def locked_cell_changes(notebook: Path, release: Path) -> list[str]:
+    """Name the locked cells a submission edited or deleted (autograde restores them).
+
+    Compared with the release, not the gradebook: the gradebook's test cells hold the
+    hidden tests, so nbgrader reports every one of them as changed.
+    """
+    try:
+        cells = json.loads(notebook.read_text())["cells"]
+        released = json.loads(release.read_text())["cells"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return []
+
+    def locked(cells: list) -> dict[str, str]:
+        out = {}
+        for cell in cells:
+            meta = cell.get("metadata", {}).get("nbgrader", {})
+            if meta.get("locked") and meta.get("grade_id"):
+                source = cell.get("source", "")
+                out[meta["grade_id"]] = "".join(source) if isinstance(source, list) else source
+        return out
+
+    mine, master = locked(cells), locked(released)
+    deleted = sorted(set(master) - set(mine))
+    edited = sorted(k for k in master.keys() & mine.keys() if mine[k].strip() != master[k].strip())
+    notes = []
+    if edited:
+        notes.append(f"edited locked cell(s) restored: {', '.join(edited)}")
+    if deleted:
+        notes.append(f"deleted locked cell(s) restored: {', '.join(deleted)}")
+    return notes
+
+
+def summarize_log(log: str) -> list[str]:
+    """The events of an nbgrader log that a grade table should mention."""
+    notes = []
+    if "CellTimeoutError" in log or "Timeout waiting for execute reply" in log:
+        notes.append("a cell timed out")
+    if "DeadKernelError" in log or "Kernel died" in log:
+        notes.append("the kernel died")
+    if re.search(r"(NotJSONError|Notebook does not appear to be JSON|Unreadable Notebook)", log):
+        notes.append("the file is not a readable notebook")
+    if "grading stopped after" in log:
+        notes.append(log.strip())
+    return notes
+
+
+def read_grades(work: Path, student: str, result: Result) -> bool:
+    """Fill ``result`` from the worker's gradebook; False if nothing was graded."""
+    from nbgrader.api import Gradebook, MissingEntry
+
+    with Gradebook(f"sqlite:///{work / 'gradebook.db'}") as gb:
+        try:
+            submission = gb.find_submission_notebook(NOTEBOOK, ASSIGNMENT, student)
+        except MissingEntry:
+            return False
+        for grade in submission.grades:
+            result.max_scores[grade.name] = grade.max_score
+            result.scores[grade.name] = grade.score
+        # An autograde that crashed before executing leaves every test ungraded.
+        return any(grade.auto_score is not None for grade in submission.grades)
+
+
+def apply_reference_penalty(
+    work: Path, student: str, flagged: dict[str, list[str]], result: Result
+) -> None:
+    """Score zero the tests of each TODO whose solution uses the reference, with a comment."""
+    if not flagged:
+        return
+    from nbgrader.api import Gradebook
+
+    with Gradebook(f"sqlite:///{work / 'gradebook.db'}") as gb:
+        submission = gb.find_submission_notebook(NOTEBOOK, ASSIGNMENT, student)
+        tests = [g for g in submission.grades if g.name.startswith(TEST_PREFIX)]
+        comments = {c.name: c for c in submission.comments}
+        for cell_id, lines in flagged.items():
+            todo = cell_id.removeprefix(TODO_PREFIX)
+            zeroed = [g for g in tests if cell_id == "added cell" or g.name == TEST_PREFIX + todo]
+            for grade in zeroed:
+                grade.manual_score = 0.0
+                result.scores[grade.name] = 0.0
+            why = (
+                "Scored 0: this code uses the instructor's reference solution "
+                f"({'; '.join(lines)}). Solutions must be your own code."
+            )
+            # An added cell has no comment box of its own: use the first solution cell's.
+            target = comments.get(cell_id) or next(iter(comments.values()), None)
+            if target is not None:
+                target.manual_comment = why
+            result.notes.append(
+                f"{cell_id} uses the reference solution: "
+                + ", ".join(g.name for g in zeroed)
+                + " scored 0"
+            )
+        gb.db.commit()
+
+
+def write_failure_feedback(work: Path, student: str, result: Result) -> None:
+    """nbgrader wrote no feedback (the notebook never ran): say why in a page of our own."""
+    folder = work / "feedback" / student / ASSIGNMENT
+    folder.mkdir(parents=True, exist_ok=True)
+    items = "".join(f"<li>{html.escape(n)}</li>" for n in result.notes)
+    (folder / f"{NOTEBOOK}.html").write_text(
+        f"<html><body><h1>{ASSIGNMENT}: {html.escape(student)}</h1>"
+        "<p>Your submission could not be graded, so every TODO scores 0:</p>"
+        f"<ul>{items}</ul><p>Submit the notebook file itself "
+        f"({NOTEBOOK}.ipynb), saved from Jupyter.</p></body></html>"
+    )
+
+
+def write_csv(results: list[Result], path: Path) -> None:
+    names = sorted({k for r in results for k in r.max_scores})
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["student", *names, "autograded", "autograded_max", "notes"])
+        for r in sorted(results, key=lambda r: r.student):
+            writer.writerow(
+                [
+                    r.student,
+                    *(_fmt(r.scores.get(n)) for n in names),
+                    _fmt(r.total),
+                    _fmt(r.max_total) if r.max_scores else "",
+                    "; ".join(r.notes),
+                ]
+            )
+
+
+def _fmt(value: float | None) -> str:
+    return "" if value is None else f"{value:g}"
+
+
+def format_table(results: list[Result]) -> str:
+    tests = sorted({k for r in results for k in r.max_scores if k.startswith(TEST_PREFIX)})
+    header = ["student", *(t.removeprefix(TEST_PREFIX) for t in tests), "total", "s", "notes"]
+    rows = [
+        [
+            r.student,
+            *(_fmt(r.scores.get(t, 0.0)) for t in tests),
+            f"{_fmt(r.total)}/{_fmt(r.max_total or sum(_max(results, t) for t in tests))}",
+            f"{r.seconds:.0f}",
+            "; ".join(r.notes),
+        ]
+        for r in sorted(results, key=lambda r: r.student)
+    ]
+    widths = [max(len(str(x)) for x in col) for col in zip(header, *rows, strict=False)]
+    widths[-1] = 0
+    return "\n".join(
+        "  ".join(str(x).ljust(w) for x, w in zip(row, widths, strict=True)).rstrip()
+        for row in [header, *rows]
+    )
+
+
+def _max(results: list[Result], name: str) -> float:
+    return max((r.max_scores.get(name, 0.0) for r in results), default=0.0)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m grading.pipeline", description=__doc__.splitlines()[0]
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("release", help="generate and validate the student version")
+    grade = commands.add_parser(
+        "autograde", help="grade every submission, write grades.csv and feedback"
+    )
+    grade.add_argument("--submitted", type=Path, default=SUBMITTED)
+    grade.add_argument("--workers", type=int, default=2)
+    grade.add_argument(
+        "--timeout", type=int, default=None, help="seconds per cell (default: nbgrader_config.py)"
+    )
+    args = parser.parse_args(argv)
+    try:
+        if args.command == "release":
+            released = release()
+            print(f"release: {released} (validated: its TODO tests fail)")
+        else:
+            results = autograde(args.submitted, workers=args.workers, timeout=args.timeout)
+            print(format_table(results))
+            print(
+                f"\ngrades: {COURSE / 'grades.csv'}\nfeedback: {COURSE / 'feedback'}/<student>/{ASSIGNMENT}/"
+            )
+    except PipelineError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
