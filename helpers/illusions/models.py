@@ -204,26 +204,9 @@ def load_stage_1(
     neither are the safety checker and watermarker, which only act on PIL outputs of the
     pipeline's own ``__call__``, which the illusion sampler does not use.
     """
-    repo_id = resolve_model(model, STAGE_I)
-    token = token or get_hf_token()
-    ensure_model_available(repo_id, token, cache_dir)  # before importing diffusers: fail in seconds
-    from diffusers import IFPipeline
-
-    pipe = _from_pretrained(
-        IFPipeline,
-        repo_id,
-        dtype,
-        token,
-        cache_dir=cache_dir,
-        text_encoder=None,
-        tokenizer=None,
-        safety_checker=None,
-        feature_extractor=None,
-        watermarker=None,
-        requires_safety_checker=False,
+    return _load_stage(
+        "IFPipeline", resolve_model(model, STAGE_I), dtype, device, cpu_offload, token, cache_dir
     )
-    _place(pipe, device, cpu_offload)
-    return pipe
 
 
 def load_stage_2(
@@ -236,13 +219,32 @@ def load_stage_2(
     cache_dir: str | None = None,
 ) -> IFSuperResolutionPipeline:
     """Load IF stage II (``"M"``, ``"L"``, a hub id or a folder) without its own text encoder."""
-    repo_id = resolve_model(model, STAGE_II)
+    return _load_stage(
+        "IFSuperResolutionPipeline",
+        resolve_model(model, STAGE_II),
+        dtype,
+        device,
+        cpu_offload,
+        token,
+        cache_dir,
+    )
+
+
+def _load_stage(
+    pipeline: str,
+    repo_id: str,
+    dtype: torch.dtype,
+    device: str | torch.device | None,
+    cpu_offload: bool | None,
+    token: str | None,
+    cache_dir: str | None,
+):
     token = token or get_hf_token()
-    ensure_model_available(repo_id, token, cache_dir)
-    from diffusers import IFSuperResolutionPipeline
+    ensure_model_available(repo_id, token, cache_dir)  # before importing diffusers: fail in seconds
+    import diffusers
 
     pipe = _from_pretrained(
-        IFSuperResolutionPipeline,
+        getattr(diffusers, pipeline),
         repo_id,
         dtype,
         token,
