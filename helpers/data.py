@@ -39,10 +39,7 @@ REPO_DATA = Path(__file__).resolve().parents[1] / "data"
 
 def find_images(folder: str | os.PathLike) -> list[Path]:
     """All image files below ``folder`` (recursively), sorted so that order is reproducible."""
-    folder = Path(folder)
-    return sorted(
-        p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_EXTENSIONS and p.is_file()
-    )
+    return sorted(p for p in _iter_images(Path(folder)) if p.is_file())
 
 
 def resolve_data_dir(
