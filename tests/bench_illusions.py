@@ -14,8 +14,8 @@ import torch
 
 from grading.reference import IdentityView, Rotate180View, denoising_loop
 from helpers.illusions.sampler import sample_stage
+from helpers.tiny_models import tiny_embeddings, tiny_stage_1
 from tests.bench import BenchResult, interleaved
-from tests.tiny_if import tiny_embeddings, tiny_stage_1
 
 SIZES, STEPS, GUIDANCE = (16, 32), 10, 7.0
 

@@ -58,7 +58,8 @@ def bench_frechet() -> list[BenchResult]:
 
 
 def bench_features() -> list[BenchResult]:
-    from tests.metrics_models import pytorch_fid_inception, random_fid_inception
+    from helpers.tiny_models import random_fid_inception
+    from tests.metrics_models import pytorch_fid_inception
 
     model = random_fid_inception()
     anchor = pytorch_fid_inception(model)

@@ -8,7 +8,7 @@ import torch
 from PIL import Image
 
 from helpers.metrics.clip_score import ClipScorer, torchmetrics_scale
-from tests.metrics_models import tiny_clip
+from helpers.tiny_models import tiny_clip
 
 
 @pytest.fixture(scope="module")

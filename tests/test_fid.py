@@ -18,7 +18,8 @@ from helpers.metrics.fid import (
     reference_statistics,
 )
 from helpers.metrics.images import list_images
-from tests.metrics_models import TinyFeatures, pytorch_fid_inception, random_fid_inception
+from helpers.tiny_models import random_fid_inception
+from tests.metrics_models import TinyFeatures, pytorch_fid_inception
 
 
 def _stats(

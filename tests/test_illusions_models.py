@@ -129,7 +129,7 @@ def test_model_names_resolve():
 
 
 def test_load_stages_from_local_folders_without_text_encoder(tmp_path):
-    from tests.tiny_if import tiny_stage_1, tiny_stage_2
+    from helpers.tiny_models import tiny_stage_1, tiny_stage_2
 
     tiny_stage_1().save_pretrained(tmp_path / "one")
     tiny_stage_2().save_pretrained(tmp_path / "two")

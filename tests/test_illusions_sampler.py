@@ -12,7 +12,7 @@ from grading.reference import IdentityView, Rotate180View, denoising_loop
 from helpers.illusions import views as V
 from helpers.illusions.models import PromptEmbeddings
 from helpers.illusions.sampler import generate_illusion, reduce_views, sample_stage
-from tests.tiny_if import IF_SCHEDULER, tiny_embeddings, tiny_stage_1, tiny_stage_2
+from helpers.tiny_models import IF_SCHEDULER, tiny_embeddings, tiny_stage_1, tiny_stage_2
 
 
 @pytest.fixture(autouse=True, scope="module")

@@ -9,7 +9,8 @@ import pytest
 from PIL import Image
 
 from helpers.cli import main
-from tests.metrics_models import TinyFeatures, tiny_clip
+from helpers.tiny_models import tiny_clip
+from tests.metrics_models import TinyFeatures
 
 
 def _images(folder, n, seed):

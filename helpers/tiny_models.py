@@ -1,0 +1,211 @@
+"""Tiny stand-ins with random weights for the networks the kit otherwise downloads.
+
+Smoke mode (a CPU, nothing downloaded) and the tests use them in place of DeepFloyd IF
+(stage I and II), T5 prompt embeddings, CLIP and the FID Inception. They are built from
+configs in a second, so every code path around the real models runs; their outputs are
+noise, so only shapes, equivalences and the plumbing mean anything, never the scores.
+
+The IF UNet configs are diffusers' own IF test components (tests/pipelines/deepfloyd_if),
+at a smaller ``sample_size`` and with the default attention processor (fused
+scaled-dot-product attention, as real IF runs; diffusers' tests swap in the unfused one,
+whose cost grows faster than the batch); the schedulers carry IF's real settings. Prompts
+enter as random embeddings, so no text encoder or tokenizer is needed.
+
+diffusers and transformers are imported inside the functions: they take seconds to import.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import torch
+from torch import nn
+
+from helpers.illusions.models import PromptEmbeddings
+from helpers.metrics.inception import FIDInceptionV3
+
+if TYPE_CHECKING:
+    from diffusers import IFPipeline, IFSuperResolutionPipeline
+    from transformers import CLIPModel, CLIPProcessor
+
+__all__ = [
+    "EMBED_DIM",
+    "IF_SCHEDULER",
+    "tiny_stage_1",
+    "tiny_stage_2",
+    "tiny_embeddings",
+    "tiny_clip",
+    "random_fid_inception",
+]
+
+EMBED_DIM = 32
+
+_UNET = dict(
+    block_out_channels=(32, 64),
+    down_block_types=("ResnetDownsampleBlock2D", "SimpleCrossAttnDownBlock2D"),
+    mid_block_type="UNetMidBlock2DSimpleCrossAttn",
+    up_block_types=("SimpleCrossAttnUpBlock2D", "ResnetUpsampleBlock2D"),
+    out_channels=6,
+    cross_attention_dim=EMBED_DIM,
+    encoder_hid_dim=EMBED_DIM,
+    attention_head_dim=8,
+    addition_embed_type="text",
+    addition_embed_type_num_heads=2,
+    cross_attention_norm="group_norm",
+    resnet_time_scale_shift="scale_shift",
+    act_fn="gelu",
+)
+
+# IF's scheduler_config.json (stage I and II).
+IF_SCHEDULER = dict(
+    num_train_timesteps=1000,
+    beta_schedule="squaredcos_cap_v2",
+    beta_start=0.0001,
+    beta_end=0.02,
+    clip_sample=True,
+    clip_sample_range=1.0,
+    thresholding=True,
+    dynamic_thresholding_ratio=0.95,
+    sample_max_value=1.5,
+    prediction_type="epsilon",
+    variance_type="learned_range",
+)
+
+_OPTIONAL_NONE = dict(
+    tokenizer=None,
+    text_encoder=None,
+    safety_checker=None,
+    feature_extractor=None,
+    watermarker=None,
+    requires_safety_checker=False,
+)
+
+
+def tiny_stage_1(size: int = 16) -> IFPipeline:
+    """An ``IFPipeline`` (stage I) with a random UNet of ``size`` px and IF's scheduler."""
+    from diffusers import DDPMScheduler, IFPipeline, UNet2DConditionModel
+
+    torch.manual_seed(0)
+    unet = UNet2DConditionModel(sample_size=size, layers_per_block=1, in_channels=3, **_UNET)
+    pipe = IFPipeline(unet=unet.eval(), scheduler=DDPMScheduler(**IF_SCHEDULER), **_OPTIONAL_NONE)
+    pipe.set_progress_bar_config(disable=True)
+    return pipe
+
+
+def tiny_stage_2(size: int = 32) -> IFSuperResolutionPipeline:
+    """An ``IFSuperResolutionPipeline`` (stage II) with a random UNet of ``size`` px."""
+    from diffusers import DDPMScheduler, IFSuperResolutionPipeline, UNet2DConditionModel
+
+    torch.manual_seed(0)
+    unet = UNet2DConditionModel(
+        sample_size=size,
+        layers_per_block=(1, 2),
+        in_channels=6,
+        class_embed_type="timestep",
+        mid_block_scale_factor=1.414,
+        time_embedding_act_fn="gelu",
+        time_embedding_dim=32,
+        **_UNET,
+    )
+    noising = DDPMScheduler(
+        num_train_timesteps=1000,
+        beta_schedule="squaredcos_cap_v2",
+        beta_start=0.0001,
+        beta_end=0.02,
+    )
+    pipe = IFSuperResolutionPipeline(
+        unet=unet.eval(),
+        scheduler=DDPMScheduler(**IF_SCHEDULER),
+        image_noising_scheduler=noising,
+        **_OPTIONAL_NONE,
+    )
+    pipe.set_progress_bar_config(disable=True)
+    return pipe
+
+
+def tiny_embeddings(
+    prompts: int | list[str] = 2, tokens: int = 7, seed: int = 0
+) -> PromptEmbeddings:
+    """Random "embeddings" of ``prompts`` (a count or the texts) for the tiny UNets.
+
+    The texts are only recorded: a random vector stands in for T5's embedding of each.
+    """
+    texts = [f"prompt {i}" for i in range(prompts)] if isinstance(prompts, int) else list(prompts)
+    gen = torch.Generator().manual_seed(seed)
+    negative = torch.randn(1, tokens, EMBED_DIM, generator=gen)
+    return PromptEmbeddings(
+        prompts=texts,
+        negative_prompt="",
+        prompt_embeds=torch.randn(len(texts), tokens, EMBED_DIM, generator=gen),
+        negative_prompt_embeds=negative.expand(len(texts), -1, -1).clone(),
+    )
+
+
+def random_fid_inception(seed: int = 0) -> FIDInceptionV3:
+    """The FID Inception with random weights and batch-norm statistics calibrated on noise.
+
+    PyTorch's default init with unit running variances makes the pool features vanish
+    (about 1e-8) after 90 layers; one forward pass in training mode with cumulative
+    averaging sets running statistics that keep the features of order 1, so that
+    distances between image sets are meaningful numbers.
+    """
+    torch.manual_seed(seed)
+    model = FIDInceptionV3()
+    for module in model.modules():
+        if isinstance(module, nn.BatchNorm2d):
+            module.momentum = None
+    model.train()
+    with torch.no_grad():
+        model(torch.rand(2, 3, 96, 96))
+    return model.eval()
+
+
+def tiny_clip(folder: str | Path | None = None) -> tuple[CLIPModel, CLIPProcessor]:
+    """A tiny random ``CLIPModel`` and a processor whose tokenizer knows single letters.
+
+    The tokenizer's vocabulary files are written to ``folder`` (default: a new temporary one).
+    """
+    from transformers import CLIPConfig, CLIPImageProcessor, CLIPModel, CLIPProcessor, CLIPTokenizer
+
+    vocab = {"<|startoftext|>": 0, "<|endoftext|>": 1}
+    for c in "abcdefghijklmnopqrstuvwxyz":
+        vocab[c] = len(vocab)
+        vocab[c + "</w>"] = len(vocab)
+    folder = Path(folder or tempfile.mkdtemp(prefix="tiny-clip-"))
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "vocab.json").write_text(json.dumps(vocab))
+    (folder / "merges.txt").write_text("#version: 0.2\n")
+    tokenizer = CLIPTokenizer(str(folder / "vocab.json"), str(folder / "merges.txt"))
+    processor = CLIPProcessor(
+        image_processor=CLIPImageProcessor(
+            size={"shortest_edge": 32}, crop_size={"height": 32, "width": 32}
+        ),
+        tokenizer=tokenizer,
+    )
+    torch.manual_seed(0)
+    config = CLIPConfig(
+        text_config=dict(
+            vocab_size=len(vocab),
+            hidden_size=32,
+            intermediate_size=37,
+            num_hidden_layers=2,
+            num_attention_heads=4,
+            max_position_embeddings=77,
+            bos_token_id=0,
+            eos_token_id=1,
+            pad_token_id=1,
+        ),
+        vision_config=dict(
+            image_size=32,
+            patch_size=8,
+            hidden_size=32,
+            intermediate_size=37,
+            num_hidden_layers=2,
+            num_attention_heads=4,
+        ),
+        projection_dim=16,
+    )
+    return CLIPModel(config).eval(), processor
