@@ -1,64 +1,68 @@
 """`make demo`: the kit's main job, end to end on a CPU with nothing downloaded.
 
-Generates the toy faces, trains the ``smoke`` preset with the reference solution,
-samples images to files and draws the figures a student produces: a sample grid, the
-denoising-progress grid and the loss curve.
+1. releases both assignments (``nbgrader generate_assignment``, then ``validate --invert``:
+   the student versions must fail their own tests);
+2. runs both source notebooks, which hold the reference solution, top to bottom in smoke
+   mode (toy faces and a tiny UNet for Part 1; tiny random IF and CLIP for Part 2), so
+   every figure a student produces is written, next to the executed notebooks;
+3. autogrades the example submissions in ``grading/submitted/`` and prints the grade table.
 
     python -m grading.demo --out outputs/demo
-    python -m grading.demo --grading    # then release and autograde grading/submitted/
 """
 
 from __future__ import annotations
 
 import argparse
+import os
+import subprocess
 import sys
 import time
 from pathlib import Path
 
-import torch
+from grading import pipeline
 
-from grading.reference import REFERENCE_STEPS
-from helpers.config import load_config
-from helpers.figures import plot_denoising_progress, save_image_grid
-from helpers.sampling import sample_to_folder
-from helpers.train import build_trainer
+# What each notebook writes in smoke mode, relative to its results folder.
+FIGURES = {
+    "part1": [
+        "loss_curve.png",
+        "denoising_progress.png",
+        "samples/",
+        "scores.json",
+        "submission_part1.zip",
+    ],
+    "part2": ["stage_1.png", "illusion.png", "views.png", "illusion.gif", "scores.json"],
+}
 
 
-def part1(out: Path, preset: str = "smoke") -> dict[str, Path]:
-    config = load_config(preset, results_folder=str(out / "part1"))
-    trainer = build_trainer(config, REFERENCE_STEPS)
-    trainer.train()
-    diffusion = trainer.ema.ema_model.eval()
-    results = Path(config.results_folder)
-    trajectory = diffusion.sample(
-        16, return_all_timesteps=True, generator=torch.Generator().manual_seed(0), progress=False
+def run_notebook(assignment: str, out: Path, timeout: int = 900) -> Path:
+    """Execute ``notebooks/<assignment>`` in smoke mode; the executed copy and figures go to ``out``."""
+    out.mkdir(parents=True, exist_ok=True)
+    source = pipeline.source_notebook(assignment)
+    env = pipeline.kernel_env()
+    env.pop("NBGRADER_EXECUTION", None)
+    env.update(COURSEKIT_MODE="smoke", COURSEKIT_RESULTS=str(out.resolve()))
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "jupyter",
+            "nbconvert",
+            "--to",
+            "notebook",
+            "--execute",
+            f"--ExecutePreprocessor.timeout={timeout}",
+            "--output-dir",
+            str(out),
+            str(source),
+        ],
+        cwd=pipeline.REPO,
+        env=env,
+        capture_output=True,
+        text=True,
     )
-    outputs = {
-        "checkpoint": trainer.checkpoint_path,
-        "loss curve": results / "loss_curve.png",
-        "denoising progress": results / "denoising_progress.png",
-        "sample grid": save_image_grid(trajectory[:, -1], results / "samples_grid.png"),
-        "samples (1.png … 32.png)": results / "samples",
-    }
-    trainer.plot_losses(outputs["loss curve"])
-    times = diffusion.trajectory_times()
-    plot_denoising_progress(trajectory, outputs["denoising progress"], times=times)
-    sample_to_folder(diffusion, 32, outputs["samples (1.png … 32.png)"], batch_size=32)
-    return outputs
-
-
-def release_and_autograde() -> dict[str, Path]:
-    """Release the assignment and autograde the shipped example submissions."""
-    from grading import pipeline
-
-    released = pipeline.release()
-    results = pipeline.autograde()
-    print(pipeline.format_table(results))
-    return {
-        "release": released,
-        "grades": pipeline.COURSE / "grades.csv",
-        "feedback": pipeline.COURSE / "feedback",
-    }
+    if done.returncode:
+        raise pipeline.PipelineError(f"{source.name} failed in smoke mode:\n{done.stderr[-4000:]}")
+    return out / source.name
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -66,22 +70,35 @@ def main(argv: list[str] | None = None) -> int:
         prog="python -m grading.demo", description=__doc__.splitlines()[0]
     )
     parser.add_argument("--out", default="outputs/demo", type=Path)
-    parser.add_argument("--preset", default="smoke")
-    parser.add_argument(
-        "--grading",
-        action="store_true",
-        help="also release the assignment and autograde grading/submitted/ (several minutes)",
-    )
+    parser.add_argument("--workers", type=int, default=2, help="autograding workers")
     args = parser.parse_args(argv)
     start = time.perf_counter()
-    outputs = part1(args.out, args.preset)
-    if args.grading:
-        outputs.update(release_and_autograde())
-    print(f"\nPart 1 demo ({args.preset} preset) finished in {time.perf_counter() - start:.0f} s:")
-    for name, path in outputs.items():
-        print(f"  {name:<26} {path}")
+    lines = []
+    try:
+        for path in pipeline.release().values():
+            lines.append(f"  release          {path}")
+        print(f"[{time.perf_counter() - start:4.0f} s] released and validated", flush=True)
+        for assignment in pipeline.ASSIGNMENTS:
+            executed = run_notebook(assignment, args.out / assignment)
+            lines.append(f"  {assignment} notebook   {executed}")
+            for name in FIGURES[assignment]:
+                lines.append(f"  {assignment} output     {executed.parent / name}")
+            print(f"[{time.perf_counter() - start:4.0f} s] ran {executed.name}", flush=True)
+        results = pipeline.autograde(workers=args.workers)
+    except pipeline.PipelineError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    print(f"[{time.perf_counter() - start:4.0f} s] autograded {len(results)} submissions\n")
+    print(pipeline.format_table(results))
+    lines += [
+        f"  grades           {pipeline.COURSE / 'grades.csv'}",
+        f"  feedback         {pipeline.COURSE / 'feedback'}/<student>/<assignment>/",
+    ]
+    print(f"\nDemo finished in {time.perf_counter() - start:.0f} s:")
+    print("\n".join(lines))
     return 0
 
 
 if __name__ == "__main__":
+    os.environ.setdefault("MPLBACKEND", "Agg")
     sys.exit(main())

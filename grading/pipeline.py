@@ -1,26 +1,29 @@
-"""Release and autograde the assignment with nbgrader: ``make release``, ``make autograde``.
+"""Release and autograde the assignments with nbgrader: ``make release``, ``make autograde``.
 
     python -m grading.pipeline release      # notebooks/ -> course/source -> course/release, validated
     python -m grading.pipeline autograde    # grading/submitted/<student>/ -> grades.csv + feedback
 
-Course directory ``grading/course`` (generated, git-ignored)::
+Two assignments, one notebook each (:data:`ASSIGNMENTS`): ``part1`` (anime faces) and
+``part2`` (illusions). Course directory ``grading/course`` (generated, git-ignored)::
 
     source/part1/part1_anime_faces.ipynb      copy of notebooks/part1_anime_faces.ipynb
-    release/part1/part1_anime_faces.ipynb     the student version (nbgrader generate_assignment)
+    source/part2/part2_illusions.ipynb        copy of notebooks/part2_illusions.ipynb
+    release/<assignment>/<notebook>.ipynb     the student versions (nbgrader generate_assignment)
     gradebook.db                              the master cells, written by the release
-    autograded/<student>/part1/               executed submissions
-    feedback/<student>/part1/*.html           per-student feedback
-    grades.csv                                one row per student
+    autograded/<student>/<assignment>/        executed submissions
+    feedback/<student>/<assignment>/*.html    per-student feedback
+    grades.csv                                one row per student and assignment
 
-Submissions are read from ``grading/submitted/<student>/part1/`` (the shipped examples)
-or any folder laid out the same way (``--submitted``).
+Submissions are read from ``grading/submitted/<student>/<assignment>/`` (the shipped
+examples) or any folder laid out the same way (``--submitted``); a student may have
+submitted one assignment or both.
 
 nbgrader grades one student per ``autograde`` call and its sqlite gradebook takes one
 writer at a time, so each submission is graded by its own worker in a private copy of
-the course directory (``course/.work/<student>``: the gradebook, the source and that
-one submission); the results are copied back and merged into ``grades.csv``. A
-submission that hangs, raises, kills its kernel or is not a notebook affects only its
-own row.
+the course directory (``course/.work/<student>-<assignment>``: the gradebook, the
+source and that one submission); the results are copied back and merged into
+``grades.csv``. A submission that hangs, raises, kills its kernel or is not a notebook
+affects only its own row.
 
 Before the feedback is written, every code cell a student could edit is scanned for
 uses of the reference solution (``grading``, ``REFERENCE_STEPS``, ``importlib``,
@@ -52,9 +55,8 @@ GRADING = Path(__file__).resolve().parent
 REPO = GRADING.parent
 COURSE = GRADING / "course"
 SUBMITTED = GRADING / "submitted"
-ASSIGNMENT = "part1"
-NOTEBOOK = "part1_anime_faces"
-SOURCE_NOTEBOOK = REPO / "notebooks" / f"{NOTEBOOK}.ipynb"
+ASSIGNMENTS = {"part1": "part1_anime_faces", "part2": "part2_illusions"}
+"""nbgrader assignment -> its notebook's name (in ``notebooks/`` and in every submission)."""
 # Solution cell "todo_X" is tested by grade cell "test_X".
 TODO_PREFIX, TEST_PREFIX = "todo_", "test_"
 REFERENCE_USE = re.compile(r"\bgrading\b|REFERENCE_STEPS|\bimportlib\b|__import__")
@@ -95,16 +97,28 @@ def kernel_env() -> dict[str, str]:
 # --- release -----------------------------------------------------------------------
 
 
-def release(course: Path = COURSE) -> Path:
-    """Generate the student version from ``notebooks/`` and check that its TODO tests fail."""
-    source = course / "source" / ASSIGNMENT
-    source.mkdir(parents=True, exist_ok=True)
-    shutil.copy2(SOURCE_NOTEBOOK, source / SOURCE_NOTEBOOK.name)
-    done = nbgrader("generate_assignment", ASSIGNMENT, "--force", root=course)
-    if done.returncode:
-        raise PipelineError(f"nbgrader generate_assignment failed:\n{done.stdout}{done.stderr}")
-    released = course / "release" / ASSIGNMENT / SOURCE_NOTEBOOK.name
-    check_release_fails(released)
+def source_notebook(assignment: str) -> Path:
+    return REPO / "notebooks" / f"{ASSIGNMENTS[assignment]}.ipynb"
+
+
+def released_notebook(assignment: str, course: Path = COURSE) -> Path:
+    return course / "release" / assignment / f"{ASSIGNMENTS[assignment]}.ipynb"
+
+
+def release(course: Path = COURSE) -> dict[str, Path]:
+    """Generate the student versions from ``notebooks/`` and check that their TODO tests fail."""
+    released = {}
+    for assignment in ASSIGNMENTS:
+        source = course / "source" / assignment
+        source.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(source_notebook(assignment), source)
+        done = nbgrader("generate_assignment", assignment, "--force", root=course)
+        if done.returncode:
+            raise PipelineError(
+                f"nbgrader generate_assignment {assignment} failed:\n{done.stdout}{done.stderr}"
+            )
+        released[assignment] = released_notebook(assignment, course)
+        check_release_fails(released[assignment])
     return released
 
 
@@ -123,6 +137,7 @@ def check_release_fails(released: Path) -> None:
 @dataclass
 class Result:
     student: str
+    assignment: str
     scores: dict[str, float] = field(default_factory=dict)
     max_scores: dict[str, float] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
@@ -144,49 +159,60 @@ def autograde(
     workers: int = 2,
     timeout: int | None = None,
 ) -> list[Result]:
-    """Grade every ``submitted/<student>/part1``; writes ``course/grades.csv`` and feedback."""
+    """Grade every ``submitted/<student>/<assignment>``; writes ``course/grades.csv`` and feedback."""
     if not (course / "gradebook.db").is_file():
         raise PipelineError(f"no gradebook in {course}: run the release first (make release)")
-    students = sorted(p.name for p in submitted.iterdir() if (p / ASSIGNMENT).is_dir())
-    if not students:
-        raise PipelineError(f"no submissions under {submitted}/<student>/{ASSIGNMENT}/")
+    jobs = [
+        (student.name, assignment)
+        for student in sorted(submitted.iterdir())
+        for assignment in ASSIGNMENTS
+        if (student / assignment).is_dir()
+    ]
+    if not jobs:
+        raise PipelineError(
+            f"no submissions under {submitted}/<student>/<assignment>/ "
+            f"(assignments: {', '.join(ASSIGNMENTS)})"
+        )
     with ThreadPoolExecutor(max_workers=workers) as pool:
-        results = list(pool.map(lambda s: grade_safely(s, submitted, course, timeout), students))
+        results = list(pool.map(lambda job: grade_safely(*job, submitted, course, timeout), jobs))
     write_csv(results, course / "grades.csv")
     return results
 
 
-def grade_safely(student: str, submitted: Path, course: Path, timeout: int | None) -> Result:
+def grade_safely(
+    student: str, assignment: str, submitted: Path, course: Path, timeout: int | None
+) -> Result:
     """:func:`grade_one`, but a failure of the pipeline itself costs only this row."""
     try:
-        return grade_one(student, submitted, course, timeout)
+        return grade_one(student, assignment, submitted, course, timeout)
     except Exception as exc:  # one submission must never stop the others
-        return Result(student, notes=[f"grading failed: {type(exc).__name__}: {exc}"])
+        return Result(student, assignment, notes=[f"grading failed: {type(exc).__name__}: {exc}"])
 
 
-def grade_one(student: str, submitted: Path, course: Path, timeout: int | None) -> Result:
+def grade_one(
+    student: str, assignment: str, submitted: Path, course: Path, timeout: int | None
+) -> Result:
     """Autograde one submission in a private course directory and copy the results back."""
     start = time.perf_counter()
-    result = Result(student)
-    work = course / ".work" / student
+    result = Result(student, assignment)
+    name = ASSIGNMENTS[assignment]
+    work = course / ".work" / f"{student}-{assignment}"
     shutil.rmtree(work, ignore_errors=True)
     (work / "submitted").mkdir(parents=True)
     shutil.copy2(course / "gradebook.db", work / "gradebook.db")
     shutil.copytree(course / "source", work / "source")
-    shutil.copytree(submitted / student / ASSIGNMENT, work / "submitted" / student / ASSIGNMENT)
-    notebook = work / "submitted" / student / ASSIGNMENT / f"{NOTEBOOK}.ipynb"
+    shutil.copytree(submitted / student / assignment, work / "submitted" / student / assignment)
+    notebook = work / "submitted" / student / assignment / f"{name}.ipynb"
 
     extra = [f"--Execute.timeout={timeout}"] if timeout else []
     # Backstop for a kernel that ignores interrupts: every cell at its limit, then some.
     limit = 60 * 60 if timeout is None else 40 * timeout
     flagged = scan_for_reference(notebook)
-    result.notes += locked_cell_changes(
-        notebook, course / "release" / ASSIGNMENT / f"{NOTEBOOK}.ipynb"
-    )
+    result.notes += locked_cell_changes(notebook, released_notebook(assignment, course))
     try:
         done = nbgrader(
             "autograde",
-            ASSIGNMENT,
+            assignment,
             f"--student={student}",
             "--force",
             *extra,
@@ -197,24 +223,24 @@ def grade_one(student: str, submitted: Path, course: Path, timeout: int | None) 
     except subprocess.TimeoutExpired:
         log = f"grading stopped after {limit} s"
     result.notes += summarize_log(log)
-    graded = read_grades(work, student, result)
+    graded = read_grades(work, result)
     if graded:
-        apply_reference_penalty(work, student, flagged, result)
+        apply_reference_penalty(work, flagged, result)
         done = nbgrader(
-            "generate_feedback", ASSIGNMENT, f"--student={student}", "--force", root=work
+            "generate_feedback", assignment, f"--student={student}", "--force", root=work
         )
         if done.returncode:
             result.notes.append("feedback could not be generated")
     else:
         result.notes.append("not graded: every TODO scores 0")
-        write_failure_feedback(work, student, result)
+        write_failure_feedback(work, result)
 
     for kind in ("autograded", "feedback"):
-        target = course / kind / student
+        target = course / kind / student / assignment
         shutil.rmtree(target, ignore_errors=True)
-        if (work / kind / student).is_dir():
-            shutil.copytree(work / kind / student, target)
-    html_files = sorted((course / "feedback" / student).rglob("*.html"))
+        if (work / kind / student / assignment).is_dir():
+            shutil.copytree(work / kind / student / assignment, target)
+    html_files = sorted((course / "feedback" / student / assignment).rglob("*.html"))
     result.feedback = html_files[0] if html_files else None
     shutil.rmtree(work, ignore_errors=True)
     result.seconds = time.perf_counter() - start
@@ -288,32 +314,36 @@ def summarize_log(log: str) -> list[str]:
     return notes
 
 
-def read_grades(work: Path, student: str, result: Result) -> bool:
+def read_grades(work: Path, result: Result) -> bool:
     """Fill ``result`` from the worker's gradebook; False if nothing was graded."""
     from nbgrader.api import Gradebook, MissingEntry
 
     with Gradebook(f"sqlite:///{work / 'gradebook.db'}") as gb:
         try:
-            submission = gb.find_submission_notebook(NOTEBOOK, ASSIGNMENT, student)
+            submission = gb.find_submission_notebook(
+                ASSIGNMENTS[result.assignment], result.assignment, result.student
+            )
         except MissingEntry:
             return False
         for grade in submission.grades:
             result.max_scores[grade.name] = grade.max_score
-            result.scores[grade.name] = grade.score
+            # The report cell waits for the instructor: blank in grades.csv, not a 0.
+            if not grade.needs_manual_grade:
+                result.scores[grade.name] = grade.score
         # An autograde that crashed before executing leaves every test ungraded.
         return any(grade.auto_score is not None for grade in submission.grades)
 
 
-def apply_reference_penalty(
-    work: Path, student: str, flagged: dict[str, list[str]], result: Result
-) -> None:
+def apply_reference_penalty(work: Path, flagged: dict[str, list[str]], result: Result) -> None:
     """Score zero the tests of each TODO whose solution uses the reference, with a comment."""
     if not flagged:
         return
     from nbgrader.api import Gradebook
 
     with Gradebook(f"sqlite:///{work / 'gradebook.db'}") as gb:
-        submission = gb.find_submission_notebook(NOTEBOOK, ASSIGNMENT, student)
+        submission = gb.find_submission_notebook(
+            ASSIGNMENTS[result.assignment], result.assignment, result.student
+        )
         tests = [g for g in submission.grades if g.name.startswith(TEST_PREFIX)]
         comments = {c.name: c for c in submission.comments}
         for cell_id, lines in flagged.items():
@@ -338,29 +368,32 @@ def apply_reference_penalty(
         gb.db.commit()
 
 
-def write_failure_feedback(work: Path, student: str, result: Result) -> None:
+def write_failure_feedback(work: Path, result: Result) -> None:
     """nbgrader wrote no feedback (the notebook never ran): say why in a page of our own."""
-    folder = work / "feedback" / student / ASSIGNMENT
+    name = ASSIGNMENTS[result.assignment]
+    folder = work / "feedback" / result.student / result.assignment
     folder.mkdir(parents=True, exist_ok=True)
     items = "".join(f"<li>{html.escape(n)}</li>" for n in result.notes)
-    (folder / f"{NOTEBOOK}.html").write_text(
-        f"<html><body><h1>{ASSIGNMENT}: {html.escape(student)}</h1>"
+    (folder / f"{name}.html").write_text(
+        f"<html><body><h1>{result.assignment}: {html.escape(result.student)}</h1>"
         "<p>Your submission could not be graded, so every TODO scores 0:</p>"
         f"<ul>{items}</ul><p>Submit the notebook file itself "
-        f"({NOTEBOOK}.ipynb), saved from Jupyter.</p></body></html>"
+        f"({name}.ipynb), saved from Jupyter.</p></body></html>"
     )
 
 
 def write_csv(results: list[Result], path: Path) -> None:
+    """One row per student and assignment; a column per graded cell of either assignment."""
     names = sorted({k for r in results for k in r.max_scores})
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("w", newline="") as f:
         writer = csv.writer(f)
-        writer.writerow(["student", *names, "autograded", "autograded_max", "notes"])
-        for r in sorted(results, key=lambda r: r.student):
+        writer.writerow(["student", "assignment", *names, "autograded", "autograded_max", "notes"])
+        for r in sorted(results, key=lambda r: (r.assignment, r.student)):
             writer.writerow(
                 [
                     r.student,
+                    r.assignment,
                     *(_fmt(r.scores.get(n)) for n in names),
                     _fmt(r.total),
                     _fmt(r.max_total) if r.max_scores else "",
@@ -374,17 +407,28 @@ def _fmt(value: float | None) -> str:
 
 
 def format_table(results: list[Result]) -> str:
+    """A plain-text table of the autograded points per assignment, one row per student."""
+    blocks = []
+    for assignment in ASSIGNMENTS:
+        mine = sorted((r for r in results if r.assignment == assignment), key=lambda r: r.student)
+        if mine:
+            blocks.append(f"{assignment} ({ASSIGNMENTS[assignment]})\n" + _table(mine))
+    return "\n\n".join(blocks)
+
+
+def _table(results: list[Result]) -> str:
     tests = sorted({k for r in results for k in r.max_scores if k.startswith(TEST_PREFIX)})
+    most = sum(max(r.max_scores.get(t, 0.0) for r in results) for t in tests)
     header = ["student", *(t.removeprefix(TEST_PREFIX) for t in tests), "total", "s", "notes"]
     rows = [
         [
             r.student,
             *(_fmt(r.scores.get(t, 0.0)) for t in tests),
-            f"{_fmt(r.total)}/{_fmt(r.max_total or sum(_max(results, t) for t in tests))}",
+            f"{_fmt(r.total)}/{_fmt(r.max_total or most)}",
             f"{r.seconds:.0f}",
             "; ".join(r.notes),
         ]
-        for r in sorted(results, key=lambda r: r.student)
+        for r in results
     ]
     widths = [max(len(str(x)) for x in col) for col in zip(header, *rows, strict=False)]
     widths[-1] = 0
@@ -392,10 +436,6 @@ def format_table(results: list[Result]) -> str:
         "  ".join(str(x).ljust(w) for x, w in zip(row, widths, strict=True)).rstrip()
         for row in [header, *rows]
     )
-
-
-def _max(results: list[Result], name: str) -> float:
-    return max((r.max_scores.get(name, 0.0) for r in results), default=0.0)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -415,13 +455,13 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         if args.command == "release":
-            released = release()
-            print(f"release: {released} (validated: its TODO tests fail)")
+            for path in release().values():
+                print(f"release: {path} (validated: its TODO tests fail)")
         else:
             results = autograde(args.submitted, workers=args.workers, timeout=args.timeout)
             print(format_table(results))
             print(
-                f"\ngrades: {COURSE / 'grades.csv'}\nfeedback: {COURSE / 'feedback'}/<student>/{ASSIGNMENT}/"
+                f"\ngrades: {COURSE / 'grades.csv'}\nfeedback: {COURSE / 'feedback'}/<student>/<assignment>/"
             )
     except PipelineError as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import io
+
 import numpy as np
 import pytest
 import torch
 from PIL import Image
 
 from helpers.figures import plot_denoising_progress, plot_losses, save_image_grid, smooth
-from helpers.widgets import DenoisingViewer, trajectory_frame_png
+from helpers.widgets import AnimationViewer, DenoisingViewer, trajectory_frame_png
 
 
 def _trajectory(b=6, steps=8, size=8):
@@ -92,3 +94,16 @@ def test_widget_falls_back_to_a_static_png_where_widgets_do_not_render():
 def test_widget_rejects_a_final_batch_instead_of_a_trajectory():
     with pytest.raises(ValueError, match="return_all_timesteps=True"):
         DenoisingViewer(torch.rand(4, 3, 8, 8))
+
+
+def test_animation_viewer_shows_the_chosen_frame_with_its_caption():
+    frames = [Image.new("RGB", (8, 8), (40 * k, 0, 0)) for k in range(4)]
+    viewer = AnimationViewer(frames, labels=["a", "b", "c", "d"], scale=2)
+    assert viewer.slider.max == 3 and viewer.label.value == "frame 0 / 3: a"
+    first = viewer.image.value
+    viewer.slider.value = 2
+    assert viewer.image.value != first and viewer.label.value == "frame 2 / 3: c"
+    shown = Image.open(io.BytesIO(viewer.image.value))
+    assert shown.size == (16, 16) and shown.getpixel((0, 0)) == (80, 0, 0)
+    with pytest.raises(ValueError, match="one per frame"):
+        AnimationViewer(frames, labels=["a"])

@@ -1,32 +1,36 @@
-"""The Part 1 source notebook runs top to bottom in smoke mode (``pytest --nbval-lax``).
+"""Both source notebooks run top to bottom in smoke mode (``pytest --nbval-lax``).
 
-Smoke mode trains the tiny ``smoke`` preset for a few steps on the toy faces and
-samples 32 images, so the run checks every cell, the figures and the sample files, not
-the quality of the model. About two minutes on 2 CPU cores (more on the first run,
-which draws the toy faces).
+Smoke mode trains the tiny ``smoke`` preset for a few steps on the toy faces and samples
+32 images (Part 1), and runs both IF stages on tiny random networks (Part 2), so the run
+checks every cell, the figures and the files a student submits, not the quality of the
+models. About two minutes for Part 1 and half a minute for Part 2 on 2 CPU cores.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
 
 import pytest
 
+from grading.demo import FIGURES
+from grading.pipeline import source_notebook
+
 REPO = Path(__file__).resolve().parents[1]
-NOTEBOOK = REPO / "notebooks" / "part1_anime_faces.ipynb"
 
 pytestmark = pytest.mark.slow
 
 
-def test_part1_notebook_runs_in_smoke_mode_and_writes_its_figures(tmp_path):
+def run_smoke(assignment: str, results: Path) -> None:
     env = dict(os.environ)
     env.pop("NBGRADER_EXECUTION", None)
     env.update(
         COURSEKIT_MODE="smoke",
-        COURSEKIT_RESULTS=str(tmp_path),
+        COURSEKIT_RESULTS=str(results),
         MPLBACKEND="Agg",
         # One torch thread: on a shared 2-core machine multi-threaded torch ran the
         # test cells 20-50x slower than a single thread.
@@ -43,7 +47,7 @@ def test_part1_notebook_runs_in_smoke_mode_and_writes_its_figures(tmp_path):
             "-p",
             "no:cacheprovider",
             "-q",
-            str(NOTEBOOK),
+            str(source_notebook(assignment)),
         ],
         cwd=REPO,
         env=env,
@@ -52,7 +56,28 @@ def test_part1_notebook_runs_in_smoke_mode_and_writes_its_figures(tmp_path):
         timeout=900,
     )
     assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-2000:]
-    for name in ("loss_curve.png", "denoising_progress.png", "checkpoint.pt"):
-        assert (tmp_path / name).is_file(), f"the notebook did not write {name}"
+    for name in FIGURES[assignment]:
+        assert (results / name).exists(), f"the {assignment} notebook did not write {name}"
+
+
+def test_part1_notebook_runs_in_smoke_mode_and_packs_the_submission(tmp_path):
+    run_smoke("part1", tmp_path)
     samples = sorted((tmp_path / "samples").glob("*.png"))
     assert len(samples) == 32, f"expected 32 samples in smoke mode, got {len(samples)}"
+    scores = json.loads((tmp_path / "scores.json").read_text())
+    assert scores["samples"] == 32 and scores["mode"] == "smoke" and scores["fid"] >= 0
+    if os.environ.get("COURSEKIT_ANIMEFACE_CASCADE"):  # CI points at the shared cascade
+        assert 0 <= scores["afd"] <= 1
+    with zipfile.ZipFile(tmp_path / "submission_part1.zip") as archive:
+        names = set(archive.namelist())
+    assert names == {"scores.json", *(f"images/{i}.png" for i in range(1, 33))}
+
+
+def test_part2_notebook_runs_in_smoke_mode_and_scores_each_view(tmp_path):
+    run_smoke("part2", tmp_path)
+    rows = json.loads((tmp_path / "scores.json").read_text())
+    assert [row["prompt"] for row in rows] == [
+        "an oil painting of a snowy mountain village",
+        "an oil painting of a horse",
+    ]
+    assert all(-1 <= row["clip_cosine"] <= 1 for row in rows)

@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import json
+import re
+from pathlib import Path
+
 import pytest
 
-from grading.rubric import load_rubric, points_part1, points_part2
+from grading.rubric import load_rubric, main, points_part1, points_part2
+
+REPO = Path(__file__).resolve().parents[1]
 
 
 def test_the_course_example_gets_18_of_20():
@@ -75,16 +81,81 @@ def test_scores_on_the_wrong_scale_are_refused():
         points_part1(float("nan"), 0.9)
 
 
-def test_a_rubric_file_whose_tiers_do_not_add_up_is_refused(tmp_path):
+_GOOD = (
+    "[part1]\ntotal = 28\nresults = 18\n[part1.cells]\ntest_a = 10\n"
+    "[[part1.fid]]\nmax = 50.0\npoints = 10\n[[part1.afd]]\nmin = 0.9\npoints = 8\n"
+    "[part2]\ntotal = 10\nresults = 10\nclip_baseline = 0.3\n[part2.cells]\n"
+)
+
+
+def test_a_rubric_file_whose_points_do_not_add_up_is_refused(tmp_path):
     path = tmp_path / "rubric.toml"
+    path.write_text(_GOOD)
+    assert load_rubric(path).part1_total == 28
     path.write_text(
-        "[part1]\ntotal = 20\n[[part1.fid]]\nmax = 50.0\npoints = 10\n[[part1.afd]]\nmin = 0.9\npoints = 8\n"
-        "[part2]\ntotal = 10\nclip_baseline = 0.3\n"
+        _GOOD.replace("results = 18", "results = 20").replace("total = 28", "total = 30")
     )
-    with pytest.raises(ValueError, match="give 18 points, but part1.total is 20"):
+    with pytest.raises(ValueError, match="give 18 points, but part1.results is 20"):
+        load_rubric(path)
+    path.write_text(_GOOD.replace("test_a = 10", "test_a = 9"))
+    with pytest.raises(ValueError, match="part1.cells add up to 9"):
         load_rubric(path)
 
 
-def test_the_shipped_rubric_totals_20_and_10():
+def test_the_shipped_rubric_totals_40_and_20():
     rubric = load_rubric()
-    assert (rubric.part1_total, rubric.part2_total, rubric.clip_baseline) == (20, 10, 0.30)
+    assert (rubric.part1_total, rubric.part1_results) == (40, 20)
+    assert (rubric.part2_total, rubric.part2_results, rubric.clip_baseline) == (20, 10, 0.30)
+
+
+@pytest.mark.parametrize("part", ["part1", "part2"])
+def test_the_notebooks_carry_the_rubric_points(part):
+    """Every graded cell's nbgrader points equal the rubric's, and nothing else is graded."""
+    notebook = next((REPO / "notebooks").glob(f"{part}_*.ipynb"))
+    graded = {}
+    for cell in json.loads(notebook.read_text())["cells"]:
+        meta = cell["metadata"].get("nbgrader", {})
+        if meta.get("grade"):
+            graded[meta["grade_id"]] = meta["points"]
+            first = "".join(cell["source"]).splitlines()[0]
+            announced = re.search(r"\(([\d.]+) points?\)$", first)
+            if cell["cell_type"] == "code":
+                assert announced and float(announced[1]) == meta["points"], (
+                    f"{meta['grade_id']}: its first line must announce its {meta['points']:g} points: {first!r}"
+                )
+    assert graded == load_rubric().cells(part)
+
+
+def test_the_part1_notebook_announces_the_rubric_tiers():
+    """The tier tables in Part 1's report cell are the rubric's, so students see what is graded."""
+    rubric = load_rubric()
+    notebook = json.loads((REPO / "notebooks" / "part1_anime_faces.ipynb").read_text())
+    text = next(
+        "".join(c["source"])
+        for c in notebook["cells"]
+        if c["metadata"].get("nbgrader", {}).get("grade_id") == "md_report"
+    )
+
+    def row(prefix: str) -> list[str]:
+        line = next(line for line in text.splitlines() if line.startswith(prefix))
+        return [cell.strip() for cell in line.strip("|").split("|")[1:]]
+
+    points = [
+        [float(x) for x in line.strip("|").split("|")[1:]]
+        for line in text.splitlines()
+        if line.startswith("| points")
+    ]
+    assert row("| FID") == [f"{limit:g}" for limit, _ in rubric.fid_tiers]
+    assert points[0] == [p for _, p in rubric.fid_tiers]
+    assert row("| AFD") == [f"{100 * limit:g} %" for limit, _ in rubric.afd_tiers]
+    assert points[1] == [p for _, p in rubric.afd_tiers]
+
+
+def test_the_command_line_scores_a_report(capsys):
+    assert main(["--fid", "72.38", "--afd", "0.943"]) == 0
+    assert capsys.readouterr().out == "Part 1 results: 18 / 20\n"
+    assert main(["--clip", "0.3487", "0.2999"]) == 0
+    assert capsys.readouterr().out == "Part 2 results: 5 / 10\n"
+    with pytest.raises(SystemExit):
+        main(["--fid", "72.38", "--afd", "94.3"])
+    assert "94.30 % is 0.943" in capsys.readouterr().err
