@@ -135,6 +135,16 @@ def notebook_env(results: Path) -> dict[str, str]:
     return env
 
 
+def _term_with_parent() -> None:
+    """Linux: SIGTERM the server (which stops its kernels) if pytest dies without cleanup."""
+    try:
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
 @contextmanager
 def jupyter_lab(root: Path, home: Path, env: dict[str, str]) -> Iterator[Lab]:
     """JupyterLab on 127.0.0.1 serving ``root``, with a fresh profile under ``home``."""
@@ -172,7 +182,13 @@ def jupyter_lab(root: Path, home: Path, env: dict[str, str]) -> Iterator[Lab]:
     ]
     with open(log, "wb") as out:
         server = subprocess.Popen(
-            command, cwd=root, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+            command,
+            cwd=root,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            preexec_fn=_term_with_parent,
         )
     lab = Lab(f"http://127.0.0.1:{port}", token, root, log)
     try:
