@@ -8,7 +8,7 @@ UV     := python3 -m uv
 export UV_PYTHON_DOWNLOADS := never
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 
-.PHONY: setup test demo release autograde bench lint lock clean
+.PHONY: setup test demo release autograde bench lint lock chromium clean
 
 setup: $(STAMP)
 
@@ -46,6 +46,15 @@ lint: $(STAMP)
 lock:
 	$(UV) lock
 	$(PY) -m tests.test_environment --write
+
+# Debian's chromium for tests/test_browser.py, which drives it with Playwright
+# (Playwright never downloads a browser of its own here). Without it that test
+# skips locally; .ci/run installs it, and there the test fails without it.
+CHROMIUM_APT := DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+chromium:
+	@test -x /usr/bin/chromium || $(SUDO) sh -c '$(CHROMIUM_APT) >/dev/null 2>&1 || { apt-get update -qq && $(CHROMIUM_APT); }'
+	@/usr/bin/chromium --version 2>/dev/null
 
 clean:
 	rm -rf $(VENV) outputs .pytest_cache grading/course

@@ -9,6 +9,16 @@ from grading.reference import REFERENCE_STEPS
 from helpers.diffusion import GaussianDiffusion
 from helpers.unet import UNet
 
+
+def pytest_addoption(parser):
+    parser.addoption(
+        "--screenshots",
+        metavar="DIR",
+        help="tests/test_browser.py also writes its screenshots here (e.g. docs/screenshots); "
+        "default $COURSEKIT_SCREENSHOTS",
+    )
+
+
 TINY_UNET = dict(dim=8, dim_mults=(1, 2), attn_heads=2, attn_dim_head=8)
 
 
