@@ -17,9 +17,10 @@ of ``--out``::
 metadata. On Kaggle (``/kaggle/input`` exists or ``KAGGLE_KERNEL_RUN_TYPE`` is set) it
 installs the kit with ``pip install --no-index --find-links <dir> diffusion-course-kit``,
 ``<dir>`` being wherever the attached wheels dataset holds ``diffusion_course_kit-*.whl``
-(found by file name up to four folders deep, whatever the dataset's slug mounts as);
-without that dataset it installs from ``--kit-url`` when the network works, else stops
-with a message naming the dataset to attach. It then sets ``COURSEKIT_RESULTS`` to
+(found by file name up to four folders deep, whatever the dataset's slug mounts as),
+falling back to ``--no-deps`` for the bundled wheels when pip finds the image's own
+requirements inconsistent; without that dataset it installs from ``--kit-url`` when the
+network works, else stops with a message naming the dataset to attach. It then sets ``COURSEKIT_RESULTS`` to
 ``/kaggle/working/<assignment>`` and, on a working GPU, ``COURSEKIT_MODE=full`` (each only
 if not already set), points ``COURSEKIT_FID_WEIGHTS`` / ``COURSEKIT_ANIMEFACE_CASCADE`` at
 attached copies of those files, and lists what is still missing: the faces dataset, the
