@@ -68,6 +68,7 @@ import tempfile
 import tomllib
 import zipfile
 from dataclasses import dataclass, field
+from importlib.metadata import PackageNotFoundError
 from importlib.metadata import version as installed_version
 from pathlib import Path
 
@@ -472,8 +473,11 @@ def build_kit_wheel(dest: Path) -> Path:
     """
     requires = tomllib.loads((REPO / "pyproject.toml").read_text())["build-system"]["requires"]
     for requirement in map(Requirement, requires):
-        have = installed_version(requirement.name)
-        if not requirement.specifier.contains(have, prereleases=True):
+        try:
+            have = installed_version(requirement.name)
+        except PackageNotFoundError:
+            have = "none"
+        if have == "none" or not requirement.specifier.contains(have, prereleases=True):
             raise BundleError(
                 f"building the kit needs {requirement}, this environment has {have}: "
                 "run `make setup` (or install that version)"
