@@ -8,7 +8,7 @@ UV     := python3 -m uv
 export UV_PYTHON_DOWNLOADS := never
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 
-.PHONY: setup test demo release autograde bench lint lock chromium clean
+.PHONY: setup test demo release autograde kaggle bench lint lock chromium clean
 
 setup: $(STAMP)
 
@@ -34,6 +34,15 @@ release: $(STAMP)
 autograde: $(STAMP)
 	@test -f grading/course/gradebook.db || $(PY) -m grading.pipeline release
 	$(PY) -m grading.pipeline autograde
+
+# What a course uploads to Kaggle (grading/kaggle.py): outputs/kaggle/<assignment>/ (the
+# released notebook with a bootstrap cell, kernel-metadata.json) and outputs/kaggle/wheels/
+# (the kit's wheel and the dependencies Kaggle lacks, downloaded from PyPI). Releases
+# first when there is no release yet or a notebook changed since the last one.
+kaggle: $(STAMP)
+	@if [ ! -f grading/course/gradebook.db ] || [ -n "$$(find notebooks -name '*.ipynb' -newer grading/course/gradebook.db)" ]; then \
+		$(PY) -m grading.pipeline release; fi
+	$(PY) -m grading.kaggle --out outputs/kaggle
 
 bench: $(STAMP)
 	$(PY) -m tests.bench

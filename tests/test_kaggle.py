@@ -1,0 +1,323 @@
+"""The Kaggle bundle (grading/kaggle.py): its files, and its bootstrap cell in an imitation of Kaggle.
+
+A module fixture generates the Part 1 student version with nbgrader (without the
+validation run of `make release`) and builds the bundle without downloading the
+dependency wheels, so that these tests run offline. The slow tests install the kit from
+the bundle's wheels into a fresh virtual environment that, like Kaggle's image, has the
+kit's dependencies but not the kit, with a temporary folder standing in for
+/kaggle/input and /kaggle/working.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+from packaging.requirements import Requirement
+from PIL import Image
+
+from grading import kaggle, pipeline
+
+METADATA_TYPES = {
+    "id": str,
+    "title": str,
+    "code_file": str,
+    "language": str,
+    "kernel_type": str,
+    "is_private": bool,
+    "enable_gpu": bool,
+    "enable_tpu": bool,
+    "enable_internet": bool,
+    "machine_shape": str,
+    "dataset_sources": list,
+    "competition_sources": list,
+    "kernel_sources": list,
+    "model_sources": list,
+}
+
+
+@pytest.fixture(scope="module")
+def release(tmp_path_factory) -> Path:
+    """``course/release`` holding the nbgrader student version of Part 1."""
+    course = tmp_path_factory.mktemp("course")
+    source = course / "source" / pipeline.ASSIGNMENT
+    source.mkdir(parents=True)
+    shutil.copy2(pipeline.SOURCE_NOTEBOOK, source)
+    done = pipeline.nbgrader("generate_assignment", pipeline.ASSIGNMENT, "--force", root=course)
+    assert done.returncode == 0, done.stdout + done.stderr
+    return course / "release"
+
+
+@pytest.fixture(scope="module")
+def bundle(release, tmp_path_factory) -> kaggle.Bundle:
+    return kaggle.build_bundle(
+        tmp_path_factory.mktemp("kaggle"), release=release, download_deps=False
+    )
+
+
+def bootstrap_of(notebook: Path) -> str:
+    return "".join(json.loads(notebook.read_text())["cells"][0]["source"])
+
+
+def isolated_env(**extra: str) -> dict[str, str]:
+    """This environment without what would leak the repository or this machine's pip setup."""
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k != "PYTHONPATH" and not k.startswith(("PIP_", "COURSEKIT_", "KAGGLE_"))
+    }
+    # Kaggle's pip knows no local mirror: no config file, no find-links from the outside.
+    env.update(PIP_CONFIG_FILE=os.devnull, OMP_NUM_THREADS="1", **extra)
+    return env
+
+
+def run_python(python: Path | str, code: str, cwd: Path, env: dict[str, str]):
+    return subprocess.run(
+        [str(python), "-c", code], cwd=cwd, env=env, capture_output=True, text=True, timeout=300
+    )
+
+
+def pypi_reachable() -> bool:
+    try:
+        socket.create_connection(("pypi.org", 443), timeout=3).close()
+        return True
+    except OSError:
+        return False
+
+
+# --- the files -----------------------------------------------------------------------
+
+
+def test_every_released_notebook_gets_a_kernel_with_valid_metadata(bundle, release):
+    assert [nb.relative_to(bundle.root) for nb in bundle.notebooks] == [
+        nb.relative_to(release) for nb in sorted(release.glob("*/*.ipynb"))
+    ]
+    for notebook in bundle.notebooks:
+        meta = json.loads((notebook.parent / "kernel-metadata.json").read_text())
+        assert set(meta) == set(METADATA_TYPES)
+        for key, kind in METADATA_TYPES.items():
+            assert isinstance(meta[key], kind), f"{key} must be a {kind.__name__}: {meta[key]!r}"
+        user, slug = meta["id"].split("/")
+        assert user == kaggle.DEFAULT_USERNAME
+        assert slug == kaggle.kaggle_slug(meta["title"]), "Kaggle derives the slug from the title"
+        assert len(meta["title"]) >= 5, "kaggle kernels push refuses shorter titles"
+        assert (notebook.parent / meta["code_file"]) == notebook and notebook.is_file()
+        assert meta["language"] == "python" and meta["kernel_type"] == "notebook"
+        assert meta["is_private"] and meta["enable_gpu"] and not meta["enable_tpu"]
+        assert meta["machine_shape"] == "NvidiaTeslaT4"
+        assert all(len(s.split("/")) == 2 for s in meta["dataset_sources"])
+        assert meta["competition_sources"] == meta["kernel_sources"] == meta["model_sources"] == []
+    part1 = json.loads((bundle.root / "part1" / "kernel-metadata.json").read_text())
+    assert part1["dataset_sources"] == [
+        f"{kaggle.DEFAULT_USERNAME}/{kaggle.DEFAULT_WHEELS_SLUG}",
+        f"{kaggle.DEFAULT_USERNAME}/{kaggle.DEFAULT_FACES_SLUG}",
+    ]
+    assert part1["enable_internet"] is False
+
+
+def test_wheels_dataset_metadata(bundle):
+    meta = json.loads((bundle.wheels / "dataset-metadata.json").read_text())
+    assert meta == {
+        "title": meta["title"],
+        "id": f"{kaggle.DEFAULT_USERNAME}/{kaggle.DEFAULT_WHEELS_SLUG}",
+        "licenses": [{"name": "MIT"}],
+    }
+    assert 6 <= len(meta["title"]) <= 50
+
+
+def test_bundled_notebook_is_the_release_behind_one_plain_code_cell(bundle, release):
+    for notebook in bundle.notebooks:
+        cells = json.loads(notebook.read_text())["cells"]
+        released = json.loads((release / notebook.relative_to(bundle.root)).read_text())["cells"]
+        assert cells[1:] == released
+        first = cells[0]
+        assert first["cell_type"] == "code" and "nbgrader" not in first["metadata"]
+        assert len({c["id"] for c in cells}) == len(cells), "cell ids must stay unique"
+        compile(bootstrap_of(notebook), str(notebook), "exec")
+
+
+def test_no_instructor_text_anywhere_in_the_bundle(bundle):
+    files = [p for p in bundle.root.rglob("*") if p.is_file()]
+    assert {p.suffix for p in files} == {".ipynb", ".json", ".whl"}
+    for path in files:
+        if path.suffix == ".whl":
+            with zipfile.ZipFile(path) as archive:
+                names = archive.namelist()
+                assert all(n.startswith(("helpers/", "diffusion_course_kit-")) for n in names)
+                assert not [n for n in names if "grading" in n or "reference" in n]
+                for name in names:
+                    text = archive.read(name).decode("utf-8", errors="replace")
+                    assert "BEGIN SOLUTION" not in text and "HIDDEN TESTS" not in text, name
+        else:
+            text = path.read_text()
+            for secret in ("BEGIN SOLUTION", "HIDDEN TESTS", "grading.reference"):
+                assert secret not in text, f"{path} leaks {secret!r}"
+
+
+def test_bootstrap_passes_the_autograders_reference_scan(bundle):
+    # A student's notebook downloaded from Kaggle keeps the cell; it must not cost points.
+    for notebook in bundle.notebooks:
+        assert pipeline.scan_for_reference(notebook) == {}
+
+
+def test_a_source_notebook_is_refused(tmp_path):
+    release = tmp_path / "release" / "part1"
+    release.mkdir(parents=True)
+    shutil.copy2(pipeline.SOURCE_NOTEBOOK, release)
+    with pytest.raises(kaggle.BundleError, match="BEGIN SOLUTION.*make release"):
+        kaggle.build_bundle(tmp_path / "out", release=tmp_path / "release", download_deps=False)
+
+
+def test_without_a_release_the_command_says_how_to_make_one(tmp_path, capsys):
+    args = [
+        "--release",
+        str(tmp_path / "none"),
+        "--out",
+        str(tmp_path / "out"),
+        "--no-deps-download",
+    ]
+    assert kaggle.main(args) == 1
+    assert "make release" in capsys.readouterr().err
+
+
+# --- the dependencies --------------------------------------------------------------------
+
+
+def test_only_ema_pytorch_is_missing_from_kaggles_image():
+    missing = kaggle.missing_on_kaggle(kaggle.kit_requirements())
+    assert [str(r.name) for r in missing] == ["ema-pytorch"]
+
+
+def test_a_requirement_kaggles_image_cannot_meet_is_an_error():
+    with pytest.raises(kaggle.BundleError, match="torch 2.10.0.*pyproject.toml"):
+        kaggle.missing_on_kaggle([Requirement("torch>=99")])
+    # A requirement for another platform or Python does not apply to Kaggle.
+    assert kaggle.missing_on_kaggle([Requirement("pywin32; sys_platform == 'win32'")]) == []
+
+
+@pytest.mark.slow
+def test_dependency_wheels_install_offline_where_kaggle_lacks_them(bundle, tmp_path):
+    if not pypi_reachable():
+        pytest.skip("PyPI is not reachable: the dependency wheels cannot be downloaded")
+    wheels = shutil.copytree(bundle.wheels, tmp_path / "wheels")
+    downloaded = kaggle.download_dependencies(wheels)
+    assert [w.name for w in downloaded] == ["ema_pytorch-0.8.3-py3-none-any.whl"]
+    python = kaggle.kaggle_like_venv(tmp_path / "venv", hide=("ema-pytorch",))
+    install = [
+        python,
+        "-m",
+        "pip",
+        "install",
+        "--no-index",
+        "--find-links",
+        wheels,
+        kaggle.DIST_NAME,
+    ]
+    done = subprocess.run(install, env=isolated_env(), capture_output=True, text=True)
+    assert done.returncode == 0, done.stdout + done.stderr
+    shown = run_python(
+        python, "import ema_pytorch; print(ema_pytorch.__file__)", tmp_path, isolated_env()
+    )
+    assert shown.stdout.startswith(str(tmp_path / "venv" / "lib")), shown.stdout + shown.stderr
+
+
+# --- the bootstrap cell --------------------------------------------------------------------
+
+
+def test_bootstrap_does_nothing_outside_kaggle(bundle, tmp_path):
+    env = isolated_env(COURSEKIT_KAGGLE_INPUT=str(tmp_path / "no-kaggle-input"))
+    check = "\nimport os, sys; print(sorted(k for k in os.environ if k.startswith('COURSEKIT_')), 'helpers' in sys.modules)"
+    done = run_python(sys.executable, bootstrap_of(bundle.notebooks[0]) + check, tmp_path, env)
+    assert done.returncode == 0, done.stderr
+    assert "Not on Kaggle" in done.stdout
+    assert done.stdout.strip().endswith("['COURSEKIT_KAGGLE_INPUT'] False")
+
+
+def test_bootstrap_without_the_wheels_dataset_names_it(bundle, tmp_path):
+    (tmp_path / "input").mkdir()
+    env = isolated_env(COURSEKIT_KAGGLE_INPUT=str(tmp_path / "input"))
+    done = run_python(sys.executable, bootstrap_of(bundle.notebooks[0]), tmp_path, env)
+    assert done.returncode != 0
+    assert (
+        f"Attach the dataset {kaggle.DEFAULT_USERNAME}/{kaggle.DEFAULT_WHEELS_SLUG}" in done.stderr
+    )
+
+
+@pytest.mark.slow
+def test_bootstrap_installs_the_kit_offline_and_resolves_the_paths(bundle, tmp_path):
+    faces = tmp_path / "faces-source"
+    faces.mkdir()
+    for i in range(3):
+        Image.new("RGB", (16, 16), (80 * i, 40, 200)).save(faces / f"{i}.png")
+    env = isolated_env(**kaggle.imitate_kaggle(bundle, tmp_path / "kaggle", faces=faces))
+    kaggle_input = Path(env["COURSEKIT_KAGGLE_INPUT"])
+    cascade = kaggle_input / "course-weights" / "lbpcascade_animeface.xml"
+    cascade.parent.mkdir()
+    cascade.write_text("<opencv_storage/>")
+    python = kaggle.kaggle_like_venv(tmp_path / "venv")
+
+    report = (
+        "\nimport json, os, helpers, helpers.data, torch\n"
+        "from pathlib import Path\n"
+        "try:\n    import grading\nexcept ImportError:\n    grading = None\n"
+        "print(json.dumps({'helpers': helpers.__file__, 'grading': grading is not None,\n"
+        "    'cuda': torch.cuda.is_available(),\n"
+        "    'env': {k: v for k, v in os.environ.items() if k.startswith('COURSEKIT_')},\n"
+        "    'faces': str(helpers.data.resolve_data_dir(kaggle_input=Path(os.environ['COURSEKIT_KAGGLE_INPUT'])))}))\n"
+    )
+    done = run_python(
+        python,
+        bootstrap_of(bundle.root / "part1" / "part1_anime_faces.ipynb") + report,
+        tmp_path,
+        env,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    *printed, last = done.stdout.strip().splitlines()
+    state = json.loads(last)
+    assert state["helpers"].startswith(str(tmp_path / "venv" / "lib")), (
+        "helpers must come from the wheel"
+    )
+    assert not state["grading"], "the instructor's grading package must not be importable"
+    working = Path(env["COURSEKIT_KAGGLE_WORKING"])
+    assert state["env"]["COURSEKIT_RESULTS"] == str(working / "part1")
+    assert (working / "part1").is_dir()
+    assert state["env"].get("COURSEKIT_MODE") == ("full" if state["cuda"] else None)
+    assert state["env"]["COURSEKIT_ANIMEFACE_CASCADE"] == str(cascade)
+    assert "COURSEKIT_FID_WEIGHTS" not in state["env"]
+    assert state["faces"] == str(kaggle_input / "course-faces" / "faces")
+    text = "\n".join(printed)
+    assert "without dependency resolution" not in text
+    assert f"faces: {state['faces']}" in text
+    assert "pt_inception-2015-12-05-6726825d.pth: missing" in text
+
+
+@pytest.mark.slow
+def test_bootstrap_installs_the_bundled_wheels_alone_when_the_images_pins_disagree(
+    bundle, tmp_path
+):
+    env = isolated_env(**kaggle.imitate_kaggle(bundle, tmp_path / "kaggle"))
+    python = kaggle.kaggle_like_venv(tmp_path / "venv")
+    # Like a GPU image whose torch pins a package that the image holds in another version:
+    # pip's resolution fails though nothing the kit needs is missing.
+    info = next((tmp_path / "venv" / "kaggle-image").glob("torch-*.dist-info"))
+    original = info.resolve()
+    info.unlink()
+    shutil.copytree(original, info)
+    metadata = (info / "METADATA").read_text()
+    first = metadata.index("Requires-Dist:")
+    pin = "Requires-Dist: filelock==0.0.1\n"
+    (info / "METADATA").write_text(metadata[:first] + pin + metadata[first:])
+
+    check = "\nimport helpers; print(helpers.__file__)"
+    done = run_python(python, bootstrap_of(bundle.notebooks[0]) + check, tmp_path, env)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "installed without dependency resolution" in done.stdout
+    assert "filelock==0.0.1" in done.stdout, "the message must name the conflict"
+    assert done.stdout.strip().splitlines()[-1].startswith(str(tmp_path / "venv" / "lib"))
