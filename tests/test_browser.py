@@ -472,9 +472,9 @@ NOTEBOOK_WIDGETS = [
     ),
     _notebook(
         "part2_illusions.ipynb",
-        # Any ipywidgets slider next to an image; no fixed label text.
-        ".widget-vbox:has(.widget-hslider):has(.widget-image)",
-        None,
+        # AnimationViewer: a VBox holding the slider "frame", a label and the image.
+        '.widget-vbox:has(.widget-hslider:has(.widget-label:text-is("frame"))):has(.widget-image)',
+        r"frame (\d+) / \d+",
         id="part2",
     ),
 ]
