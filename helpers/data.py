@@ -26,15 +26,37 @@ __all__ = [
     "KAGGLE_FACES",
     "ImageFolderDataset",
     "ResumableBatchSampler",
+    "data_root",
     "find_images",
+    "kaggle_input_dir",
     "resolve_data_dir",
 ]
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".webp")
-KAGGLE_INPUT = Path("/kaggle/input")
-KAGGLE_FACES = KAGGLE_INPUT / "diffusion" / "faces" / "faces"
-# data/ of the repository (this file is helpers/data.py).
-REPO_DATA = Path(__file__).resolve().parents[1] / "data"
+# Where the course's faces dataset appears on Kaggle, relative to kaggle_input_dir().
+KAGGLE_FACES = Path("diffusion") / "faces" / "faces"
+_CHECKOUT = Path(__file__).resolve().parents[1]
+
+
+def kaggle_input_dir() -> Path:
+    """``/kaggle/input``, or ``$COURSEKIT_KAGGLE_INPUT`` (a folder that imitates it, in tests)."""
+    return Path(os.environ.get("COURSEKIT_KAGGLE_INPUT", "/kaggle/input"))
+
+
+def data_root() -> Path:
+    """``data/`` of the repository in a checkout; ``$COURSEKIT_CACHE/data`` once installed.
+
+    An installed wheel (Kaggle) has no repository: its ``data/`` would land inside
+    site-packages, which may be read-only and is lost with the environment.
+    """
+    if (_CHECKOUT / "pyproject.toml").is_file():
+        return _CHECKOUT / "data"
+    from helpers.weights import cache_dir
+
+    return cache_dir() / "data"
+
+
+REPO_DATA = data_root()
 
 
 def find_images(folder: str | os.PathLike) -> list[Path]:
@@ -43,13 +65,13 @@ def find_images(folder: str | os.PathLike) -> list[Path]:
 
 
 def resolve_data_dir(
-    path: str | os.PathLike | None = None, kaggle_input: Path = KAGGLE_INPUT
+    path: str | os.PathLike | None = None, kaggle_input: Path | None = None
 ) -> Path:
     """Find the training images: an explicit ``path`` wins; else Kaggle, else ``data/``.
 
     Without a path, looks at ``/kaggle/input/diffusion/faces/faces``, then any
-    ``faces`` folder under ``/kaggle/input``, then ``data/faces`` and
-    ``data/toy-faces`` in the repository. The error lists what *is* there.
+    ``faces`` folder under ``/kaggle/input`` (:func:`kaggle_input_dir`), then
+    ``data/faces`` and ``data/toy-faces`` (:func:`data_root`). The error lists what *is* there.
     """
     if path is not None:
         folder = Path(path).expanduser()
@@ -60,7 +82,8 @@ def resolve_data_dir(
             )
         return folder
 
-    candidates = [kaggle_input / "diffusion" / "faces" / "faces"]
+    kaggle_input = kaggle_input if kaggle_input is not None else kaggle_input_dir()
+    candidates = [kaggle_input / KAGGLE_FACES]
     if kaggle_input.is_dir():
         candidates += sorted(p for p in kaggle_input.glob("*/**/faces") if p.is_dir())
     candidates += [REPO_DATA / "faces", REPO_DATA / "toy-faces"]

@@ -17,9 +17,11 @@ from pathlib import Path
 from PIL import Image, ImageDraw
 from tqdm.auto import tqdm
 
+from helpers.data import REPO_DATA
+
 __all__ = ["draw_face", "write_toy_faces", "DEFAULT_TOY_FACES_DIR"]
 
-DEFAULT_TOY_FACES_DIR = Path(__file__).resolve().parents[1] / "data" / "toy-faces"
+DEFAULT_TOY_FACES_DIR = REPO_DATA / "toy-faces"
 
 HAIR = [
     (40, 30, 30),

@@ -96,7 +96,9 @@ def cache_dir() -> Path:
 
 def search_dirs() -> list[Path]:
     """Folders searched (recursively, up to ``SEARCH_DEPTH`` levels) after the cache."""
-    return [Path("/kaggle/input")]
+    from helpers.data import kaggle_input_dir
+
+    return [kaggle_input_dir()]
 
 
 def sha256_of(path: Path) -> str:

@@ -1,6 +1,6 @@
 """The Kaggle bundle (grading/kaggle.py): its files, and its bootstrap cell in an imitation of Kaggle.
 
-A module fixture generates the Part 1 student version with nbgrader (without the
+A module fixture generates the student versions with nbgrader (without the
 validation run of `make release`) and builds the bundle without downloading the
 dependency wheels, so that these tests run offline. The slow tests install the kit from
 the bundle's wheels into a fresh virtual environment that, like Kaggle's image, has the
@@ -23,7 +23,8 @@ import pytest
 from packaging.requirements import Requirement
 from PIL import Image
 
-from grading import kaggle, pipeline
+from grading import examples, kaggle, pipeline
+from grading.demo import FIGURES
 
 METADATA_TYPES = {
     "id": str,
@@ -45,13 +46,14 @@ METADATA_TYPES = {
 
 @pytest.fixture(scope="module")
 def release(tmp_path_factory) -> Path:
-    """``course/release`` holding the nbgrader student version of Part 1."""
+    """``course/release`` holding the nbgrader student versions of both parts."""
     course = tmp_path_factory.mktemp("course")
-    source = course / "source" / pipeline.ASSIGNMENT
-    source.mkdir(parents=True)
-    shutil.copy2(pipeline.SOURCE_NOTEBOOK, source)
-    done = pipeline.nbgrader("generate_assignment", pipeline.ASSIGNMENT, "--force", root=course)
-    assert done.returncode == 0, done.stdout + done.stderr
+    for assignment in pipeline.ASSIGNMENTS:
+        source = course / "source" / assignment
+        source.mkdir(parents=True)
+        shutil.copy2(pipeline.source_notebook(assignment), source)
+        done = pipeline.nbgrader("generate_assignment", assignment, "--force", root=course)
+        assert done.returncode == 0, done.stdout + done.stderr
     return course / "release"
 
 
@@ -170,7 +172,7 @@ def test_bootstrap_passes_the_autograders_reference_scan(bundle):
 def test_a_source_notebook_is_refused(tmp_path):
     release = tmp_path / "release" / "part1"
     release.mkdir(parents=True)
-    shutil.copy2(pipeline.SOURCE_NOTEBOOK, release)
+    shutil.copy2(pipeline.source_notebook("part1"), release)
     with pytest.raises(kaggle.BundleError, match="BEGIN SOLUTION.*make release"):
         kaggle.build_bundle(tmp_path / "out", release=tmp_path / "release", download_deps=False)
 
@@ -270,7 +272,7 @@ def test_bootstrap_installs_the_kit_offline_and_resolves_the_paths(bundle, tmp_p
         "print(json.dumps({'helpers': helpers.__file__, 'grading': grading is not None,\n"
         "    'cuda': torch.cuda.is_available(),\n"
         "    'env': {k: v for k, v in os.environ.items() if k.startswith('COURSEKIT_')},\n"
-        "    'faces': str(helpers.data.resolve_data_dir(kaggle_input=Path(os.environ['COURSEKIT_KAGGLE_INPUT'])))}))\n"
+        "    'faces': str(helpers.data.resolve_data_dir())}))\n"
     )
     done = run_python(
         python,
@@ -321,3 +323,46 @@ def test_bootstrap_installs_the_bundled_wheels_alone_when_the_images_pins_disagr
     assert "installed without dependency resolution" in done.stdout
     assert "filelock==0.0.1" in done.stdout, "the message must name the conflict"
     assert done.stdout.strip().splitlines()[-1].startswith(str(tmp_path / "venv" / "lib"))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("assignment", sorted(pipeline.ASSIGNMENTS))
+def test_a_finished_bundled_notebook_runs_in_smoke_mode_from_the_kaggle_layout(
+    bundle, assignment, tmp_path
+):
+    """A student's finished notebook as Kaggle runs it: bootstrap, wheel, inputs, working dir.
+
+    The bundled notebook gets the reference solutions in its TODO cells and runs under
+    ``pytest --nbval-lax`` in a Kaggle-like environment (the kit only from the wheels
+    dataset, no repository on the path); everything it writes must land in the imitated
+    ``/kaggle/working/<assignment>``.
+    """
+    bundled = bundle.root / assignment / f"{pipeline.ASSIGNMENTS[assignment]}.ipynb"
+    finished = tmp_path / "notebook" / bundled.name
+    finished.parent.mkdir()
+    finished.write_text(json.dumps(examples.build(assignment, bundled, [], "kaggle")))
+    layout = kaggle.imitate_kaggle(bundle, tmp_path / "kaggle")
+    if os.environ.get("COURSEKIT_ANIMEFACE_CASCADE"):  # CI: attach the shared cascade
+        weights = Path(layout["COURSEKIT_KAGGLE_INPUT"]) / "course-weights"
+        weights.mkdir()
+        shutil.copy2(os.environ["COURSEKIT_ANIMEFACE_CASCADE"], weights)
+    env = isolated_env(
+        **layout,
+        COURSEKIT_MODE="smoke",
+        COURSEKIT_CACHE=str(tmp_path / "cache"),
+        MPLBACKEND="Agg",
+    )
+    python = kaggle.kaggle_like_venv(tmp_path / "venv")
+    done = subprocess.run(
+        [python, "-m", "pytest", "--nbval-lax", "-p", "no:cacheprovider", "-q", str(finished)],
+        cwd=finished.parent,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-2000:]
+    results = Path(layout["COURSEKIT_KAGGLE_WORKING"]) / assignment
+    for name in FIGURES[assignment]:
+        assert (results / name).exists(), f"{assignment} did not write {name} to {results}"
+    assert not (finished.parent / "outputs").exists(), "outputs must go to /kaggle/working"
