@@ -43,6 +43,8 @@ def test_animation_ends_exactly_on_each_view(tmp_path):
     assert len(frames) == 3 + 10 + 3 + 10
     assert frames[0].tobytes() == to_pil(image).tobytes()
     assert frames[13].tobytes() == to_pil(Rotate180View().view(image)).tobytes()
+    once = animation_frames(image, Rotate180View(), frames=10, loop=False)
+    assert [f.tobytes() for f in once] == [f.tobytes() for f in frames[3:13]]
     path = save_animation(image, V.JigsawView(grid=2), tmp_path / "jigsaw.gif", frames=6, hold=2)
     with Image.open(path) as gif:
         assert gif.n_frames > 1 and gif.size == (16, 16)

@@ -59,12 +59,13 @@ def views_figure(
 
 
 def animation_frames(
-    image: torch.Tensor, view: View, frames: int = 24, hold: int = 8
+    image: torch.Tensor, view: View, frames: int = 24, hold: int = 8, loop: bool = True
 ) -> list[Image.Image]:
     """Frames going from ``image`` to ``view(image)`` and back, holding each end ``hold`` frames.
 
     The motion is the view's ``animate`` (a rotation turns, a flip turns over, other views
     cross-fade); the end frames are exact, only the frames in between interpolate.
+    ``loop=False`` gives only the ``frames`` frames of the way there (for a slider).
     """
     if image.dim() == 4:
         image = image[0]
@@ -75,6 +76,8 @@ def animation_frames(
     steps = [animate(image, s) for s in np.linspace(0.0, 1.0, frames)]
     steps[0], steps[-1] = image, view.view(image)
     forward = [to_pil(frame) for frame in steps]
+    if not loop:
+        return forward
     return [forward[0]] * hold + forward + [forward[-1]] * hold + forward[::-1]
 
 
