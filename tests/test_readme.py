@@ -1,0 +1,154 @@
+"""Every command the READMEs show (the ``$`` lines of their console blocks) is run by a test.
+
+Cheap commands run here, as shown; where a number is scaled down to keep CI short, the
+table says so. The others are mapped to the test that runs the same code path (a make
+target's Python function, the command's ``main`` with tiny models), and this file checks
+that the mapping is complete and that each named test exists.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shlex
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+READMES = [REPO / "README.md", REPO / "grading" / "README.md"]
+
+# Commands run elsewhere: the start of the command -> the tests that run it.
+ELSEWHERE: dict[str, list[str]] = {
+    # .ci/run is `make test`; running the suite from inside itself would recurse.
+    "make test": [".ci/run"],
+    # About 8 minutes: its three steps are the release and autograde, and the smoke runs.
+    "make demo": [
+        "tests/test_grading.py::test_every_submission_gets_its_expected_scores",
+        "tests/test_notebooks.py::test_part1_notebook_runs_in_smoke_mode_and_packs_the_submission",
+        "tests/test_notebooks.py::test_part2_notebook_runs_in_smoke_mode_and_scores_each_view",
+    ],
+    "make release": ["tests/test_grading.py::test_release_hides_solutions_and_hidden_tests"],
+    "make autograde": [
+        "tests/test_grading.py::test_every_submission_gets_its_expected_scores",
+        "tests/test_grading.py::test_grades_csv_has_one_row_per_student_and_assignment",
+    ],
+    "make kaggle": [
+        "tests/test_kaggle.py::test_every_released_notebook_gets_a_kernel_with_valid_metadata",
+    ],
+    # The scorers need the real Inception / CLIP weights: the tests inject tiny ones.
+    ".venv/bin/python -m helpers score --fid": [
+        "tests/test_score_cli.py::test_fid_prints_a_table_and_writes_json",
+    ],
+    ".venv/bin/python -m helpers score --clip": [
+        "tests/test_score_cli.py::test_clip_scores_views_of_one_image",
+    ],
+    # Needs T5-XXL from the gated IF repository: offline, the test checks its error.
+    ".venv/bin/python -m helpers embed-prompts": [
+        "tests/test_illusions_models.py::test_embed_prompts_command_reports_a_missing_model",
+        "tests/test_illusions_models.py::test_prompt_embeddings_from_t5_round_trip_a_file",
+    ],
+    # Need a Kaggle account and the network: the tests check the files they upload.
+    "kaggle datasets create": ["tests/test_kaggle.py::test_wheels_dataset_metadata"],
+    "kaggle kernels push": [
+        "tests/test_kaggle.py::test_every_released_notebook_gets_a_kernel_with_valid_metadata",
+    ],
+}
+
+# Commands run here: the start of the command -> (changes for the test, what it checks).
+# `{tmp}` is the test's temporary folder.
+HERE: dict[str, dict[str, str]] = {
+    ".venv/bin/python -m helpers doctor": {},
+    ".venv/bin/python -m helpers data toy-faces": {},
+    ".venv/bin/python -m grading.rubric": {},
+    # 20 steps instead of the preset's 150 (91 s), then 40 instead of 300 to resume.
+    ".venv/bin/python -m helpers train --config smoke --results outputs/smoke --steps 300 --resume": {
+        "outputs/smoke": "{tmp}/smoke",
+        "--steps 300": "--steps 40",
+    },
+    ".venv/bin/python -m helpers train --config smoke --results outputs/smoke": {
+        "outputs/smoke": "{tmp}/smoke",
+        "--results {tmp}/smoke": "--results {tmp}/smoke --steps 20",
+    },
+    # 8 samples instead of 1000.
+    ".venv/bin/python -m helpers sample": {"outputs/smoke": "{tmp}/smoke", "--n 1000": "--n 8"},
+}
+
+
+def console_commands(path: Path) -> list[tuple[str, list[str]]]:
+    """``(command, the lines shown after it)`` for every ``$`` line of a console block."""
+    blocks = re.findall(r"```console\n(.*?)```", path.read_text(), flags=re.S)
+    out = []
+    for block in blocks:
+        for chunk in re.split(r"(?m)^\$ ", block)[1:]:
+            command, *shown = chunk.rstrip("\n").split("\n")
+            out.append((command.split("  #")[0].strip(), shown))
+    return out
+
+
+ALL = [(path.relative_to(REPO), *c) for path in READMES for c in console_commands(path)]
+
+
+def _match(command: str, table: dict) -> str | None:
+    # The longest prefix wins: the resume command also starts like the first train command.
+    found = [key for key in table if command.startswith(key)]
+    return max(found, key=len) if found else None
+
+
+@pytest.mark.parametrize(("readme", "command", "shown"), ALL, ids=[c for _, c, _ in ALL])
+def test_every_readme_command_is_run_by_a_test(readme, command, shown):
+    here, elsewhere = _match(command, HERE), _match(command, ELSEWHERE)
+    assert here or elsewhere, (
+        f"{readme} shows `{command}`, which no test runs: add it to HERE or ELSEWHERE"
+    )
+    for node in ELSEWHERE.get(elsewhere, []):
+        file, _, name = node.partition("::")
+        text = (REPO / file).read_text()
+        assert not name or re.search(rf"^def {name}\(", text, flags=re.M), f"no test {node}"
+
+
+def _run(command: str, tmp: Path) -> subprocess.CompletedProcess:
+    for old, new in HERE[_match(command, HERE)].items():
+        command = command.replace(old.format(tmp=tmp), new.format(tmp=tmp))
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "MPLBACKEND": "Agg"}
+    argv = shlex.split(command)
+    argv[0] = sys.executable if argv[0] == ".venv/bin/python" else argv[0]
+    return subprocess.run(
+        argv, cwd=REPO, env=env, capture_output=True, text=True, timeout=600, check=False
+    )
+
+
+def _shown_output(shown: list[str]) -> list[str]:
+    return [line for line in shown if line.strip()]
+
+
+@pytest.mark.parametrize(
+    ("readme", "command", "shown"),
+    [c for c in ALL if _match(c[1], HERE) and not re.search(r"helpers (train|sample)", c[1])],
+    ids=lambda x: x if isinstance(x, str) else None,
+)
+def test_quick_readme_commands_print_what_the_readme_shows(readme, command, shown, tmp_path):
+    done = _run(command, tmp_path)
+    assert done.returncode == 0, done.stdout + done.stderr
+    printed = done.stdout.strip().splitlines()
+    if "doctor" in command:
+        # The versions are this machine's; the verdict is what the README promises.
+        assert printed[-1].startswith("environment OK: torch "), printed
+    else:
+        assert printed == _shown_output(shown), f"{readme}: `{command}` prints {printed}"
+
+
+@pytest.mark.slow
+def test_readme_train_resume_and_sample_commands(tmp_path):
+    commands = [c for _, c, _ in ALL if "helpers train" in c or "helpers sample" in c]
+    assert len(commands) == 3, commands
+    outputs = []
+    for command in commands:
+        done = _run(command, tmp_path)
+        assert done.returncode == 0, f"`{command}`:\n{done.stdout}{done.stderr}"
+        outputs.append(done.stdout)
+    assert (tmp_path / "smoke" / "checkpoint.pt").is_file()
+    assert "resuming at step 20" in outputs[1]
+    assert len(list((tmp_path / "smoke" / "samples").glob("*.png"))) == 8
