@@ -35,6 +35,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.test_notebooks import smoke_env
+
 REPO = Path(__file__).resolve().parents[1]
 NOTEBOOKS = REPO / "notebooks"
 CHROMIUM = Path(os.environ.get("COURSEKIT_CHROMIUM", "/usr/bin/chromium"))
@@ -120,19 +122,13 @@ def _free_port() -> int:
 
 
 def notebook_env(results: Path) -> dict[str, str]:
-    """The kernel's environment: smoke mode, this checkout's helpers, one torch thread."""
-    env = dict(os.environ)
-    env.pop("NBGRADER_EXECUTION", None)
-    env.update(
-        COURSEKIT_MODE="smoke",
-        COURSEKIT_RESULTS=str(results),
+    """The kernel's environment (smoke mode, as under nbval), with inline figures."""
+    return smoke_env(
+        results,
         # CI exports MPLBACKEND=Agg, under which plt.show() shows nothing.
         MPLBACKEND="module://matplotlib_inline.backend_inline",
-        OMP_NUM_THREADS="1",
-        PYTHONPATH=os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")])),
-        PATH=os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")]),
+        PATH=os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")]),
     )
-    return env
 
 
 def _term_with_parent() -> None:

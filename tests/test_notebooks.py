@@ -25,7 +25,8 @@ REPO = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.slow
 
 
-def run_smoke(assignment: str, results: Path) -> None:
+def smoke_env(results: Path, **overrides: str) -> dict[str, str]:
+    """The kernel's environment: smoke mode, results in ``results``, this checkout's code."""
     env = dict(os.environ)
     env.pop("NBGRADER_EXECUTION", None)
     env.update(
@@ -38,6 +39,12 @@ def run_smoke(assignment: str, results: Path) -> None:
         # The kernel imports this checkout's helpers and grading (the hidden tests).
         PYTHONPATH=os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")])),
     )
+    env.update(overrides)
+    return env
+
+
+def run_smoke(assignment: str, results: Path) -> None:
+    env = smoke_env(results)
     done = subprocess.run(
         [
             sys.executable,
