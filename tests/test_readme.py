@@ -1,18 +1,17 @@
 """Every command the READMEs show (the ``$`` lines of their console blocks) is run by a test.
 
-Cheap commands run here, as shown; where a number is scaled down to keep CI short, the
-table says so. The others are mapped to the test that runs the same code path (a make
+Cheap commands run here, as shown, through their module's ``main`` in this process (the
+same code as ``python -m``, without a second start-up of torch); where a number is
+scaled down to keep CI short, the table says so. The others are mapped to the test that runs the same code path (a make
 target's Python function, the command's ``main`` with tiny models), and this file checks
 that the mapping is complete and that each named test exists.
 """
 
 from __future__ import annotations
 
-import os
+import importlib
 import re
 import shlex
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -109,15 +108,18 @@ def test_every_readme_command_is_run_by_a_test(readme, command, shown):
         assert not name or re.search(rf"^def {name}\(", text, flags=re.M), f"no test {node}"
 
 
-def _run(command: str, tmp: Path) -> subprocess.CompletedProcess:
+MODULES = {"helpers": "helpers.cli", "grading.rubric": "grading.rubric"}
+
+
+def _run(command: str, tmp: Path, capsys) -> tuple[int, str]:
+    """Run a README command in this process (its module's ``main``): same code, no start-up."""
     for old, new in HERE[_match(command, HERE)].items():
         command = command.replace(old.format(tmp=tmp), new.format(tmp=tmp))
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "MPLBACKEND": "Agg"}
-    argv = shlex.split(command)
-    argv[0] = sys.executable if argv[0] == ".venv/bin/python" else argv[0]
-    return subprocess.run(
-        argv, cwd=REPO, env=env, capture_output=True, text=True, timeout=600, check=False
-    )
+    python, flag, module, *argv = shlex.split(command)
+    assert (python, flag) == (".venv/bin/python", "-m") and module in MODULES, command
+    capsys.readouterr()
+    code = importlib.import_module(MODULES[module]).main(argv)
+    return code, capsys.readouterr().out
 
 
 def _shown_output(shown: list[str]) -> list[str]:
@@ -129,10 +131,12 @@ def _shown_output(shown: list[str]) -> list[str]:
     [c for c in ALL if _match(c[1], HERE) and not re.search(r"helpers (train|sample)", c[1])],
     ids=lambda x: x if isinstance(x, str) else None,
 )
-def test_quick_readme_commands_print_what_the_readme_shows(readme, command, shown, tmp_path):
-    done = _run(command, tmp_path)
-    assert done.returncode == 0, done.stdout + done.stderr
-    printed = done.stdout.strip().splitlines()
+def test_quick_readme_commands_print_what_the_readme_shows(
+    readme, command, shown, tmp_path, capsys
+):
+    code, out = _run(command, tmp_path, capsys)
+    assert code == 0, out
+    printed = out.strip().splitlines()
     if "doctor" in command:
         # The versions are this machine's; the verdict is what the README promises.
         assert printed[-1].startswith("environment OK: torch "), printed
@@ -141,14 +145,14 @@ def test_quick_readme_commands_print_what_the_readme_shows(readme, command, show
 
 
 @pytest.mark.slow
-def test_readme_train_resume_and_sample_commands(tmp_path):
+def test_readme_train_resume_and_sample_commands(tmp_path, capsys):
     commands = [c for _, c, _ in ALL if "helpers train" in c or "helpers sample" in c]
     assert len(commands) == 3, commands
     outputs = []
     for command in commands:
-        done = _run(command, tmp_path)
-        assert done.returncode == 0, f"`{command}`:\n{done.stdout}{done.stderr}"
-        outputs.append(done.stdout)
+        code, out = _run(command, tmp_path, capsys)
+        assert code == 0, f"`{command}`:\n{out}"
+        outputs.append(out)
     assert (tmp_path / "smoke" / "checkpoint.pt").is_file()
     assert "resuming at step 20" in outputs[1]
     assert len(list((tmp_path / "smoke" / "samples").glob("*.png"))) == 8
