@@ -34,13 +34,24 @@ FIGURES = {
 }
 
 
+def smoke_env(results: Path, **overrides: str) -> dict[str, str]:
+    """A kernel environment (:func:`grading.pipeline.kernel_env`) for a run in smoke mode.
+
+    Not grading, so training and sampling run; everything the notebook writes goes to
+    ``results``. ``overrides`` replace any variable (the browser test's matplotlib backend).
+    """
+    env = pipeline.kernel_env()
+    env.pop("NBGRADER_EXECUTION", None)
+    env.update(COURSEKIT_MODE="smoke", COURSEKIT_RESULTS=str(Path(results).resolve()))
+    env.update(overrides)
+    return env
+
+
 def run_notebook(assignment: str, out: Path, timeout: int = 900) -> Path:
     """Execute ``notebooks/<assignment>`` in smoke mode; the executed copy and figures go to ``out``."""
     out.mkdir(parents=True, exist_ok=True)
     source = pipeline.source_notebook(assignment)
-    env = pipeline.kernel_env()
-    env.pop("NBGRADER_EXECUTION", None)
-    env.update(COURSEKIT_MODE="smoke", COURSEKIT_RESULTS=str(out.resolve()))
+    env = smoke_env(out)
     done = subprocess.run(
         [
             sys.executable,

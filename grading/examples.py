@@ -125,9 +125,8 @@ HOSTILE: dict[str, list[Edit] | None] = {
 }
 
 # Autograded points per test cell, from the announced rubric (Part 1: 4, 4, 5, 4, 3).
-FULL = {part: load_rubric().cells(part) for part in ASSIGNMENTS}
-for _points in FULL.values():
-    del _points["report_scores"]  # scored by the instructor, not by the autograder
+# The report cells are scored by the instructor, not by the autograder.
+FULL = {part: load_rubric().test_cells(part) for part in ASSIGNMENTS}
 P1, P2 = FULL["part1"], FULL["part2"]
 EXPECTED: dict[tuple[str, str], dict[str, float]] = {
     ("reference", "part1"): P1,

@@ -43,13 +43,14 @@ class Rubric:
     part2_results: float
     part2_total: float
 
+    def test_cells(self, part: str) -> dict[str, float]:
+        """Points of the autograded test cells of ``part`` ("part1" or "part2")."""
+        return dict({"part1": self.part1_cells, "part2": self.part2_cells}[part])
+
     def cells(self, part: str) -> dict[str, float]:
-        """Points of every graded cell of ``part`` ("part1" or "part2"), report included."""
-        tests, results = {
-            "part1": (self.part1_cells, self.part1_results),
-            "part2": (self.part2_cells, self.part2_results),
-        }[part]
-        return {**tests, "report_scores": results}
+        """Points of every graded cell of ``part``, the report cell included."""
+        results = {"part1": self.part1_results, "part2": self.part2_results}[part]
+        return {**self.test_cells(part), "report_scores": results}
 
 
 def load_rubric(path: str | os.PathLike = RUBRIC_PATH) -> Rubric:

@@ -35,7 +35,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.test_notebooks import smoke_env
+from grading.demo import smoke_env
 
 REPO = Path(__file__).resolve().parents[1]
 NOTEBOOKS = REPO / "notebooks"
@@ -123,12 +123,8 @@ def _free_port() -> int:
 
 def notebook_env(results: Path) -> dict[str, str]:
     """The kernel's environment (smoke mode, as under nbval), with inline figures."""
-    return smoke_env(
-        results,
-        # CI exports MPLBACKEND=Agg, under which plt.show() shows nothing.
-        MPLBACKEND="module://matplotlib_inline.backend_inline",
-        PATH=os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")]),
-    )
+    # kernel_env's MPLBACKEND=Agg would make plt.show() show nothing in the page.
+    return smoke_env(results, MPLBACKEND="module://matplotlib_inline.backend_inline")
 
 
 def _term_with_parent() -> None:

@@ -25,6 +25,7 @@ from PIL import Image
 
 from grading import examples, kaggle, pipeline
 from grading.demo import FIGURES
+from tests.test_notebooks import run_nbval
 
 METADATA_TYPES = {
     "id": str,
@@ -353,15 +354,7 @@ def test_a_finished_bundled_notebook_runs_in_smoke_mode_from_the_kaggle_layout(
         MPLBACKEND="Agg",
     )
     python = kaggle.kaggle_like_venv(tmp_path / "venv")
-    done = subprocess.run(
-        [python, "-m", "pytest", "--nbval-lax", "-p", "no:cacheprovider", "-q", str(finished)],
-        cwd=finished.parent,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=900,
-    )
-    assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-2000:]
+    run_nbval(finished, env, python=python, cwd=finished.parent)
     results = Path(layout["COURSEKIT_KAGGLE_WORKING"]) / assignment
     for name in FIGURES[assignment]:
         assert (results / name).exists(), f"{assignment} did not write {name} to {results}"

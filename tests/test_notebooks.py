@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from grading.demo import FIGURES
+from grading.demo import FIGURES, smoke_env
 from grading.pipeline import source_notebook
 
 REPO = Path(__file__).resolve().parents[1]
@@ -25,44 +25,23 @@ REPO = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.slow
 
 
-def smoke_env(results: Path, **overrides: str) -> dict[str, str]:
-    """The kernel's environment: smoke mode, results in ``results``, this checkout's code."""
-    env = dict(os.environ)
-    env.pop("NBGRADER_EXECUTION", None)
-    env.update(
-        COURSEKIT_MODE="smoke",
-        COURSEKIT_RESULTS=str(results),
-        MPLBACKEND="Agg",
-        # One torch thread: on a shared 2-core machine multi-threaded torch ran the
-        # test cells 20-50x slower than a single thread.
-        OMP_NUM_THREADS="1",
-        # The kernel imports this checkout's helpers and grading (the hidden tests).
-        PYTHONPATH=os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")])),
-    )
-    env.update(overrides)
-    return env
-
-
-def run_smoke(assignment: str, results: Path) -> None:
-    env = smoke_env(results)
+def run_nbval(
+    notebook: Path, env: dict[str, str], python: str | Path = sys.executable, cwd: Path = REPO
+) -> None:
+    """``pytest --nbval-lax notebook`` in its own process: every cell must run without error."""
     done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pytest",
-            "--nbval-lax",
-            "-p",
-            "no:cacheprovider",
-            "-q",
-            str(source_notebook(assignment)),
-        ],
-        cwd=REPO,
+        [python, "-m", "pytest", "--nbval-lax", "-p", "no:cacheprovider", "-q", str(notebook)],
+        cwd=cwd,
         env=env,
         capture_output=True,
         text=True,
         timeout=900,
     )
     assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-2000:]
+
+
+def run_smoke(assignment: str, results: Path) -> None:
+    run_nbval(source_notebook(assignment), smoke_env(results))
     for name in FIGURES[assignment]:
         assert (results / name).exists(), f"the {assignment} notebook did not write {name}"
 
