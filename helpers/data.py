@@ -56,7 +56,7 @@ def data_root() -> Path:
     return cache_dir() / "data"
 
 
-REPO_DATA = data_root()
+DATA_ROOT = data_root()
 
 
 def find_images(folder: str | os.PathLike) -> list[Path]:
@@ -86,7 +86,7 @@ def resolve_data_dir(
     candidates = [kaggle_input / KAGGLE_FACES]
     if kaggle_input.is_dir():
         candidates += sorted(p for p in kaggle_input.glob("*/**/faces") if p.is_dir())
-    candidates += [REPO_DATA / "faces", REPO_DATA / "toy-faces"]
+    candidates += [DATA_ROOT / "faces", DATA_ROOT / "toy-faces"]
     for folder in candidates:
         if folder.is_dir() and any(_iter_images(folder)):
             return folder

@@ -17,11 +17,11 @@ from pathlib import Path
 from PIL import Image, ImageDraw
 from tqdm.auto import tqdm
 
-from helpers.data import REPO_DATA
+from helpers.data import DATA_ROOT
 
 __all__ = ["draw_face", "write_toy_faces", "DEFAULT_TOY_FACES_DIR"]
 
-DEFAULT_TOY_FACES_DIR = REPO_DATA / "toy-faces"
+DEFAULT_TOY_FACES_DIR = DATA_ROOT / "toy-faces"
 
 HAIR = [
     (40, 30, 30),

@@ -17,7 +17,22 @@ import torch
 from PIL import Image
 from torchvision.utils import make_grid
 
-__all__ = ["AnimationViewer", "DenoisingViewer", "FrameViewer", "trajectory_frame_png"]
+__all__ = [
+    "AnimationViewer",
+    "DenoisingViewer",
+    "FrameViewer",
+    "png_bytes",
+    "trajectory_frame_png",
+]
+
+
+def png_bytes(image: Image.Image, scale: int = 1) -> bytes:
+    """``image`` as PNG bytes, enlarged ``scale`` times with sharp pixels (small images)."""
+    if scale != 1:
+        image = image.resize((image.width * scale, image.height * scale), Image.Resampling.NEAREST)
+    buffer = io.BytesIO()
+    image.save(buffer, "PNG")
+    return buffer.getvalue()
 
 
 def trajectory_frame_png(trajectory: torch.Tensor, step: int, max_images: int = 16) -> bytes:
@@ -25,11 +40,7 @@ def trajectory_frame_png(trajectory: torch.Tensor, step: int, max_images: int = 
     images = trajectory[:max_images, step].detach().float().cpu().clamp(0, 1)
     grid = make_grid(images, nrow=math.ceil(math.sqrt(len(images))), padding=2, pad_value=1.0)
     array = (grid.permute(1, 2, 0).numpy() * 255).round().astype("uint8")
-    buffer = io.BytesIO()
-    Image.fromarray(array).resize(
-        (array.shape[1] * 2, array.shape[0] * 2), Image.Resampling.NEAREST
-    ).save(buffer, "PNG")
-    return buffer.getvalue()
+    return png_bytes(Image.fromarray(array), scale=2)
 
 
 class FrameViewer(widgets.VBox):
@@ -122,13 +133,7 @@ class AnimationViewer(FrameViewer):
         super().__init__(len(self.frames), "frame", interval_ms)
 
     def frame_png(self, index: int) -> bytes:
-        frame = self.frames[index]
-        if self.scale != 1:
-            size = (frame.width * self.scale, frame.height * self.scale)
-            frame = frame.resize(size, Image.Resampling.NEAREST)
-        buffer = io.BytesIO()
-        frame.save(buffer, "PNG")
-        return buffer.getvalue()
+        return png_bytes(self.frames[index], self.scale)
 
     def frame_label(self, index: int) -> str:
         text = super().frame_label(index)
