@@ -8,7 +8,7 @@ UV     := python3 -m uv
 export UV_PYTHON_DOWNLOADS := never
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 
-.PHONY: setup test demo release autograde kaggle bench lint lock chromium clean
+.PHONY: setup test demo notebooks release autograde kaggle bench lint lock chromium clean
 
 setup: $(STAMP)
 
@@ -23,6 +23,11 @@ test: $(STAMP)
 
 demo: $(STAMP)
 	$(PY) -m grading.demo --out outputs/demo
+
+# The notebooks' solution regions, written from grading/reference (their one source);
+# tests/test_solutions.py fails while a committed notebook is stale.
+notebooks: $(STAMP)
+	$(PY) -m grading.solutions
 
 # The student version of notebooks/ in grading/course/release, checked with
 # `nbgrader validate --invert` (its TODO tests must fail).

@@ -3,8 +3,10 @@ r"""The three pieces of the diffusion process that students write (TODO 1-1-1 to
 :class:`helpers.diffusion.GaussianDiffusion` does everything else (training loss,
 model predictions, DDPM and DDIM sampling) and calls these three functions through a
 :class:`DiffusionSteps` bundle. The versions here are the blanks a student receives:
-each raises ``NotImplementedError`` naming its TODO. The notebook passes the student's
-own functions; the instructor-only reference lives in ``grading/reference``.
+each raises ``NotImplementedError`` naming its TODO, and its docstring names the notebook
+cell that states its contract (written once, for the student who reads it). The notebook
+passes the student's own functions; the instructor-only reference lives in
+``grading/reference``.
 
 Shapes used below: ``x`` is a batch ``(B, C, H, W)``; ``t`` is a ``LongTensor`` of
 shape ``(B,)`` holding one timestep per image (0-based: ``t = 0`` is the first noising
@@ -42,28 +44,14 @@ def extract(values: torch.Tensor, t: torch.Tensor, x_shape: torch.Size) -> torch
 def schedule_init(
     timesteps: int, beta_schedule: str, **schedule_kwargs: float
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    r"""TODO 1-1-1: build the noise schedule.
-
-    Pick the beta schedule called ``beta_schedule`` (``helpers.schedules.get_beta_schedule``
-    gives the function; pass it ``timesteps`` and ``schedule_kwargs``), then return
-
-    .. math:: \beta_t, \qquad \alpha_t = 1 - \beta_t, \qquad \bar\alpha_t = \prod_{s=1}^{t} \alpha_s
-
-    as three tensors of shape ``(timesteps,)``, keeping the schedule's float64 dtype.
-    """
+    """TODO 1-1-1, the blank a student replaces: the contract is notebooks/part1_anime_faces.ipynb, cell ``md_schedule``."""
     raise NotImplementedError("TODO 1-1-1 (schedule init): return betas, alphas, alphas_bar")
 
 
 def denoise_forward(
     alphas_bar: torch.Tensor, x_start: torch.Tensor, t: torch.Tensor, noise: torch.Tensor
 ) -> torch.Tensor:
-    r"""TODO 1-1-2: sample :math:`x_t \sim q(x_t \mid x_0)` in one shot.
-
-    .. math:: x_t = \sqrt{\bar\alpha_t}\, x_0 + \sqrt{1 - \bar\alpha_t}\, \epsilon
-
-    ``x_start`` is :math:`x_0` and ``noise`` is :math:`\epsilon`, both ``(B, C, H, W)``;
-    use :func:`extract` to read :math:`\bar\alpha_t` for each image.
-    """
+    """TODO 1-1-2, the blank a student replaces: the contract is notebooks/part1_anime_faces.ipynb, cell ``md_forward``."""
     raise NotImplementedError("TODO 1-1-2 (forward process): return x_t from x_start and noise")
 
 
@@ -76,21 +64,7 @@ def denoise_backward(
     noise: torch.Tensor,
     eta: float,
 ) -> torch.Tensor:
-    r"""TODO 1-1-3: one DDIM step from :math:`x_t` to :math:`x_{t_{prev}}` (Song et al., 2021, eq. 12).
-
-    .. math::
-
-        \sigma_t^2 = \eta^2\,\frac{1-\bar\alpha_{prev}}{1-\bar\alpha_t}
-                     \Big(1 - \frac{\bar\alpha_t}{\bar\alpha_{prev}}\Big), \qquad
-        x_{prev} = \sqrt{\bar\alpha_{prev}}\,\hat x_0
-                   + \sqrt{1 - \bar\alpha_{prev} - \sigma_t^2}\,\hat\epsilon
-                   + \sigma_t\, z
-
-    ``pred_x_start`` is :math:`\hat x_0`, ``pred_noise`` is :math:`\hat\epsilon`, ``noise``
-    is :math:`z`. ``t`` and ``t_prev`` are ``(B,)`` tensors with ``0 <= t_prev < t``
-    (the caller handles the final jump to :math:`\hat x_0`). ``eta = 0`` is
-    deterministic DDIM; ``eta = 1`` with ``t_prev = t - 1`` is DDPM.
-    """
+    """TODO 1-1-3, the blank a student replaces: the contract is notebooks/part1_anime_faces.ipynb, cell ``md_backward``."""
     raise NotImplementedError("TODO 1-1-3 (DDIM backward step): return x_prev")
 
 

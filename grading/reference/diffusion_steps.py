@@ -1,6 +1,7 @@
 """Reference solutions of TODO 1-1-1 (schedule init), 1-1-2 (forward) and 1-1-3 (DDIM step).
 
-The maths is in the docstrings of the blanks in ``helpers.todos``; the signatures match.
+The contracts are the notebook's markdown cells (named in the blanks of ``helpers.todos``);
+the notebook's solution cells are written from this code (``python -m grading.solutions``).
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Reference solution of TODO 2-3: the multi-view denoising loop.
 
-The contract (arguments, UNet batch layout, the five steps) is the docstring of the blank
-``helpers.illusions.sampler.denoising_loop``; the signature matches.
+The contract (arguments, UNet batch layout, the five steps) is the notebook's markdown cell
+``md_loop``; the notebook's solution cell is written from this code (``python -m grading.solutions``).
 """
 
 from __future__ import annotations
@@ -47,9 +47,8 @@ def denoising_loop(
             return_dict=False,
         )[0]
         uncond, cond = (invert_views(views, half) for half in pred.chunk(2))
-        noise_uncond, _ = split_noise_variance(
-            uncond, channels
-        )  # IF drops the unconditional variance
+        # IF drops the unconditional variance.
+        noise_uncond, _ = split_noise_variance(uncond, channels)
         noise_cond, variance = split_noise_variance(cond, channels)
         noise = classifier_free_guidance(noise_uncond, noise_cond, guidance_scale)
         pred = torch.cat(

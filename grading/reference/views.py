@@ -1,6 +1,6 @@
 """Reference solution of TODO 2-2: the identity and 180-degree rotation views.
 
-The contract is in the blanks' docstrings in ``helpers.illusions.views``; these subclasses
+The contract is the notebook's markdown cell ``md_views``; these subclasses
 keep everything else the blanks provide (the rotation's animation, ``repr``).
 """
 

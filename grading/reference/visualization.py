@@ -1,7 +1,7 @@
 """Reference solutions of TODO 1-2-1 (sampling loop with progress) and 1-2-2 (loss curve).
 
-The notebook's solution cells hold the same code; the hidden tests compare a student's
-functions with these.
+The notebook's solution cells are written from this code (``python -m grading.solutions``);
+the hidden tests compare a student's functions with these.
 """
 
 from __future__ import annotations

@@ -102,42 +102,7 @@ def denoising_loop(
     upscaled: torch.Tensor | None = None,
     reduction: str = "mean",
 ) -> torch.Tensor:
-    r"""TODO 2-3: denoise ``noisy_images`` so that each view matches its prompt; return :math:`x_0`.
-
-    Arguments (all already on the UNet's device and dtype; :func:`sample_stage` prepares them):
-
-    * ``model``: an IF pipeline; use ``model.unet`` and ``model.scheduler`` (its timesteps are set).
-    * ``noisy_images``: :math:`x_T`, shape ``(B, C, H, W)`` with ``C = 3``; ``H, W`` are whatever
-      the stage uses (read them from the tensor, never assume 64 or 256).
-    * ``prompt_embeds``: ``(2 * N * B, 77, D)``, already in the UNet batch order below.
-    * ``views``: ``N`` views; view ``i`` goes with prompt ``i``.
-    * ``timesteps``: iterate over it (it carries the progress bar); step index ``i``, timestep ``t``.
-    * ``guidance_scale``: :math:`s` of classifier-free guidance.
-    * ``generator``: pass it to ``model.scheduler.step`` so that runs are reproducible.
-    * ``noise_level``, ``upscaled``: stage II only, else ``None``. ``upscaled`` is the noised,
-      upscaled stage I image ``(B, C, H, W)``; the UNet input is ``cat([x_t, upscaled], dim=1)``
-      (``2C`` channels) and the views apply to that whole input. ``noise_level`` is
-      ``(2 * N * B,)``, already laid out; pass it to the UNet as ``class_labels``.
-    * ``reduction``: ``"mean"`` or ``"alternate"`` (see :func:`reduce_views`).
-
-    Each step:
-
-    1. build the UNet input (stage II: concatenate ``upscaled``), apply every view
-       (:func:`apply_views`: rows ``i * B + b``), and repeat it for the two guidance halves, so
-       that one UNet call sees the batch ``[unconditional views..., conditional views...]``;
-    2. ``model.scheduler.scale_model_input(input, t)``, then
-       ``model.unet(input, t, encoder_hidden_states=prompt_embeds, class_labels=noise_level,
-       return_dict=False)[0]``: ``2C`` channels per row;
-    3. split the output into its two halves (``.chunk(2)``) and invert each half per view
-       (:func:`invert_views`);
-    4. split noise from variance (:func:`split_noise_variance` with ``C`` channels), guide the
-       noise (:func:`classifier_free_guidance`), keep only the conditional variance;
-    5. reduce noise and variance over the views (:func:`reduce_views`), concatenate them back to
-       ``2C`` channels and take ``model.scheduler.step(pred, t, x_t, generator=generator,
-       return_dict=False)[0]`` as the new :math:`x_t`.
-
-    Decorate your loop with ``@torch.no_grad()``.
-    """
+    """TODO 2-3, the blank a student replaces: the contract is notebooks/part2_illusions.ipynb, cell ``md_loop``."""
     raise NotImplementedError("TODO 2-3 (denoising loop): return the denoised images")
 
 

@@ -1,0 +1,185 @@
+"""The notebooks' solution regions, written from ``grading/reference`` (``make notebooks``).
+
+Every reference answer has one source: the linted, tested Python of ``grading/reference``.
+The text between ``### BEGIN SOLUTION`` and ``### END SOLUTION`` in a source notebook is a
+copy of it, made here:
+
+* a region inside ``def f`` (or ``class C: def f``) is the body of ``grading.reference.f``
+  (``C.f``), re-indented; the notebook's ``def`` line, which students keep, must have the
+  reference's parameters, defaults and decorators, or this stops and names the difference;
+* a region outside any function is the body of the reference module in
+  :data:`MODULE_SOLUTIONS` (a constant such as ``PROMPTS``).
+
+``python -m grading.solutions`` rewrites the notebooks; ``--check`` changes nothing and
+exits 1 naming each stale cell (``tests/test_solutions.py`` runs it).
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import inspect
+import re
+import textwrap
+from collections.abc import Sequence
+from pathlib import Path
+from types import ModuleType
+
+import nbformat
+
+import grading.reference
+from grading.pipeline import ASSIGNMENTS, source_notebook
+from grading.reference import prompts
+
+BEGIN, END = "### BEGIN SOLUTION", "### END SOLUTION"
+# Solution regions outside any function: the grade id of their cell -> the reference module.
+MODULE_SOLUTIONS: dict[str, ModuleType] = {"todo_2_1": prompts}
+FIX = "python -m grading.solutions (make notebooks)"
+
+
+class SolutionMismatch(ValueError):
+    """A notebook's solution cell cannot take the reference (its signature differs)."""
+
+
+def body_lines(source: str) -> list[str]:
+    """The statements of a function (or module) without its ``def`` line(s) and docstring."""
+    source = textwrap.dedent(source)
+    lines = source.splitlines()
+    tree = ast.parse(source)
+    node = tree.body[0] if isinstance(tree.body[0], ast.FunctionDef) else tree
+    body = node.body
+    if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant):
+        body = body[1:]
+    body = [s for s in body if not (isinstance(s, ast.ImportFrom) and s.module == "__future__")]
+    start = body[0].lineno - 1
+    # Comments between the signature (or the docstring) and the first statement belong to it.
+    while start > 0 and lines[start - 1].strip().startswith("#"):
+        start -= 1
+    return textwrap.dedent("\n".join(lines[start : body[-1].end_lineno])).splitlines()
+
+
+def _signature(node: ast.FunctionDef) -> tuple:
+    args = node.args
+    positional = args.posonlyargs + args.args
+    defaults = [None] * (len(positional) - len(args.defaults)) + list(args.defaults)
+    return (
+        [ast.unparse(d) for d in node.decorator_list],
+        [
+            (a.arg, None if d is None else ast.unparse(d))
+            for a, d in zip(positional, defaults, strict=True)
+        ],
+        [a.arg for a in args.kwonlyargs],
+        args.vararg and args.vararg.arg,
+        args.kwarg and args.kwarg.arg,
+    )
+
+
+def _enclosing_functions(tree: ast.Module) -> dict[int, tuple[str, ast.FunctionDef]]:
+    """Line number -> (qualified name, node) of the innermost function holding that line."""
+    found: dict[int, tuple[str, ast.FunctionDef]] = {}
+
+    def visit(node: ast.AST, prefix: str) -> None:
+        for child in ast.iter_child_nodes(node):
+            if isinstance(child, ast.ClassDef):
+                visit(child, f"{prefix}{child.name}.")
+            elif isinstance(child, ast.FunctionDef):
+                for line in range(child.lineno, child.end_lineno + 1):
+                    found[line] = (prefix + child.name, child)
+
+    visit(tree, "")
+    return found
+
+
+def _reference_function(qualname: str):
+    obj = grading.reference
+    for part in qualname.split("."):
+        obj = getattr(obj, part, None)
+        if obj is None:
+            raise SolutionMismatch(
+                f"grading.reference has no {qualname}: export it from grading/reference/__init__.py"
+            )
+    return inspect.unwrap(obj)
+
+
+def solved(cell_source: str, grade_id: str) -> str:
+    """``cell_source`` with each solution region replaced by the reference's code."""
+    lines = cell_source.splitlines()
+    # The markers are comments, so the cell parses as it is.
+    functions = _enclosing_functions(ast.parse(cell_source))
+    out: list[str] = []
+    i = 0
+    while i < len(lines):
+        out.append(lines[i])
+        if lines[i].strip() != BEGIN:
+            i += 1
+            continue
+        indent = lines[i][: len(lines[i]) - len(lines[i].lstrip())]
+        end = next((j for j in range(i + 1, len(lines)) if lines[j].strip() == END), None)
+        if end is None:
+            raise SolutionMismatch(f"{grade_id}: {BEGIN} without {END}")
+        if i + 1 in functions:
+            qualname, node = functions[i + 1]
+            reference = _reference_function(qualname)
+            reference_node = ast.parse(textwrap.dedent(inspect.getsource(reference))).body[0]
+            if _signature(node) != _signature(reference_node):
+                raise SolutionMismatch(
+                    f"{grade_id}: the notebook's {qualname} has decorators and parameters "
+                    f"{_signature(node)}, the reference {_signature(reference_node)}: make them equal"
+                )
+            code = body_lines(inspect.getsource(reference))
+        elif grade_id in MODULE_SOLUTIONS:
+            code = body_lines(inspect.getsource(MODULE_SOLUTIONS[grade_id]))
+        else:
+            raise SolutionMismatch(
+                f"{grade_id}: a solution outside a function needs its reference module in "
+                "grading.solutions.MODULE_SOLUTIONS"
+            )
+        out += [indent + line if line else "" for line in code]
+        out.append(lines[end])
+        i = end + 1
+    return "\n".join(out)
+
+
+def _grade_id(cell: nbformat.NotebookNode) -> str | None:
+    return cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
+
+
+def sync(path: Path, write: bool) -> list[str]:
+    """Bring the notebook's solution regions up to date; return the grade ids that were stale."""
+    nb = nbformat.read(path, as_version=4)
+    stale = []
+    for cell in nb.cells:
+        if cell.cell_type != "code" or not re.search(rf"^\s*{BEGIN}", cell.source, re.M):
+            continue
+        new = solved(cell.source, _grade_id(cell) or "(no grade id)")
+        if new != cell.source:
+            stale.append(_grade_id(cell))
+            cell.source = new
+    if stale and write:
+        nbformat.write(nb, path)
+    return stale
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m grading.solutions",
+        description="Write the notebooks' solution regions from grading/reference.",
+    )
+    parser.add_argument(
+        "--check", action="store_true", help="change nothing; exit 1 if a notebook is stale"
+    )
+    args = parser.parse_args(argv)
+    status = 0
+    for assignment in ASSIGNMENTS:
+        path = source_notebook(assignment)
+        stale = sync(path, write=not args.check)
+        if stale and args.check:
+            print(f"{path}: stale solution cells {', '.join(stale)}; run {FIX}")
+            status = 1
+        else:
+            print(f"{path}: " + (f"wrote {', '.join(stale)}" if stale else "up to date"))
+    return status
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
