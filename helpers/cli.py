@@ -1,4 +1,8 @@
-"""The ``python -m helpers`` command line: one sub-command per job an instructor runs.
+"""The ``python -m helpers`` command line: one sub-command per job that needs no reference solution.
+
+Training and sampling Part 1 from the command line run the instructor's answers to the
+TODOs, so they are ``python -m grading.reference train / sample``; nothing here imports
+``grading``, which the student wheel does not hold.
 
 Each command is a function that adds its sub-parser; the sub-parser's ``run`` default
 is called with the parsed arguments and returns the exit status. Heavy imports happen
@@ -24,18 +28,6 @@ def add_doctor(commands: argparse._SubParsersAction) -> None:
     parser.set_defaults(run=run)
 
 
-def _reference_steps():
-    """The instructor's solution of the Part 1 TODOs, which the train and sample commands run."""
-    try:
-        from grading.reference import REFERENCE_STEPS
-    except ImportError as exc:
-        raise SystemExit(
-            "this command runs the reference solution in grading/reference, which only the course "
-            f"repository has ({exc}): run it from the repository root"
-        ) from None
-    return REFERENCE_STEPS
-
-
 def add_data(commands: argparse._SubParsersAction) -> None:
     parser = commands.add_parser("data", help="generate the offline toy-faces dataset")
     kinds = parser.add_subparsers(dest="kind", required=True, metavar="KIND")
@@ -55,71 +47,6 @@ def add_data(commands: argparse._SubParsersAction) -> None:
         return 0
 
     toy.set_defaults(run=run)
-
-
-def add_train(commands: argparse._SubParsersAction) -> None:
-    parser = commands.add_parser(
-        "train", help="train a Part 1 model from a config (TOML / YAML or a preset)"
-    )
-    parser.add_argument(
-        "--config",
-        required=True,
-        help="a .toml / .yaml file, or a preset: smoke, toy, test1 … test4",
-    )
-    parser.add_argument(
-        "--results", default=None, help="results folder (overrides the config's results_folder)"
-    )
-    parser.add_argument("--steps", type=int, default=None, help="override train_num_steps")
-    parser.add_argument(
-        "--resume", action="store_true", help="continue from the results folder's checkpoint"
-    )
-
-    def run(args: argparse.Namespace) -> int:
-        from helpers.config import load_config
-        from helpers.train import build_trainer
-
-        overrides = {}
-        if args.results:
-            overrides["results_folder"] = args.results
-        if args.steps:
-            overrides["train_num_steps"] = args.steps
-        trainer = build_trainer(load_config(args.config, **overrides), _reference_steps())
-        if args.resume:
-            print(f"resuming at step {trainer.load()}")
-        trainer.train()
-        trainer.plot_losses()
-        print(
-            f"checkpoint: {trainer.checkpoint_path}\nloss curve: {trainer.results_folder / 'loss_curve.png'}"
-        )
-        return 0
-
-    parser.set_defaults(run=run)
-
-
-def add_sample(commands: argparse._SubParsersAction) -> None:
-    parser = commands.add_parser("sample", help="write n samples of a checkpoint as 1.png … n.png")
-    parser.add_argument("--checkpoint", required=True)
-    parser.add_argument("--n", type=int, default=1000)
-    parser.add_argument("--out", required=True)
-    parser.add_argument("--batch-size", type=int, default=64)
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--device", default=None, help="default: cuda when available, else cpu")
-
-    def run(args: argparse.Namespace) -> int:
-        import torch
-
-        from helpers.sampling import sample_to_folder
-        from helpers.train import load_diffusion
-
-        device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
-        diffusion = load_diffusion(args.checkpoint, _reference_steps(), device=device)
-        paths = sample_to_folder(
-            diffusion, args.n, args.out, batch_size=args.batch_size, seed=args.seed
-        )
-        print(f"{len(paths)} images in {args.out}")
-        return 0
-
-    parser.set_defaults(run=run)
 
 
 def add_embed_prompts(commands: argparse._SubParsersAction) -> None:
@@ -191,8 +118,6 @@ def _shown(path) -> str:
 COMMANDS = [
     add_doctor,
     add_data,
-    add_train,
-    add_sample,
     add_embed_prompts,
     add_score,
 ]

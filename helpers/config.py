@@ -5,8 +5,8 @@ The names follow the seed assignment's hyper-parameter cell (``channels``, ``dim
 ``ema_decay`` …). Presets ship in ``helpers/presets``: ``smoke`` and ``toy`` for CPUs,
 ``test1`` … ``test4`` for the four runs of the seed report's table.
 
-    python -m helpers train --config smoke            # a preset by name
-    python -m helpers train --config my-run.yaml      # or a file
+    python -m grading.reference train --config smoke        # a preset by name
+    python -m grading.reference train --config my-run.yaml  # or a file
 """
 
 from __future__ import annotations

