@@ -38,11 +38,9 @@ def add_data(commands: argparse._SubParsersAction) -> None:
     toy.add_argument("--out", default=None, help="folder (default data/toy-faces)")
 
     def run(args: argparse.Namespace) -> int:
-        from helpers.toy_faces import DEFAULT_TOY_FACES_DIR, write_toy_faces
+        from helpers.toy_faces import write_toy_faces
 
-        out = write_toy_faces(
-            args.out or DEFAULT_TOY_FACES_DIR, n=args.n, size=args.size, seed=args.seed
-        )
+        out = write_toy_faces(args.out, n=args.n, size=args.size, seed=args.seed)
         print(f"{args.n} toy faces of {args.size} px in {_shown(out)}")
         return 0
 

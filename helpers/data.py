@@ -21,42 +21,20 @@ from PIL import Image, UnidentifiedImageError
 from torch.utils.data import Dataset
 from torchvision.transforms import functional as TF
 
+from helpers import places
+
 __all__ = [
     "IMAGE_EXTENSIONS",
     "KAGGLE_FACES",
     "ImageFolderDataset",
     "ResumableBatchSampler",
-    "data_root",
     "find_images",
-    "kaggle_input_dir",
     "resolve_data_dir",
 ]
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".webp")
-# Where the course's faces dataset appears on Kaggle, relative to kaggle_input_dir().
+# Where the course's faces dataset appears on Kaggle, relative to places.kaggle_input_dir().
 KAGGLE_FACES = Path("diffusion") / "faces" / "faces"
-_CHECKOUT = Path(__file__).resolve().parents[1]
-
-
-def kaggle_input_dir() -> Path:
-    """``/kaggle/input``, or ``$COURSEKIT_KAGGLE_INPUT`` (a folder that imitates it, in tests)."""
-    return Path(os.environ.get("COURSEKIT_KAGGLE_INPUT", "/kaggle/input"))
-
-
-def data_root() -> Path:
-    """``data/`` of the repository in a checkout; ``$COURSEKIT_CACHE/data`` once installed.
-
-    An installed wheel (Kaggle) has no repository: its ``data/`` would land inside
-    site-packages, which may be read-only and is lost with the environment.
-    """
-    if (_CHECKOUT / "pyproject.toml").is_file():
-        return _CHECKOUT / "data"
-    from helpers.weights import cache_dir
-
-    return cache_dir() / "data"
-
-
-DATA_ROOT = data_root()
 
 
 def find_images(folder: str | os.PathLike) -> list[Path]:
@@ -70,8 +48,8 @@ def resolve_data_dir(
     """Find the training images: an explicit ``path`` wins; else Kaggle, else ``data/``.
 
     Without a path, looks at ``/kaggle/input/diffusion/faces/faces``, then any
-    ``faces`` folder under ``/kaggle/input`` (:func:`kaggle_input_dir`), then
-    ``data/faces`` and ``data/toy-faces`` (:func:`data_root`). The error lists what *is* there.
+    ``faces`` folder under ``/kaggle/input`` (:func:`helpers.places.kaggle_input_dir`), then
+    ``data/faces`` and ``data/toy-faces`` (:func:`helpers.places.data_root`). The error lists what *is* there.
     """
     if path is not None:
         folder = Path(path).expanduser()
@@ -82,11 +60,12 @@ def resolve_data_dir(
             )
         return folder
 
-    kaggle_input = kaggle_input if kaggle_input is not None else kaggle_input_dir()
+    kaggle_input = kaggle_input if kaggle_input is not None else places.kaggle_input_dir()
     candidates = [kaggle_input / KAGGLE_FACES]
     if kaggle_input.is_dir():
         candidates += sorted(p for p in kaggle_input.glob("*/**/faces") if p.is_dir())
-    candidates += [DATA_ROOT / "faces", DATA_ROOT / "toy-faces"]
+    data = places.data_root()
+    candidates += [data / "faces", data / "toy-faces"]
     for folder in candidates:
         if folder.is_dir() and any(_iter_images(folder)):
             return folder

@@ -1,7 +1,8 @@
 """Tiny stand-ins with random weights for the networks the kit otherwise downloads.
 
 Smoke mode (a CPU, nothing downloaded) and the tests use them in place of DeepFloyd IF
-(stage I and II), T5 prompt embeddings, CLIP and the FID Inception. They are built from
+(stage I and II), T5 prompt embeddings, CLIP and the FID Inception; the Part 1 notebook's
+test cells and the test suite share :func:`tiny_diffusion`. They are built from
 configs in a second, so every code path around the real models runs; their outputs are
 noise, so only shapes, equivalences and the plumbing mean anything, never the scores.
 
@@ -24,14 +25,20 @@ from typing import TYPE_CHECKING
 import torch
 from torch import nn
 
+from helpers.diffusion import GaussianDiffusion
 from helpers.illusions.models import PromptEmbeddings
 from helpers.metrics.inception import FIDInceptionV3
+from helpers.todos import DiffusionSteps
+from helpers.unet import UNet
 
 if TYPE_CHECKING:
     from diffusers import IFPipeline, IFSuperResolutionPipeline
     from transformers import CLIPModel, CLIPProcessor
 
 __all__ = [
+    "TINY_UNET",
+    "tiny_unet",
+    "tiny_diffusion",
     "EMBED_DIM",
     "IF_SCHEDULER",
     "tiny_stage_1",
@@ -40,6 +47,41 @@ __all__ = [
     "tiny_clip",
     "random_fid_inception",
 ]
+
+# Small enough that the Part 1 model samples in a blink on a CPU.
+TINY_UNET = dict(dim=8, dim_mults=(1, 2), attn_heads=2, attn_dim_head=8)
+
+
+def tiny_unet(**overrides: object) -> UNet:
+    """The Part 1 UNet at :data:`TINY_UNET`, with ``overrides`` of its arguments."""
+    return UNet(**{**TINY_UNET, **overrides})
+
+
+def tiny_diffusion(
+    steps: DiffusionSteps,
+    timesteps: int = 100,
+    sampling_timesteps: int = 10,
+    beta_schedule: str = "cosine",
+    seed: int = 0,
+    unet: dict | None = None,
+    **overrides: object,
+) -> GaussianDiffusion:
+    """A 16 px :class:`GaussianDiffusion` on :func:`tiny_unet`, seeded, in eval mode.
+
+    ``steps`` are the three TODO functions it runs (a student's or the reference); ``unet``
+    overrides the UNet's arguments and ``overrides`` the diffusion's.
+    """
+    torch.manual_seed(seed)
+    return GaussianDiffusion(
+        tiny_unet(**(unet or {})),
+        image_size=16,
+        steps=steps,
+        timesteps=timesteps,
+        sampling_timesteps=sampling_timesteps,
+        beta_schedule=beta_schedule,
+        **overrides,
+    ).eval()
+
 
 EMBED_DIM = 32
 

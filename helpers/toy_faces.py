@@ -17,11 +17,9 @@ from pathlib import Path
 from PIL import Image, ImageDraw
 from tqdm.auto import tqdm
 
-from helpers.data import DATA_ROOT
+from helpers import places
 
-__all__ = ["draw_face", "write_toy_faces", "DEFAULT_TOY_FACES_DIR"]
-
-DEFAULT_TOY_FACES_DIR = DATA_ROOT / "toy-faces"
+__all__ = ["draw_face", "write_toy_faces"]
 
 HAIR = [
     (40, 30, 30),
@@ -177,7 +175,7 @@ def draw_face(seed: int, size: int = 64) -> Image.Image:
 
 
 def write_toy_faces(
-    out_dir: str | Path = DEFAULT_TOY_FACES_DIR,
+    out_dir: str | Path | None = None,
     n: int = 2000,
     size: int = 64,
     seed: int = 0,
@@ -185,10 +183,12 @@ def write_toy_faces(
 ) -> Path:
     """Write faces ``seed .. seed + n - 1`` as ``out_dir/00000.png`` … and return ``out_dir``.
 
+    ``out_dir`` defaults to ``toy-faces`` in :func:`helpers.places.data_root`.
+
     A manifest records ``(n, size, seed)``: asking again for the same set is free, and
     asking for another set replaces the folder's images rather than mixing two sets.
     """
-    out_dir = Path(out_dir)
+    out_dir = Path(out_dir) if out_dir is not None else places.data_root() / "toy-faces"
     manifest = out_dir / "toy-faces.json"
     wanted = {"n": n, "size": size, "seed": seed}
     if manifest.is_file() and json.loads(manifest.read_text()) == wanted:

@@ -31,12 +31,13 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
+from helpers import places
+
 __all__ = [
     "ANIMEFACE_CASCADE",
     "Asset",
     "FID_INCEPTION",
     "MissingWeightsError",
-    "cache_dir",
     "fetch",
     "search_dirs",
     "sha256_of",
@@ -87,18 +88,9 @@ class MissingWeightsError(FileNotFoundError):
     """A needed file is neither on disk nor downloadable; the message says how to supply it."""
 
 
-def cache_dir() -> Path:
-    """``$COURSEKIT_CACHE``, default ``~/.cache/diffusion-course-kit`` (not created here)."""
-    return Path(
-        os.environ.get("COURSEKIT_CACHE") or Path.home() / ".cache" / "diffusion-course-kit"
-    )
-
-
 def search_dirs() -> list[Path]:
     """Folders searched (recursively, up to ``SEARCH_DEPTH`` levels) after the cache."""
-    from helpers.data import kaggle_input_dir
-
-    return [kaggle_input_dir()]
+    return [places.kaggle_input_dir()]
 
 
 def sha256_of(path: Path) -> str:
@@ -130,11 +122,11 @@ def fetch(
             source = "the path given" if path else f"${asset.env}"
             raise MissingWeightsError(
                 f"{asset.name} ({asset.what}) not found at {explicit}, which {source} points to. "
-                f"Fix the path, or unset {asset.env} to use the cache {cache_dir()}."
+                f"Fix the path, or unset {asset.env} to use the cache {places.cache_dir()}."
             )
         return _checked(asset, explicit)
 
-    cached = cache_dir() / asset.name
+    cached = places.cache_dir() / asset.name
     if cached.is_file():
         return _checked(asset, cached)
     for root in search_dirs():
@@ -145,7 +137,7 @@ def fetch(
                 return _checked(asset, Path(hit))
 
     if download is None:
-        download = os.environ.get("COURSEKIT_OFFLINE", "") not in ("1", "true", "yes")
+        download = not places.offline()
     if not download:
         reason = "downloads are off (COURSEKIT_OFFLINE=1)"
     else:
@@ -157,13 +149,13 @@ def fetch(
 
 
 def _missing_message(asset: Asset, reason: str) -> str:
-    searched = [str(cache_dir())] + [
+    searched = [str(places.cache_dir())] + [
         f"{d} (up to {SEARCH_DEPTH} levels deep)" for d in search_dirs()
     ]
     return (
         f"Missing {asset.name} ({asset.what}). Searched: {', '.join(searched)}; {reason}. "
         f"To provide it, download {asset.url} on a machine with internet and either put it in "
-        f"{cache_dir()} (the folder $COURSEKIT_CACHE names), set {asset.env} to its path, or, on "
+        f"{places.cache_dir()} (the folder $COURSEKIT_CACHE names), set {asset.env} to its path, or, on "
         f"Kaggle, attach a dataset that contains it (it is then found under /kaggle/input)."
     )
 

@@ -6,8 +6,8 @@ import pytest
 import torch
 
 from grading.reference import REFERENCE_STEPS
+from helpers import tiny_models
 from helpers.diffusion import GaussianDiffusion
-from helpers.unet import UNet
 
 
 def pytest_addoption(parser):
@@ -19,21 +19,12 @@ def pytest_addoption(parser):
     )
 
 
-TINY_UNET = dict(dim=8, dim_mults=(1, 2), attn_heads=2, attn_dim_head=8)
-
-
 @pytest.fixture(autouse=True)
 def _deterministic():
     torch.manual_seed(0)
     yield
 
 
-def tiny_unet(**overrides) -> UNet:
-    return UNet(**{**TINY_UNET, **overrides})
-
-
 def tiny_diffusion(**overrides) -> GaussianDiffusion:
-    unet_kwargs = overrides.pop("unet", {})
-    kwargs = dict(image_size=16, timesteps=100, sampling_timesteps=10, beta_schedule="cosine")
-    kwargs.update(overrides)
-    return GaussianDiffusion(tiny_unet(**unet_kwargs), steps=REFERENCE_STEPS, **kwargs)
+    """:func:`helpers.tiny_models.tiny_diffusion` running the reference steps."""
+    return tiny_models.tiny_diffusion(REFERENCE_STEPS, **overrides)

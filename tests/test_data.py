@@ -94,7 +94,7 @@ def test_resolution_prefers_explicit_path_then_kaggle(tmp_path):
 def test_resolution_error_lists_what_is_attached(tmp_path, monkeypatch):
     kaggle = tmp_path / "kaggle_input"
     (kaggle / "some-other-dataset").mkdir(parents=True)
-    monkeypatch.setattr("helpers.data.DATA_ROOT", tmp_path / "no-data")
+    monkeypatch.setattr("helpers.places.data_root", lambda: tmp_path / "no-data")
     with pytest.raises(FileNotFoundError) as err:
         resolve_data_dir(kaggle_input=kaggle)
     message = str(err.value)

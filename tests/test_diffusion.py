@@ -9,8 +9,9 @@ from diffusers import DDIMScheduler, DDPMScheduler
 
 from grading.reference import REFERENCE_STEPS, denoise_backward, denoise_forward, schedule_init
 from helpers.diffusion import GaussianDiffusion
+from helpers.tiny_models import tiny_unet
 from helpers.todos import STUDENT_STEPS, DiffusionSteps
-from tests.conftest import tiny_diffusion, tiny_unet
+from tests.conftest import tiny_diffusion
 
 
 def _batch(t: int, n: int = 4) -> torch.Tensor:

@@ -62,8 +62,8 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
+from helpers import places
 from helpers.metrics.images import batches, list_images
-from helpers.weights import cache_dir
 
 __all__ = [
     "FIDResult",
@@ -280,7 +280,7 @@ def reference_statistics(
         "preprocessing": PREPROCESSING,
         "model": model_fingerprint(model),
     }
-    cache = Path(cache) if cache is not None else cache_dir() / "fid-stats"
+    cache = Path(cache) if cache is not None else places.cache_dir() / "fid-stats"
     path = cache / f"{hashlib.sha256(str(folder).encode()).hexdigest()[:16]}.npz"
     if path.is_file():
         stats, stored_key = GaussianStats.load_with_key(path)
