@@ -12,6 +12,7 @@ from helpers.schedules import get_beta_schedule
 from helpers.todos import DiffusionSteps, extract
 
 
+# Copied from helpers.todos.schedule_init (signature)
 def schedule_init(
     timesteps: int, beta_schedule: str, **schedule_kwargs: float
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -21,6 +22,7 @@ def schedule_init(
     return betas, alphas, alphas_bar
 
 
+# Copied from helpers.todos.denoise_forward (signature)
 def denoise_forward(
     alphas_bar: torch.Tensor, x_start: torch.Tensor, t: torch.Tensor, noise: torch.Tensor
 ) -> torch.Tensor:
@@ -28,6 +30,7 @@ def denoise_forward(
     return alpha_bar_t.sqrt() * x_start + (1.0 - alpha_bar_t).sqrt() * noise
 
 
+# Copied from helpers.todos.denoise_backward (signature)
 def denoise_backward(
     alphas_bar: torch.Tensor,
     pred_x_start: torch.Tensor,

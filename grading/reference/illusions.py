@@ -21,6 +21,7 @@ from helpers.illusions.sampler import (
 from helpers.illusions.views import View
 
 
+# Copied from helpers.illusions.sampler.denoising_loop (signature)
 @torch.no_grad()
 def denoising_loop(
     model: Any,

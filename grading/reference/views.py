@@ -12,9 +12,11 @@ from helpers.illusions import views
 
 
 class IdentityView(views.IdentityView):
+    # Copied from helpers.illusions.views.IdentityView.view (signature)
     def view(self, im: torch.Tensor) -> torch.Tensor:
         return im
 
+    # Copied from helpers.illusions.views.IdentityView.inverse_view (signature)
     def inverse_view(self, noise: torch.Tensor) -> torch.Tensor:
         return noise
 
@@ -22,8 +24,10 @@ class IdentityView(views.IdentityView):
 class Rotate180View(views.Rotate180View):
     # Two flips, not torchvision's rotate: rotate() resamples through an affine grid, and
     # check_view demands an exact inverse.
+    # Copied from helpers.illusions.views.Rotate180View.view (signature)
     def view(self, im: torch.Tensor) -> torch.Tensor:
         return torch.flip(im, dims=(-2, -1))
 
+    # Copied from helpers.illusions.views.Rotate180View.inverse_view (signature)
     def inverse_view(self, noise: torch.Tensor) -> torch.Tensor:
         return torch.flip(noise, dims=(-2, -1))
