@@ -108,7 +108,7 @@ HOSTILE: dict[str, list[Edit] | None] = {
     ],
     "malformed": None,  # written by write_submission below
     "edited_tests": [
-        ("todo_1_1_3", "sigma = eta * ", "sigma = 0.0 * eta * "),
+        ("todo_1_1_3", "        eta\n        * (", "        0.0\n        * eta\n        * ("),
     ],
     "reference_import": [
         (
