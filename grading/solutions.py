@@ -28,7 +28,7 @@ from types import ModuleType
 import nbformat
 
 import grading.reference
-from grading.pipeline import ASSIGNMENTS, source_notebook
+from grading.pipeline import ASSIGNMENTS, REPO, source_notebook
 from grading.reference import prompts
 
 BEGIN, END = "### BEGIN SOLUTION", "### END SOLUTION"
@@ -173,11 +173,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     for assignment in ASSIGNMENTS:
         path = source_notebook(assignment)
         stale = sync(path, write=not args.check)
+        shown = path.relative_to(REPO)
         if stale and args.check:
-            print(f"{path}: stale solution cells {', '.join(stale)}; run {FIX}")
+            print(f"{shown}: stale solution cells {', '.join(stale)}; run {FIX}")
             status = 1
         else:
-            print(f"{path}: " + (f"wrote {', '.join(stale)}" if stale else "up to date"))
+            print(f"{shown}: " + (f"wrote {', '.join(stale)}" if stale else "up to date"))
     return status
 
 

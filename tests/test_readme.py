@@ -62,6 +62,7 @@ HERE: dict[str, dict[str, str]] = {
     ".venv/bin/python -m helpers doctor": {},
     ".venv/bin/python -m helpers data toy-faces": {},
     ".venv/bin/python -m grading.rubric": {},
+    ".venv/bin/python -m grading.solutions --check": {},
     # 20 steps instead of the preset's 150 (91 s), then 40 instead of 300 to resume.
     ".venv/bin/python -m grading.reference train --config smoke --results outputs/smoke --steps 300 --resume": {
         "outputs/smoke": "{tmp}/smoke",
@@ -115,6 +116,7 @@ MODULES = {
     "helpers": "helpers.cli",
     "grading.rubric": "grading.rubric",
     "grading.reference": "grading.reference.__main__",
+    "grading.solutions": "grading.solutions",
 }
 
 
