@@ -286,7 +286,9 @@ def compare_1_2_2(cases: list[tuple], got: list, want: list) -> str | None:
         if not seen["figure"]:
             return "plot_losses must return a matplotlib Figure"
         expected = torch.tensor(losses, dtype=torch.float64)
-        if not any(line.shape == expected.shape and torch.equal(line, expected) for line in seen["lines"]):
+        if not any(
+            line.shape == expected.shape and torch.equal(line, expected) for line in seen["lines"]
+        ):
             return f"{n} losses: no line's y-values are exactly the losses"
         if not seen["labels"] or not all(seen["labels"][0]):
             return "label both axes (ax.set_xlabel, ax.set_ylabel)"
@@ -330,7 +332,11 @@ TODOS: dict[str, Todo] = {
         "part1", cases_1_1_2, run_1_1_2, compare_tensors(1e-6, 1e-6, "x_t"), ("denoise_forward",)
     ),
     "1-1-3": Todo(
-        "part1", cases_1_1_3, run_1_1_3, compare_tensors(1e-5, 1e-5, "x_prev"), ("denoise_backward",)
+        "part1",
+        cases_1_1_3,
+        run_1_1_3,
+        compare_tensors(1e-5, 1e-5, "x_prev"),
+        ("denoise_backward",),
     ),
     "1-2-1": Todo(
         "part1",
@@ -511,19 +517,28 @@ def serve(folder: Path, hide: list[str]) -> None:
 
     import helpers  # noqa: F401  (imported before any student code, shared by the forks)
 
+    todos = set()
+    for name in json.loads((folder / "jobs.json").read_text()):
+        todos.add(json.loads((folder / name / "job.json").read_text())["todo"])
+    if any(TODOS[todo].assignment == "part2" for todo in todos):  # load diffusers once
+        import torchvision.transforms  # noqa: F401
+
+        import helpers.illusions.sampler  # noqa: F401
+        import helpers.tiny_models  # noqa: F401
+
     report = {}
-    for todo in json.loads((folder / "todos.json").read_text()):
-        job = json.loads((folder / todo / "job.json").read_text())
+    for name in json.loads((folder / "jobs.json").read_text()):
+        job = json.loads((folder / name / "job.json").read_text())
         read_end, write_end = os.pipe()
         pid = os.fork()
         if pid == 0:
             os.close(read_end)
             os.close(results)
             os.setsid()
-            _child(folder / todo, job, write_end)
+            _child(folder / name, job, write_end)
         os.close(write_end)
         data, status = _collect(pid, read_end)
-        report[todo] = {"status": status, "data": data.hex()}
+        report[name] = {"status": status, "data": data.hex()}
     with os.fdopen(results, "w") as out:
         json.dump(report, out)
 
@@ -644,18 +659,30 @@ def judge_notebook(
             if spec.assignment == assignment
         }
     verdicts = {todo: Verdict(False, job) for todo, job in jobs.items() if isinstance(job, str)}
-    runnable = {todo: job for todo, job in jobs.items() if not isinstance(job, str)}
-    cases = {todo: TODOS[todo].cases() for todo in runnable}
+    runnable = {todo: (todo, job) for todo, job in jobs.items() if not isinstance(job, str)}
+    return {**verdicts, **run_isolated(runnable, hide)}
+
+
+def run_isolated(
+    jobs: dict[str, tuple[str, list]], hide: tuple[Path, ...] = ()
+) -> dict[str, Verdict]:
+    """Run each job ``{key: (todo, cells)}`` in its own fork of one isolated interpreter."""
+    cases = {todo: TODOS[todo].cases() for todo, _ in jobs.values()}
     steps = (GRADING / "reference" / "diffusion_steps.py").read_text()
     with tempfile.TemporaryDirectory(prefix="judge-") as tmp:
         folder = Path(tmp)
         shutil.copy2(__file__, folder / "judge_child.py")
-        for todo, cells in runnable.items():
-            (folder / todo / "cwd").mkdir(parents=True)
-            torch.save(cases[todo], folder / todo / "cases.pt")
-            job = {"todo": todo, "cells": cells, "steps": steps if TODOS[todo].reference_steps else ""}
-            (folder / todo / "job.json").write_text(json.dumps(job))
-        (folder / "todos.json").write_text(json.dumps(list(runnable)))
+        names = {key: f"job{k}" for k, key in enumerate(jobs)}
+        for key, (todo, cells) in jobs.items():
+            (folder / names[key] / "cwd").mkdir(parents=True)
+            torch.save(cases[todo], folder / names[key] / "cases.pt")
+            job = {
+                "todo": todo,
+                "cells": cells,
+                "steps": steps if TODOS[todo].reference_steps else "",
+            }
+            (folder / names[key] / "job.json").write_text(json.dumps(job))
+        (folder / "jobs.json").write_text(json.dumps(list(names.values())))
         hidden = [str(p) for p in (*HIDDEN, *hide) if p.is_dir()]
         command = [sys.executable, "-I", str(folder / "judge_child.py"), str(folder)]
         if _namespaces():
@@ -676,17 +703,15 @@ def judge_notebook(
                 command, cwd=tmp, env=env, capture_output=True, timeout=TOTAL_SECONDS
             )
             report = json.loads(done.stdout or b"{}")
-        except (subprocess.TimeoutExpired, ValueError) as error:
-            report, done = {}, None
-            failure = f"the isolated run failed ({type(error).__name__})"
-        else:
             failure = f"the isolated run failed: {done.stderr.decode(errors='replace')[-300:]}"
-    for todo, cells in runnable.items():
-        entry = report.get(todo)
-        if entry is None:
-            verdicts[todo] = Verdict(False, failure)
-            continue
-        verdicts[todo] = _verdict(todo, cells, cases[todo], entry)
+        except (subprocess.TimeoutExpired, ValueError) as error:
+            report, failure = {}, f"the isolated run failed ({type(error).__name__})"
+    verdicts = {}
+    for key, (todo, cells) in jobs.items():
+        entry = report.get(names[key])
+        verdicts[key] = (
+            Verdict(False, failure) if entry is None else _verdict(todo, cells, cases[todo], entry)
+        )
     return verdicts
 
 
@@ -706,3 +731,55 @@ def _verdict(todo: str, cells: list, cases: list, entry: dict) -> Verdict:
     except Exception as error:  # outputs of the wrong kind or number
         why = f"unexpected outputs ({type(error).__name__}: {error})"
     return Verdict(why is None, why or "")
+
+
+# --- the pipeline's hook -----------------------------------------------------------------
+
+
+def apply_judge(
+    work: Path, result: Any, notebook: Path, release: Path, hide: tuple[Path, ...] = ()
+) -> dict[str, Verdict]:
+    """Keep each TODO's points only where the in-kernel tests and the isolated judge agree.
+
+    ``work`` is the worker's course directory (its gradebook holds the autograde), ``result``
+    the pipeline's ``Result`` of this submission. Every autograded test cell's manual score is
+    set here: 0 where the judge disagrees, else cleared, so that a score the submission wrote
+    into the gradebook while it ran is undone.
+    """
+    from nbgrader.api import Gradebook
+
+    verdicts = judge_notebook(notebook, release, result.assignment, hide)
+    with Gradebook(f"sqlite:///{work / 'gradebook.db'}") as gb:
+        submission = gb.find_submission_notebook(notebook.stem, result.assignment, result.student)
+        comments = {c.name: c for c in submission.comments}
+        for grade in submission.grades:
+            todo = grade.name.removeprefix("test_").replace("_", "-")
+            if todo not in verdicts:
+                continue
+            verdict = verdicts[todo]
+            passed = grade.auto_score is not None and grade.auto_score >= grade.max_score
+            grade.manual_score = None if verdict.ok else 0.0
+            if passed and not verdict.ok:
+                why = f"TODO {todo}: outputs differ from the reference when re-run in isolation ({verdict.reason})"
+                result.notes.append(why)
+                comment = comments.get(TODOS[todo].cell(todo))
+                if comment is not None:
+                    comment.manual_comment = (
+                        f"Scored 0: the tests passed in your notebook, but this TODO's code, run on its "
+                        f"own in a fresh Python, {_plain(verdict.reason)}."
+                    )
+            elif verdict.ok and not passed:
+                result.notes.append(
+                    f"TODO {todo}: the isolated run agrees with the reference, but the tests in the notebook failed"
+                )
+            result.scores[grade.name] = grade.score
+        gb.db.commit()
+    return verdicts
+
+
+def _plain(reason: str) -> str:
+    return (
+        reason
+        if reason.startswith(("raised", "killed", "segfault", "stopped"))
+        else f"gives: {reason}"
+    )
