@@ -404,7 +404,7 @@ RESULT_BYTES = 64 << 20
 """Largest result one TODO's run may send back."""
 
 CAUSES = {
-    signal.SIGKILL: "killed (out of memory, or over its time limit)",
+    signal.SIGKILL: "killed (SIGKILL: out of memory, a time limit, or the code itself)",
     signal.SIGSEGV: "segfault",
     signal.SIGABRT: "aborted",
     signal.SIGXCPU: "over its CPU time limit",
@@ -576,27 +576,32 @@ def _grade_id(cell: dict) -> str | None:
     return cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
 
 
+def setup_cells(release: Path, todo: str) -> list[tuple[str, str]]:
+    """The release's locked code cells before ``todo``'s solution cell, test cells excepted."""
+    master = _cells(release)
+    ids = [_grade_id(c) for c in master]
+    return [
+        ("setup", c["source"])
+        for c in master[: ids.index(TODOS[todo].cell(todo))]
+        if c["cell_type"] == "code"
+        and c.get("metadata", {}).get("nbgrader", {}).get("locked")
+        and not c["metadata"]["nbgrader"].get("grade")
+    ]
+
+
 def programs(notebook: Path, release: Path, assignment: str) -> dict[str, list | str]:
     """Per TODO of ``assignment``: the cells its isolated run executes, or why it cannot run.
 
-    The release's locked code cells before the TODO (its setup: imports, the notebook's
-    helpers), the code cells the student added before it (tolerated if they fail), then
-    the student's solution cell of that TODO alone.
+    The release's setup cells before the TODO (imports, the notebook's helpers), the code
+    cells the student added before it (tolerated if they fail), then the student's
+    solution cell of that TODO alone.
     """
-    master, mine = _cells(release), _cells(notebook)
+    mine = _cells(notebook)
     out: dict[str, list | str] = {}
     for todo, spec in TODOS.items():
         if spec.assignment != assignment:
             continue
         cell_id = spec.cell(todo)
-        ids = [_grade_id(c) for c in master]
-        setup = [
-            ("setup", c["source"])
-            for c in master[: ids.index(cell_id)]
-            if c["cell_type"] == "code"
-            and c.get("metadata", {}).get("nbgrader", {}).get("locked")
-            and not c["metadata"]["nbgrader"].get("grade")
-        ]
         position = next((k for k, c in enumerate(mine) if _grade_id(c) == cell_id), None)
         if position is None or mine[position]["cell_type"] != "code":
             out[todo] = f"the solution cell {cell_id} is missing"
@@ -606,7 +611,7 @@ def programs(notebook: Path, release: Path, assignment: str) -> dict[str, list |
             for c in mine[:position]
             if c["cell_type"] == "code" and "nbgrader" not in c.get("metadata", {})
         ]
-        out[todo] = [*setup, *added, ("solution", mine[position]["source"])]
+        out[todo] = [*setup_cells(release, todo), *added, ("solution", mine[position]["source"])]
     return out
 
 
