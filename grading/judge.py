@@ -562,6 +562,8 @@ TOTAL_SECONDS = 600
 class Verdict:
     ok: bool
     reason: str = ""
+    died: bool = False
+    """The run's process died (a signal, or an exit before it returned its outputs)."""
 
 
 def _cells(path: Path) -> list[dict]:
@@ -722,7 +724,8 @@ def run_isolated(
 
 def _verdict(todo: str, cells: list, cases: list, entry: dict) -> Verdict:
     if entry["status"]:
-        return Verdict(False, entry["status"])
+        status = entry["status"]
+        return Verdict(False, status, died=not status.startswith(("stopped after", "result over")))
     try:
         sent = torch.load(io.BytesIO(bytes.fromhex(entry["data"])), weights_only=True)
         if not isinstance(sent, dict) or set(sent) != {"outputs", "error"}:
@@ -753,6 +756,7 @@ def apply_judge(
     """
     from nbgrader.api import Gradebook
 
+    limit_outputs(work / "autograded" / result.student / result.assignment / notebook.name)
     verdicts = judge_notebook(notebook, release, result.assignment, hide)
     with Gradebook(f"sqlite:///{work / 'gradebook.db'}") as gb:
         submission = gb.find_submission_notebook(notebook.stem, result.assignment, result.student)
@@ -788,3 +792,67 @@ def _plain(reason: str) -> str:
         if reason.startswith(("raised", "killed", "segfault", "stopped"))
         else f"gives: {reason}"
     )
+
+
+def neutralise_killers(
+    notebook: Path, release: Path, assignment: str, hide: tuple[Path, ...] = ()
+) -> list[str]:
+    """Replace each solution cell that kills its interpreter by one that raises, naming the cause.
+
+    For a notebook whose kernel died under nbgrader (which then saves no grade at all): the
+    judge runs each TODO's cell alone, so the cells whose runs die are the killers. Only
+    those TODOs lose their points when the notebook is graded again. Returns a note per cell.
+    """
+    killers = {
+        TODOS[todo].cell(todo): verdict.reason
+        for todo, verdict in judge_notebook(notebook, release, assignment, hide).items()
+        if verdict.died
+    }
+    nb = json.loads(notebook.read_text())
+    for cell in nb["cells"]:
+        if _grade_id(cell) in killers:
+            cause = killers[_grade_id(cell)]
+            cell["source"] = (
+                f"raise RuntimeError({f'this cell killed the kernel during grading: {cause}'!r})"
+            )
+    notebook.write_text(json.dumps(nb, indent=1))
+    return [
+        f"{cell_id} killed the kernel ({cause}): graded again without it"
+        for cell_id, cause in killers.items()
+    ]
+
+
+OUTPUT_BYTES = 64 << 10
+"""Output kept per cell of an autograded notebook (and so of its feedback page): 64 KiB."""
+
+
+def limit_outputs(path: Path, limit: int = OUTPUT_BYTES) -> None:
+    """Cut every code cell's outputs to ``limit`` bytes of text, with a visible note."""
+    if not path.is_file():
+        return
+    nb = json.loads(path.read_text())
+    changed = False
+    for cell in nb.get("cells", []):
+        if cell.get("cell_type") != "code":
+            continue
+        kept, used, total = [], 0, 0
+        for output in cell.get("outputs", []):
+            size = len(json.dumps(output))
+            total += size
+            if used + size <= limit:
+                kept.append(output)
+                used += size
+            elif output.get("output_type") == "stream" and used < limit:
+                text = "".join(output.get("text", ""))
+                kept.append({**output, "text": text[: limit - used]})
+                used = limit
+        if total > limit:
+            note = (
+                f"\n[output truncated: this cell wrote {total:,} bytes of output; "
+                f"at most {limit >> 10} KiB per cell are kept]\n"
+            )
+            kept.append({"output_type": "stream", "name": "stderr", "text": note})
+            cell["outputs"] = kept
+            changed = True
+    if changed:
+        path.write_text(json.dumps(nb, indent=1))

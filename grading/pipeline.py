@@ -224,6 +224,17 @@ def grade_one(
         log = f"grading stopped after {limit} s"
     result.notes += summarize_log(log)
     graded = read_grades(work, result)
+    if not graded and "the kernel died" in result.notes:
+        from grading import judge
+
+        again = judge.neutralise_killers(
+            notebook, released_notebook(assignment, course), assignment, (course, submitted)
+        )
+        if again:
+            result.notes += again
+            args = ("autograde", assignment, f"--student={student}", "--force", *extra)
+            nbgrader(*args, root=work, timeout=limit)
+            graded = read_grades(work, result)
     if graded:
         from grading import judge  # imports torch: only when there is something to judge
 
