@@ -25,12 +25,20 @@ costs only its own cells:
 
 * ``infinite_loop``: TODO 1-1-2's cell never ends (the cell timeout stops it);
 * ``exception``: TODO 1-2-2's cell raises at the top level;
-* ``kernel_death``: TODO 1-1-3's cell kills the kernel (``os._exit(1)``): nbgrader then
-  saves no grade at all, so the whole notebook scores 0 (the feedback says why);
+* ``kernel_death``: TODO 1-1-3's cell kills the kernel (``os._exit(1)``);
 * ``malformed``: the file is not JSON;
 * ``edited_tests``: a wrong TODO 1-1-3 whose test cell was replaced by a print, and
   TODO 1-2-2's test cell deleted (nbgrader restores both from the gradebook);
-* ``reference_import``: TODO 1-1-3 imports the reference solution.
+* ``reference_import``: TODO 1-1-3 imports the reference solution;
+* ``cheats``: cheats that pass the tests inside the kernel, each defeated by the isolated
+  judge (and a correct cell that prints 30 MB): TODO 1-1-1 is right only for T = 1000 and
+  replaces ``torch.testing.assert_close``; TODO 1-1-3 reaches the reference through
+  ``sys.modules`` with its name split in two; TODO 1-2-2 is wrong and writes 1000 points into
+  the gradebook it finds above its folder; TODO 1-2-1 is right and prints 30 MB (the
+  autograded notebook and the feedback keep 64 KiB of it).
+
+``kernel_death`` loses only TODO 1-1-3: the judge finds the cell whose run dies, it is
+replaced by a ``raise`` naming the cause, and the notebook is graded again.
 
 The expected scores are in ``EXPECTED`` (the tests check them).
 """
@@ -197,6 +205,42 @@ HOSTILE: dict[str, list[Edit] | None] = {
     "edited_tests": [
         ("todo_1_1_3", "sigma = eta * ", "sigma = 0.0 * eta * "),
     ],
+    "cheats": [
+        (
+            "todo_1_1_1",
+            "def schedule_init(",
+            "import torch.testing\n\ntorch.testing.assert_close = lambda *args, **kwargs: None\n\n\n"
+            "def schedule_init(",
+        ),
+        (
+            "todo_1_1_1",
+            "get_beta_schedule(beta_schedule)(timesteps, ",
+            'get_beta_schedule(beta_schedule)(1000 if beta_schedule != "sigmoid" else timesteps, ',
+        ),
+        ("todo_1_1_3", "def denoise_backward(", "import sys\n\n\ndef denoise_backward("),
+        (
+            "todo_1_1_3",
+            "    alpha_bar_t = extract(",
+            '    return sys.modules["grad" + "ing.reference"].denoise_backward(\n'
+            "        alphas_bar, pred_x_start, pred_noise, t, t_prev, noise, eta\n    )\n"
+            "    alpha_bar_t = extract(",
+        ),
+        (
+            "todo_1_2_1",
+            "@torch.inference_mode()",
+            'print("x" * (30 << 20))\n\n\n@torch.inference_mode()',
+        ),
+        (
+            "todo_1_2_2",
+            "def plot_losses(",
+            "import sqlite3\n\nfor folder in Path.cwd().parents:  # the kernel runs inside the course directory\n"
+            '    if (folder / "gradebook.db").is_file():\n'
+            '        with sqlite3.connect(folder / "gradebook.db") as db:\n'
+            '            db.execute("UPDATE grade SET manual_score = 1000")\n'
+            "        break\n\n\ndef plot_losses(",
+        ),
+        ("todo_1_2_2", "    return fig", "    return None"),
+    ],
     "reference_import": [
         (
             "todo_1_1_3",
@@ -221,11 +265,11 @@ EXPECTED: dict[tuple[str, str], dict[str, float]] = {
     ("planted_bugs", "part1"): {**P1, "test_1_1_2": 0, "test_1_2_1": 0},
     ("infinite_loop", "part1"): {**P1, "test_1_1_2": 0},
     ("exception", "part1"): {**P1, "test_1_2_2": 0},
-    # nbgrader saves no grades when the kernel dies: the whole notebook scores 0.
-    ("kernel_death", "part1"): dict.fromkeys(P1, 0),
+    ("kernel_death", "part1"): {**P1, "test_1_1_3": 0},
     ("malformed", "part1"): dict.fromkeys(P1, 0),
     ("edited_tests", "part1"): {**P1, "test_1_1_3": 0},
     ("reference_import", "part1"): {**P1, "test_1_1_3": 0},
+    ("cheats", "part1"): {**P1, "test_1_1_1": 0, "test_1_1_3": 0, "test_1_2_2": 0},
     ("seed_report", "part1"): P1,
     ("reference", "part2"): P2,
     ("seed_report", "part2"): P2,

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from grading import judge
-from grading.examples import SEED_REPORT, solutions
+from grading.examples import HOSTILE, SEED_REPORT, solutions
 from grading.pipeline import ASSIGNMENTS, source_notebook
 
 
@@ -44,19 +44,6 @@ class Change:
             code = code.replace(old, new)
         return code
 
-
-GRADEBOOK_WRITE = """import sqlite3
-from pathlib import Path
-
-for _folder in Path.cwd().parents:  # the kernel runs inside the course directory
-    if (_folder / "gradebook.db").is_file():
-        with sqlite3.connect(_folder / "gradebook.db") as _db:
-            _db.execute("UPDATE grade SET manual_score = 1000")
-
-
-def plot_losses(losses):
-    return None"""
-"""A wrong TODO 1-2-2 that gives itself (and every other cell) 1000 points in the gradebook."""
 
 M = Change
 MUTANTS = [
@@ -168,20 +155,16 @@ class Rotate180View(views.Rotate180View):
     M("2-3", "the views applied and inverted by hand", (("viewed = apply_views(views, x)", "viewed = torch.cat([v.view(x) for v in views])"), ("(invert_views(views, half) for half in pred.chunk(2))", "(torch.stack([v.inverse_view(p) for v, p in zip(views, half.chunk(len(views)))]) for half in pred.chunk(2))"))),
 ]  # fmt: skip
 
+
+def _hostile(todo: str, what: str) -> Change:
+    """A cheat of the ``cheats`` example submission (graded end to end in tests/test_grading.py)."""
+    cell = judge.TODOS[todo].cell(todo)
+    return Change(todo, what, tuple((old, new) for c, old, new in HOSTILE["cheats"] if c == cell))
+
+
 CHEATS = [
-    M("1-1-3", "the reference through sys.modules, name split in two", source='''import sys
-
-
-def denoise_backward(alphas_bar, pred_x_start, pred_noise, t, t_prev, noise, eta):
-    return sys.modules["grad" + "ing.reference"].denoise_backward(alphas_bar, pred_x_start, pred_noise, t, t_prev, noise, eta)'''),
-    M("1-1-1", "replaces torch.testing.assert_close, right only for T = 1000", source='''import torch.testing
-
-torch.testing.assert_close = lambda *args, **kwargs: None
-
-
-def schedule_init(timesteps, beta_schedule, **schedule_kwargs):
-    betas = get_beta_schedule(beta_schedule)(1000 if beta_schedule != "sigmoid" else timesteps, **schedule_kwargs)
-    return betas, 1.0 - betas, torch.cumprod(1.0 - betas, dim=0)'''),
+    _hostile("1-1-3", "the reference through sys.modules, name split in two"),
+    _hostile("1-1-1", "replaces torch.testing.assert_close, right only for T = 1000"),
     M("1-1-2", "reads the reference from the test's frame", source='''import inspect
 
 
@@ -201,7 +184,7 @@ torch.rand = lambda *a, **k: torch.full_like(_rand(*a, **k), 0.5)
 def denoise_forward(alphas_bar, x_start, t, noise):
     a = extract(alphas_bar, t, x_start.shape)
     return a * x_start + (1 - a) * noise'''),
-    M("1-2-2", "writes into the gradebook above its folder", source=GRADEBOOK_WRITE),
+    _hostile("1-2-2", "writes into the gradebook above its folder"),
     M("2-2", "reads the reference solution from the repository's files", source='''from pathlib import Path
 
 import helpers
@@ -229,9 +212,8 @@ os.kill(os.getpid(), 9)"""),
     M("2-3", "calls sys.exit", source="""import sys
 
 sys.exit(0)"""),
-    M("1-2-1", "prints 30 MB", source="""def sample_with_progress(diffusion, batch_size, eta=None, generator=None, path=None):
-    print("x" * (30 << 20))
-    return None, None"""),
+    M("1-2-1", "writes a 30 MB file", source="""with open("big.bin", "wb") as f:
+    f.write(b"x" * (30 << 20))"""),
 ]  # fmt: skip
 
 
