@@ -36,6 +36,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import traceback
 from collections.abc import Callable
@@ -630,6 +631,9 @@ def _namespaces() -> bool:
 
 
 _WANTS: dict[tuple, list] = {}
+_WANTS_LOCK = threading.Lock()
+"""The pipeline judges submissions in threads, and the reference runs seed torch's global
+generator (the tiny models' weights): one at a time, or they would draw each other's numbers."""
 
 
 def _setup_namespace(cells: list) -> dict:
@@ -648,10 +652,11 @@ def _want(todo: str, cells: list, cases: list) -> list | None:
     if not spec.reference:
         return None
     setup = tuple(source for kind, source in cells if kind == "setup")
-    if (todo, setup) not in _WANTS:
-        ns = reference_namespace(todo, _setup_namespace(cells) if spec.reference_steps else {})
-        _WANTS[todo, setup] = spec.run(ns, cases)
-    return _WANTS[todo, setup]
+    with _WANTS_LOCK:
+        if (todo, setup) not in _WANTS:
+            ns = reference_namespace(todo, _setup_namespace(cells) if spec.reference_steps else {})
+            _WANTS[todo, setup] = spec.run(ns, cases)
+        return _WANTS[todo, setup]
 
 
 def judge_notebook(
@@ -769,6 +774,8 @@ def apply_judge(
             verdict = verdicts[todo]
             passed = grade.auto_score is not None and grade.auto_score >= grade.max_score
             grade.manual_score = None if verdict.ok else 0.0
+            # Grade.score is computed by the database: read it back only after the commit.
+            result.scores[grade.name] = (grade.auto_score or 0.0) if verdict.ok else 0.0
             if passed and not verdict.ok:
                 why = f"TODO {todo}: outputs differ from the reference when re-run in isolation ({verdict.reason})"
                 result.notes.append(why)
@@ -782,7 +789,6 @@ def apply_judge(
                 result.notes.append(
                     f"TODO {todo}: the isolated run agrees with the reference, but the tests in the notebook failed"
                 )
-            result.scores[grade.name] = grade.score
         gb.db.commit()
     return verdicts
 

@@ -143,7 +143,8 @@ def test_hostile_events_are_reported(graded):
 def test_cheats_that_pass_in_the_kernel_are_defeated_by_the_judge(graded):
     course, _, results = graded
     cheats = results["cheats", "part1"]
-    for todo in ("1-1-1", "1-1-3", "1-2-2"):
+    assert cheats.scores["test_1_2_2"] == 0, "a score written into the gradebook is undone"
+    for todo in ("1-1-1", "1-1-3"):
         assert any(
             n.startswith(f"TODO {todo}: outputs differ from the reference when re-run in isolation")
             for n in cheats.notes
