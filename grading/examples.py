@@ -12,18 +12,33 @@ Shipped in ``grading/submitted/<student>/<assignment>/``, for both assignments:
   roots) and TODO 1-2-1 (the trajectory is not mapped to [0, 1]); in Part 2, TODO 2-2
   (the half turn is a left-right mirror) and TODO 2-3 (the unconditional variance is kept).
 
+* ``seed_report``: the code of the seed report (``../shared/seed/``), adapted only to the
+  kit's names and signatures (functions of the TODO's arguments instead of methods, the
+  kit's ``extract`` for per-image timesteps, the kit's progress figure and ``path``, a
+  returned figure instead of ``plt.show()``): its Part 1 TODOs, its prompts and its
+  TODO 2-2 (``torchvision``'s ``rotate(im, 180)``); its TODO 2-3 is incomplete in the
+  report, so the reference's stands in. Full marks.
+
 Hostile submissions (``--hostile``, Part 1 only: the pipeline treats both parts alike),
 each built so that every TODO it does not attack is correct, which shows that the attack
 costs only its own cells:
 
 * ``infinite_loop``: TODO 1-1-2's cell never ends (the cell timeout stops it);
 * ``exception``: TODO 1-2-2's cell raises at the top level;
-* ``kernel_death``: TODO 1-1-3's cell kills the kernel (``os._exit(1)``): nbgrader then
-  saves no grade at all, so the whole notebook scores 0 (the feedback says why);
+* ``kernel_death``: TODO 1-1-3's cell kills the kernel (``os._exit(1)``);
 * ``malformed``: the file is not JSON;
 * ``edited_tests``: a wrong TODO 1-1-3 whose test cell was replaced by a print, and
   TODO 1-2-2's test cell deleted (nbgrader restores both from the gradebook);
-* ``reference_import``: TODO 1-1-3 imports the reference solution.
+* ``reference_import``: TODO 1-1-3 imports the reference solution;
+* ``cheats``: cheats that pass the tests inside the kernel, each defeated by the isolated
+  judge (and a correct cell that prints 30 MB): TODO 1-1-1 is right only for T = 1000 and
+  replaces ``torch.testing.assert_close``; TODO 1-1-3 reaches the reference through
+  ``sys.modules`` with its name split in two; TODO 1-2-2 is wrong and writes 1000 points into
+  the gradebook it finds above its folder; TODO 1-2-1 is right and prints 30 MB (the
+  autograded notebook and the feedback keep 64 KiB of it).
+
+``kernel_death`` loses only TODO 1-1-3: the judge finds the cell whose run dies, it is
+replaced by a ``raise`` naming the cause, and the notebook is graded again.
 
 The expected scores are in ``EXPECTED`` (the tests check them).
 """
@@ -46,6 +61,7 @@ Edit = tuple[str, str, str]
 EXAMPLES: dict[str, dict[str, list[Edit] | None]] = {
     "part1": {
         "reference": [],
+        "seed_report": [],
         "untouched": None,
         "planted_bugs": [
             (
@@ -62,6 +78,7 @@ EXAMPLES: dict[str, dict[str, list[Edit] | None]] = {
     },
     "part2": {
         "reference": [],
+        "seed_report": [],
         "untouched": None,
         "planted_bugs": [
             (
@@ -88,6 +105,84 @@ EXAMPLES: dict[str, dict[str, list[Edit] | None]] = {
     },
 }
 
+SEED_REPORT: dict[str, dict[str, str]] = {
+    "part1": {
+        "todo_1_1_1": """def schedule_init(timesteps, beta_schedule, **schedule_kwargs):
+    beta_schedule_fn = get_beta_schedule(beta_schedule)
+    betas = beta_schedule_fn(timesteps, **schedule_kwargs)
+    alphas = 1.0 - betas
+    alphas_bar = torch.cumprod(alphas, dim=0)
+    return betas, alphas, alphas_bar""",
+        "todo_1_1_2": """def denoise_forward(alphas_bar, x_start, t, noise):
+    alphas_bar_t = extract(alphas_bar, t, x_start.shape)
+    mean = torch.sqrt(alphas_bar_t) * x_start
+    std = torch.sqrt(1.0 - alphas_bar_t)
+    return mean + std * noise""",
+        "todo_1_1_3": """def denoise_backward(alphas_bar, pred_x_start, pred_noise, t, t_prev, noise, eta):
+    alpha_bar_t = extract(alphas_bar, t, pred_x_start.shape)
+    alpha_bar_t_prev = extract(alphas_bar, t_prev, pred_x_start.shape)
+    var = (eta**2) * (1.0 - alpha_bar_t_prev)/(1.0 - alpha_bar_t) * (1.0 - alpha_bar_t/alpha_bar_t_prev)
+    mean = torch.sqrt(alpha_bar_t_prev)*pred_x_start + torch.sqrt(1.0-alpha_bar_t_prev-var) * pred_noise
+    return mean + torch.sqrt(var)*noise""",
+        "todo_1_2_1": """@torch.inference_mode()
+def sample_with_progress(diffusion, batch_size, eta=None, generator=None, path="denoising_progress.png"):
+    eta = diffusion.ddim_sampling_eta if eta is None else eta
+    batch, device = batch_size, diffusion.device
+    shape = (batch, diffusion.channels, *diffusion.image_size)
+    img = torch.randn(shape, generator=generator).to(device)
+    imgs = [img]
+    for time, time_prev in diffusion.ddim_time_pairs():
+        time_cond = torch.full((batch,), time, device = device, dtype = torch.long)
+        pred_noise, x_start, *_ = diffusion.model_predictions(img, time_cond, None, clip_x_start = True, rederive_pred_noise = True)
+        if time_prev < 0:
+            img = x_start
+        else:
+            noise = torch.randn(shape, generator=generator).to(device)
+            prev_cond = torch.full((batch,), time_prev, device = device, dtype = torch.long)
+            img = diffusion.steps.denoise_backward(diffusion.alphas_bar, x_start, pred_noise, time_cond, prev_cond, noise, eta)
+        imgs.append(img)
+    ret = unnormalize(torch.stack(imgs, dim = 1))
+    plot_denoising_progress(ret, path, times=diffusion.trajectory_times(), max_columns=11)
+    return ret[:, -1], ret""",
+        "todo_1_2_2": """def plot_losses(losses):
+    fig = plt.figure()
+    plt.plot(losses, label='Loss')
+    plt.xlabel('Iteration')
+    plt.ylabel('Loss')
+    plt.legend()
+    plt.grid(True)
+    return fig""",
+    },
+    "part2": {
+        "todo_2_1": """PROMPTS = [
+    "A cyberpunk-style alien spaceship hovers above a rural Earth farm. In the foreground, aliens "
+    "exit the ship and capture a horse and a cow for food. The background shows a glowing city "
+    "skyline with neon lights and flying drones.",
+    "In a futuristic city, people drive flying cars above the roads. The sky is filled with bright "
+    "aerial highways, while the ground level is lined with glowing skyscrapers and digital "
+    "billboards. The scene is viewed from a rooftop at sunset.",
+]""",
+        "todo_2_2": """import torchvision.transforms as T
+
+
+class IdentityView(views.IdentityView):
+    def view(self, im):
+        return im
+
+    def inverse_view(self, noise):
+        return noise
+
+
+class Rotate180View(views.Rotate180View):
+    def view(self, im):
+        return T.functional.rotate(im, 180)
+
+    def inverse_view(self, noise):
+        return T.functional.rotate(noise, 180)""",
+    },
+}
+"""The seed report's own code per solution cell (the rest of ``seed_report`` is the reference)."""
+
 HOSTILE: dict[str, list[Edit] | None] = {
     "infinite_loop": [
         ("todo_1_1_2", "def denoise_forward(", "while True:\n    pass\n\n\ndef denoise_forward("),
@@ -109,6 +204,42 @@ HOSTILE: dict[str, list[Edit] | None] = {
     "malformed": None,  # written by write_submission below
     "edited_tests": [
         ("todo_1_1_3", "        eta\n        * (", "        0.0\n        * eta\n        * ("),
+    ],
+    "cheats": [
+        (
+            "todo_1_1_1",
+            "def schedule_init(",
+            "import torch.testing\n\ntorch.testing.assert_close = lambda *args, **kwargs: None\n\n\n"
+            "def schedule_init(",
+        ),
+        (
+            "todo_1_1_1",
+            "get_beta_schedule(beta_schedule)(timesteps, ",
+            'get_beta_schedule(beta_schedule)(1000 if beta_schedule != "sigmoid" else timesteps, ',
+        ),
+        ("todo_1_1_3", "def denoise_backward(", "import sys\n\n\ndef denoise_backward("),
+        (
+            "todo_1_1_3",
+            "    alpha_bar_t = extract(",
+            '    return sys.modules["grad" + "ing.reference"].denoise_backward(\n'
+            "        alphas_bar, pred_x_start, pred_noise, t, t_prev, noise, eta\n    )\n"
+            "    alpha_bar_t = extract(",
+        ),
+        (
+            "todo_1_2_1",
+            "@torch.inference_mode()",
+            'print("x" * (30 << 20))\n\n\n@torch.inference_mode()',
+        ),
+        (
+            "todo_1_2_2",
+            "def plot_losses(",
+            "import sqlite3\n\nfor folder in Path.cwd().parents:  # the kernel runs inside the course directory\n"
+            '    if (folder / "gradebook.db").is_file():\n'
+            '        with sqlite3.connect(folder / "gradebook.db") as db:\n'
+            '            db.execute("UPDATE grade SET manual_score = 1000")\n'
+            "        break\n\n\ndef plot_losses(",
+        ),
+        ("todo_1_2_2", "    return fig", "    return None"),
     ],
     "reference_import": [
         (
@@ -134,12 +265,14 @@ EXPECTED: dict[tuple[str, str], dict[str, float]] = {
     ("planted_bugs", "part1"): {**P1, "test_1_1_2": 0, "test_1_2_1": 0},
     ("infinite_loop", "part1"): {**P1, "test_1_1_2": 0},
     ("exception", "part1"): {**P1, "test_1_2_2": 0},
-    # nbgrader saves no grades when the kernel dies: the whole notebook scores 0.
-    ("kernel_death", "part1"): dict.fromkeys(P1, 0),
+    ("kernel_death", "part1"): {**P1, "test_1_1_3": 0},
     ("malformed", "part1"): dict.fromkeys(P1, 0),
     ("edited_tests", "part1"): {**P1, "test_1_1_3": 0},
     ("reference_import", "part1"): {**P1, "test_1_1_3": 0},
+    ("cheats", "part1"): {**P1, "test_1_1_1": 0, "test_1_1_3": 0, "test_1_2_2": 0},
+    ("seed_report", "part1"): P1,
     ("reference", "part2"): P2,
+    ("seed_report", "part2"): P2,
     ("untouched", "part2"): dict.fromkeys(P2, 0),
     ("planted_bugs", "part2"): {**P2, "test_2_2": 0, "test_2_3": 0},
 }
@@ -176,6 +309,8 @@ def build(
     if edits is None:
         return nb
     code = solutions(source_notebook(assignment))
+    if name == "seed_report":
+        code.update(SEED_REPORT[assignment])
     for cell_id, old, new in edits:
         if code[cell_id].count(old) != 1:
             raise ValueError(f"{name}: {old!r} must occur once in the solution of {cell_id}")

@@ -30,9 +30,9 @@ uses of the reference solution (``grading``, ``REFERENCE_STEPS``, ``importlib``,
 ``__import__``): the hidden tests import ``grading.reference``, so a solution that
 imports it would pass them. A hit in a TODO's solution cell scores that TODO's test
 cell zero; a hit in a cell the student added scores every autograded cell zero. The
-reason is written into the feedback as a comment on the cell. This is a static scan,
-not a sandbox: code that builds the module name at run time, or patches the test
-helpers, is not caught (see grading/README.md).
+reason is written into the feedback as a comment on the cell. This static scan is an
+early warning; the verdict is the isolated judge's (:mod:`grading.judge`): a TODO keeps
+its points only if its code, re-run alone outside the kernel, agrees with the reference.
 """
 
 from __future__ import annotations
@@ -224,7 +224,23 @@ def grade_one(
         log = f"grading stopped after {limit} s"
     result.notes += summarize_log(log)
     graded = read_grades(work, result)
+    if not graded and "the kernel died" in result.notes:
+        from grading import judge
+
+        again = judge.neutralise_killers(
+            notebook, released_notebook(assignment, course), assignment, (course, submitted)
+        )
+        if again:
+            result.notes += again
+            args = ("autograde", assignment, f"--student={student}", "--force", *extra)
+            nbgrader(*args, root=work, timeout=limit)
+            graded = read_grades(work, result)
     if graded:
+        from grading import judge  # imports torch: only when there is something to judge
+
+        judge.apply_judge(
+            work, result, notebook, released_notebook(assignment, course), (course, submitted)
+        )
         apply_reference_penalty(work, flagged, result)
         done = nbgrader(
             "generate_feedback", assignment, f"--student={student}", "--force", root=work

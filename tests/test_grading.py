@@ -1,9 +1,9 @@
 """The grading pipeline end to end: release, validate --invert, autograde of every example.
 
 One module-scoped fixture releases both assignments into a temporary course directory
-and autogrades the three shipped examples of each part and six hostile Part 1
-submissions once, in parallel; the tests then read its results. Several minutes on 2
-CPU cores.
+and autogrades the four shipped examples of each part and seven hostile Part 1
+submissions once, in parallel (the isolated judge included); the tests then read its
+results. Several minutes on 2 CPU cores.
 """
 
 from __future__ import annotations
@@ -114,7 +114,12 @@ def test_feedback_explains_each_lost_point(graded):
         "instructor&#39;s reference solution" in cheat or "instructor's reference solution" in cheat
     )
     assert "not a readable notebook" in results["malformed", "part1"].feedback.read_text()
-    assert "the kernel died" in results["kernel_death", "part1"].notes
+    death = results["kernel_death", "part1"]
+    assert "the kernel died" in death.notes
+    assert any(
+        n.startswith("todo_1_1_3 killed the kernel (the process exited") for n in death.notes
+    )
+    assert "this cell killed the kernel during grading" in death.feedback.read_text()
     for result in results.values():
         assert "HIDDEN TESTS" not in result.feedback.read_text(), (
             f"{result.student}/{result.assignment}: hidden tests leak"
@@ -132,3 +137,21 @@ def test_hostile_events_are_reported(graded):
         "uses the reference solution" in n for n in results["reference_import", "part1"].notes
     )
     assert results["reference", "part1"].notes == results["reference", "part2"].notes == []
+    assert results["seed_report", "part1"].notes == results["seed_report", "part2"].notes == []
+
+
+def test_cheats_that_pass_in_the_kernel_are_defeated_by_the_judge(graded):
+    course, _, results = graded
+    cheats = results["cheats", "part1"]
+    assert cheats.scores["test_1_2_2"] == 0, "a score written into the gradebook is undone"
+    for todo in ("1-1-1", "1-1-3"):
+        assert any(
+            n.startswith(f"TODO {todo}: outputs differ from the reference when re-run in isolation")
+            for n in cheats.notes
+        ), (todo, cheats.notes)
+    feedback = cheats.feedback.read_text()
+    assert "run on its own in a fresh Python" in feedback
+    # 30 MB printed by TODO 1-2-1's cell: 64 KiB kept, in the notebook and the feedback.
+    assert "output truncated" in feedback and cheats.feedback.stat().st_size < 2 << 20
+    autograded = course / "autograded" / "cheats" / "part1" / "part1_anime_faces.ipynb"
+    assert autograded.stat().st_size < 2 << 20
