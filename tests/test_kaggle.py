@@ -20,11 +20,17 @@ import zipfile
 from pathlib import Path
 
 import pytest
+import torch
 from packaging.requirements import Requirement
 from PIL import Image
+from torch.utils.data import Dataset
 
 from grading import examples, kaggle, pipeline
 from grading.demo import FIGURES
+from helpers import resume
+from helpers.toy_faces import write_toy_faces
+from helpers.train import Trainer
+from tests.conftest import tiny_diffusion
 from tests.test_notebooks import run_nbval
 
 METADATA_TYPES = {
@@ -359,3 +365,80 @@ def test_a_finished_bundled_notebook_runs_in_smoke_mode_from_the_kaggle_layout(
     for name in FIGURES[assignment]:
         assert (results / name).exists(), f"{assignment} did not write {name} to {results}"
     assert not (finished.parent / "outputs").exists(), "outputs must go to /kaggle/working"
+
+
+# --- resuming across sessions ---------------------------------------------------------------
+
+
+class _KilledAfter(Dataset):
+    """``dataset`` until ``reads`` items were read, then the session ends (KeyboardInterrupt)."""
+
+    def __init__(self, dataset: Dataset, reads: int) -> None:
+        self.dataset, self.left = dataset, reads
+
+    def __len__(self) -> int:
+        return len(self.dataset)
+
+    def __getitem__(self, index):
+        self.left -= 1
+        if self.left < 0:
+            raise KeyboardInterrupt("Kaggle ended the session")
+        return self.dataset[index]
+
+
+def test_a_run_killed_in_one_session_resumes_in_the_next_from_the_attached_output(tmp_path):
+    faces = write_toy_faces(tmp_path / "faces", n=24, size=16, progress=False)
+    expected = _session_trainer(faces, tmp_path / "straight").train()
+
+    # Session 1: 4 images a batch, 2 batches a step; killed during step 5, checkpoint at 3.
+    first = _session_trainer(faces, tmp_path / "session1" / "working" / "part1")
+    first.dataset = _KilledAfter(first.dataset, reads=4 * 2 * 4 + 3)
+    with pytest.raises(KeyboardInterrupt):
+        first.train()
+    # Saved as a version, its /kaggle/working is attached to session 2 as an input.
+    kaggle_input = tmp_path / "session2" / "input"
+    shutil.copytree(tmp_path / "session1" / "working", kaggle_input / "diffusion-course-part1")
+    second = _session_trainer(faces, tmp_path / "session2" / "working" / "part1")
+    assert resume.resume(second, search=kaggle_input) == 3
+    assert second.train() == expected, "the resumed run must continue the same loss curve"
+
+
+def test_resume_takes_the_newest_checkpoint_of_the_same_model_only(tmp_path, capsys):
+    faces = write_toy_faces(tmp_path / "faces", n=24, size=16, progress=False)
+    kaggle_input = tmp_path / "input"
+    _session_trainer(faces, kaggle_input / "older" / "part1", train_num_steps=3).train()
+    _session_trainer(faces, kaggle_input / "other-model" / "part1", timesteps=50).train()
+    mine = _session_trainer(faces, tmp_path / "working" / "part1")
+    assert resume.resume(mine, search=kaggle_input) == 3
+    shown = capsys.readouterr().out
+    assert (
+        f"not resuming from {kaggle_input / 'other-model' / 'part1' / 'checkpoint.pt'} (step 6)"
+        in shown
+    )
+    assert (
+        f"resuming at step 3 from {kaggle_input / 'older' / 'part1' / 'checkpoint.pt'}: 3 steps to go"
+        in shown
+    )
+    mine.train()
+    again = _session_trainer(faces, tmp_path / "working" / "part1")
+    assert resume.resume(again, search=kaggle_input) == 6, "its own newer checkpoint wins"
+    fresh = _session_trainer(faces, tmp_path / "elsewhere", timesteps=20)
+    assert resume.resume(fresh, search=tmp_path / "no-input") == 0
+    assert "training starts at step 0" in capsys.readouterr().out
+
+
+def _session_trainer(faces: Path, folder: Path, timesteps: int = 100, **kwargs) -> Trainer:
+    torch.manual_seed(0)
+    options = dict(
+        train_batch_size=4,
+        train_num_steps=6,
+        grad_steps=2,
+        save_and_sample_every=3,
+        num_samples=4,
+        results_folder=folder,
+        seed=5,
+        progress=False,
+    )
+    return Trainer(
+        tiny_diffusion(timesteps=timesteps, sampling_timesteps=5), faces, **(options | kwargs)
+    )

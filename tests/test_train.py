@@ -186,3 +186,34 @@ def test_on_save_sees_each_sample_grid_as_it_is_written(faces, tmp_path):
     )
     assert [(step, n) for step, n, _ in seen] == [(3, 3), (6, 6)]
     assert seen[0][2] == [tmp_path / "sample-3.png"]
+
+
+class _Handle:
+    """Stands in for an IPython DisplayHandle: records what is shown and how."""
+
+    def __init__(self) -> None:
+        self.calls = []
+
+    def display(self, obj) -> None:
+        self.calls.append(("display", obj))
+
+    def update(self, obj) -> None:
+        self.calls.append(("update", obj))
+
+
+def test_live_progress_redraws_the_curve_and_the_newest_grid_in_place(faces, tmp_path):
+    from matplotlib.figure import Figure
+
+    from helpers.figures import plot_losses
+    from helpers.live import LiveProgress
+
+    live = LiveProgress(lambda losses: plot_losses(losses, path=None))
+    live.curve, live.grid = _Handle(), _Handle()
+    trainer = _trainer(faces, tmp_path)
+    trainer.train(on_save=live)
+    assert [how for how, _ in live.curve.calls] == ["display", "update"]
+    assert [how for how, _ in live.grid.calls] == ["display", "update"]
+    for (_, fig), step in zip(live.curve.calls, (3, 6), strict=True):
+        assert isinstance(fig, Figure) and fig.get_suptitle() == f"step {step} of 6"
+        assert list(fig.axes[0].get_lines()[0].get_ydata()) == trainer.losses[:step]
+    assert live.grid.calls[-1][1].data == (tmp_path / "sample-6.png").read_bytes()
