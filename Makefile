@@ -35,14 +35,16 @@ autograde: $(STAMP)
 	@test -f grading/course/gradebook.db || $(PY) -m grading.pipeline release
 	$(PY) -m grading.pipeline autograde
 
-# What a course uploads to Kaggle (grading/kaggle.py): outputs/kaggle/<assignment>/ (the
-# released notebook with a bootstrap cell, kernel-metadata.json) and outputs/kaggle/wheels/
-# (the kit's wheel and the dependencies Kaggle lacks, downloaded from PyPI). Releases
-# first when there is no release yet or a notebook changed since the last one.
+# What a course uploads to Kaggle (grading/kaggle/): outputs/kaggle/<assignment>/ (the
+# released notebook with a bootstrap cell, kernel-metadata.json), outputs/kaggle/wheels/
+# (the kit's wheel and the dependencies Kaggle lacks, downloaded from PyPI) and
+# outputs/kaggle/weights/ (FID weights and cascade, hash-checked); FACES=DIR also packs a
+# folder of face images into outputs/kaggle/faces/. Releases first when there is no
+# release yet or a notebook changed since the last one.
 kaggle: $(STAMP)
 	@if [ ! -f grading/course/gradebook.db ] || [ -n "$$(find notebooks -name '*.ipynb' -newer grading/course/gradebook.db)" ]; then \
 		$(PY) -m grading.pipeline release; fi
-	$(PY) -m grading.kaggle --out outputs/kaggle
+	$(PY) -m grading.kaggle --out outputs/kaggle $(if $(FACES),--faces $(FACES))
 
 bench: $(STAMP)
 	$(PY) -m tests.bench
