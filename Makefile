@@ -8,7 +8,7 @@ UV     := python3 -m uv
 export UV_PYTHON_DOWNLOADS := never
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 
-.PHONY: setup test demo release autograde kaggle bench lint lock chromium clean
+.PHONY: setup test test-kaggle demo release autograde kaggle bench lint lock chromium clean
 
 setup: $(STAMP)
 
@@ -45,6 +45,18 @@ kaggle: $(STAMP)
 	@if [ ! -f grading/course/gradebook.db ] || [ -n "$$(find notebooks -name '*.ipynb' -newer grading/course/gradebook.db)" ]; then \
 		$(PY) -m grading.pipeline release; fi
 	$(PY) -m grading.kaggle --out outputs/kaggle $(if $(FACES),--faces $(FACES))
+
+# Kaggle's library versions (KAGGLE_IMAGE in grading/kaggle/image.py) on this machine's
+# Python, in $(KAGGLE_VENV): the bootstrap installs the kit into an imitation of Kaggle
+# whose image is that environment, and both notebooks run there in smoke mode. Not part
+# of `make test`: torch 2.10 with its CUDA libraries is several GB to download.
+KAGGLE_VENV := .venv-kaggle-image
+test-kaggle: $(STAMP)
+	$(PY) -m grading.kaggle.image > $(KAGGLE_VENV).txt
+	$(UV) venv --allow-existing --python python3 $(KAGGLE_VENV)
+	$(UV) pip install --no-config --python $(KAGGLE_VENV)/bin/python -r $(KAGGLE_VENV).txt ema-pytorch pytest nbval ipykernel
+	COURSEKIT_KAGGLE_IMAGE="$$($(KAGGLE_VENV)/bin/python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')" \
+		$(PY) -m pytest tests/test_kaggle.py -m slow -k "bootstrap or smoke_mode"
 
 bench: $(STAMP)
 	$(PY) -m tests.bench

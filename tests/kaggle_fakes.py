@@ -6,6 +6,7 @@ Not part of the instructor's tools: only the tests (and `make test-kaggle`) imit
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -41,13 +42,16 @@ def imitate_kaggle(bundle: Bundle, root: Path, faces: Path | None = None) -> dic
 def kaggle_like_venv(path: Path, image: Path | None = None, hide: tuple[str, ...] = ()) -> Path:
     """A virtual environment that, like Kaggle's image, has the kit's dependencies but not the kit.
 
-    Its Python is this one's; its "image" is ``image`` (default: this environment's
-    site-packages), seen through symbolic links in ``path/kaggle-image`` without the kit
+    Its Python is this one's; its "image" is ``image`` (default: ``$COURSEKIT_KAGGLE_IMAGE``,
+    set by ``make test-kaggle`` to an environment with Kaggle's versions, else this
+    environment's site-packages), seen through symbolic links in ``path/kaggle-image`` without the kit
     itself (the editable install of the repository) and without the distributions named
     in ``hide``, so that ``pip install --no-index`` must take those from the wheels folder.
     Returns its python.
     """
-    image = image or Path(sysconfig.get_paths()["purelib"])
+    image = image or Path(
+        os.environ.get("COURSEKIT_KAGGLE_IMAGE") or sysconfig.get_paths()["purelib"]
+    )
     hidden = {canonicalize_name(DIST_NAME).replace("-", "_")} | {
         canonicalize_name(name).replace("-", "_") for name in hide
     }

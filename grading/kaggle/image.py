@@ -98,3 +98,8 @@ def missing_on_kaggle(
                 "grading/kaggle/image.py to bundle its wheel."
             )
     return missing
+
+
+if __name__ == "__main__":
+    # `make test-kaggle` installs these pins into a stand-in of Kaggle's image.
+    print("\n".join(f"{name}=={version}" for name, version in KAGGLE_IMAGE.items()))
