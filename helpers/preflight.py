@@ -148,6 +148,7 @@ def measure_step_seconds(config: TrainConfig, steps: DiffusionSteps) -> float:
 
     Trains :data:`WARMUP_STEPS` untimed and :data:`TIMED_STEPS` timed steps in a temporary
     results folder; the real run is untouched (the next trainer gets a fresh accelerator).
+    The timed part includes one start of the data loader, so the projection errs long.
     """
     from helpers.train import build_trainer
 
