@@ -81,7 +81,7 @@ def test_full_mode_refuses_the_toy_faces(kaggle, tmp_path, capsys, monkeypatch):
 def good_kaggle(kaggle, tmp_path, monkeypatch):
     """The faces and the weights dataset attached (stand-in FID weights, the real cascade)."""
     if not CASCADE:
-        pytest.skip("COURSEKIT_ANIMEFACE_CASCADE is not set (BRIEF / README: the shared cascade)")
+        pytest.skip("COURSEKIT_ANIMEFACE_CASCADE is not set: export it to the cascade file")
     write_toy_faces(kaggle / "diffusion" / "faces" / "faces", n=12, size=16, progress=False)
     weights = kaggle / "diffusion-course-weights"
     weights.mkdir()
