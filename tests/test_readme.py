@@ -37,6 +37,9 @@ ELSEWHERE: dict[str, list[str]] = {
     "make kaggle": [
         "tests/test_kaggle.py::test_every_released_notebook_gets_a_kernel_with_valid_metadata",
     ],
+    ".venv/bin/python -m grading.kaggle": [
+        "tests/test_kaggle.py::test_make_kaggle_faces_packs_a_folder_as_the_notebook_reads_it",
+    ],
     "make kaggle FACES=": [
         "tests/test_kaggle.py::test_make_kaggle_faces_packs_a_folder_as_the_notebook_reads_it",
     ],

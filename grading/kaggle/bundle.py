@@ -74,6 +74,9 @@ def build_bundle(
                 kit_url=kit_url,
             )
         )
+    if weights is not None:  # before the downloads: a missing file stops the build at once
+        bundle.weights = out / "weights"
+        write_weights_dataset(bundle.weights, weights_dataset, license_name, weights)
     bundle.kit_wheel, bundle.dependency_wheels = write_wheels(
         bundle.wheels,
         dataset_id=wheels_dataset,
@@ -81,9 +84,6 @@ def build_bundle(
         download_deps=download_deps,
         python=python,
     )
-    if weights is not None:
-        bundle.weights = out / "weights"
-        write_weights_dataset(bundle.weights, weights_dataset, license_name, weights)
     if faces is not None:
         bundle.faces = out / "faces"
         bundle.faces_count = write_faces_dataset(faces, bundle.faces, faces_dataset, license_name)
