@@ -8,7 +8,7 @@ UV     := python3 -m uv
 export UV_PYTHON_DOWNLOADS := never
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 
-.PHONY: setup test demo notebooks release autograde kaggle bench lint lock chromium clean
+.PHONY: setup test test-kaggle demo notebooks release autograde kaggle bench lint lock chromium clean
 
 setup: $(STAMP)
 
@@ -40,14 +40,28 @@ autograde: $(STAMP)
 	@test -f grading/course/gradebook.db || $(PY) -m grading.pipeline release
 	$(PY) -m grading.pipeline autograde
 
-# What a course uploads to Kaggle (grading/kaggle.py): outputs/kaggle/<assignment>/ (the
-# released notebook with a bootstrap cell, kernel-metadata.json) and outputs/kaggle/wheels/
-# (the kit's wheel and the dependencies Kaggle lacks, downloaded from PyPI). Releases
-# first when there is no release yet or a notebook changed since the last one.
+# What a course uploads to Kaggle (grading/kaggle/): outputs/kaggle/<assignment>/ (the
+# released notebook with a bootstrap cell, kernel-metadata.json), outputs/kaggle/wheels/
+# (the kit's wheel and the dependencies Kaggle lacks, downloaded from PyPI) and
+# outputs/kaggle/weights/ (FID weights and cascade, hash-checked); FACES=DIR also packs a
+# folder of face images into outputs/kaggle/faces/. Releases first when there is no
+# release yet or a notebook changed since the last one.
 kaggle: $(STAMP)
 	@if [ ! -f grading/course/gradebook.db ] || [ -n "$$(find notebooks -name '*.ipynb' -newer grading/course/gradebook.db)" ]; then \
 		$(PY) -m grading.pipeline release; fi
-	$(PY) -m grading.kaggle --out outputs/kaggle
+	$(PY) -m grading.kaggle --out outputs/kaggle $(if $(FACES),--faces $(FACES))
+
+# Kaggle's library versions (KAGGLE_IMAGE in grading/kaggle/image.py) on this machine's
+# Python, in $(KAGGLE_VENV): the bootstrap installs the kit into an imitation of Kaggle
+# whose image is that environment, and both notebooks run there in smoke mode. Not part
+# of `make test`: torch 2.10 with its CUDA libraries is several GB to download.
+KAGGLE_VENV := .venv-kaggle-image
+test-kaggle: $(STAMP)
+	$(PY) -m grading.kaggle.image > $(KAGGLE_VENV).txt
+	$(UV) venv --allow-existing --python python3 $(KAGGLE_VENV)
+	$(UV) pip install --no-config --python $(KAGGLE_VENV)/bin/python -r $(KAGGLE_VENV).txt ema-pytorch pytest nbval ipykernel
+	COURSEKIT_KAGGLE_IMAGE="$$($(KAGGLE_VENV)/bin/python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')" \
+		$(PY) -m pytest tests/test_kaggle.py -m slow -k "bootstrap or smoke_mode"
 
 bench: $(STAMP)
 	$(PY) -m tests.bench

@@ -20,11 +20,11 @@ from __future__ import annotations
 
 import math
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import torch
-from accelerate import Accelerator
 from accelerate.utils import set_seed
 from ema_pytorch import EMA
 from torch.utils.data import DataLoader, Dataset
@@ -34,6 +34,7 @@ from helpers.config import TrainConfig
 from helpers.data import ImageFolderDataset, ResumableBatchSampler, resolve_data_dir
 from helpers.diffusion import GaussianDiffusion
 from helpers.figures import plot_losses, save_image_grid
+from helpers.precision import choose_precision, fresh_accelerator
 from helpers.todos import DiffusionSteps
 from helpers.unet import UNet
 
@@ -51,15 +52,6 @@ CHECKPOINT_NAME = "checkpoint.pt"
 
 class TrainingDiverged(RuntimeError):
     """The loss became NaN or infinite; the last good checkpoint is kept."""
-
-
-def resolve_mixed_precision(choice: str) -> str:
-    """ "auto": bf16 on GPUs that support it, fp16 (with a gradient scaler) on older GPUs, none on CPU."""
-    if choice != "auto":
-        return choice
-    if not torch.cuda.is_available():
-        return "no"
-    return "bf16" if torch.cuda.is_bf16_supported() else "fp16"
 
 
 class Trainer:
@@ -94,7 +86,8 @@ class Trainer:
         config: TrainConfig | None = None,
         progress: bool = True,
     ) -> None:
-        self.accelerator = Accelerator(mixed_precision=resolve_mixed_precision(mixed_precision))
+        self.precision = choose_precision(mixed_precision)
+        self.accelerator = fresh_accelerator(self.precision.mode)
         set_seed(seed)
         self.seed = seed
         self.config = config
@@ -160,8 +153,11 @@ class Trainer:
         for batch in loader:
             yield batch.to(self.device, non_blocking=True)
 
-    def train(self) -> list[float]:
-        """Train until ``train_num_steps``; returns the per-step losses (also in ``self.losses``)."""
+    def train(self, on_save: Callable[[Trainer], None] | None = None) -> list[float]:
+        """Train until ``train_num_steps``; returns the per-step losses (also in ``self.losses``).
+
+        ``on_save(trainer)`` runs after each sample grid is written (live progress in a notebook).
+        """
         batches = self._batches()
         main = self.accelerator.is_main_process
         with tqdm(
@@ -198,6 +194,8 @@ class Trainer:
 
                 if main and self.step % self.save_and_sample_every == 0:
                     self.save_samples(self.results_folder / f"sample-{self.step}.png")
+                    if on_save is not None:
+                        on_save(self)
                 if self.step % self.checkpoint_every == 0 or self.step == self.train_num_steps:
                     self.save()
         return self.losses

@@ -1,8 +1,8 @@
-"""The Kaggle bundle (grading/kaggle.py): its files, and its bootstrap cell in an imitation of Kaggle.
+"""The Kaggle bundle (grading/kaggle): its files, and its bootstrap cell in an imitation of Kaggle.
 
 A module fixture generates the student versions with nbgrader (without the
 validation run of `make release`) and builds the bundle without downloading the
-dependency wheels, so that these tests run offline. The slow tests install the kit from
+dependency wheels and with stand-in weights, so that these tests run offline. The slow tests install the kit from
 the bundle's wheels into a fresh virtual environment that, like Kaggle's image, has the
 kit's dependencies but not the kit, with a temporary folder standing in for
 /kaggle/input and /kaggle/working.
@@ -10,6 +10,8 @@ kit's dependencies but not the kit, with a temporary folder standing in for
 
 from __future__ import annotations
 
+import dataclasses
+import inspect
 import json
 import os
 import shutil
@@ -20,11 +22,26 @@ import zipfile
 from pathlib import Path
 
 import pytest
+import torch
 from packaging.requirements import Requirement
 from PIL import Image
+from torch.utils.data import Dataset
 
-from grading import examples, kaggle, pipeline
+from grading import examples, pipeline
 from grading.demo import FIGURES
+from grading.kaggle import DEFAULT_USERNAME, DIST_NAME, BundleError, bootstrap, datasets
+from grading.kaggle.__main__ import main as kaggle_main
+from grading.kaggle.bundle import Bundle, build_bundle
+from grading.kaggle.image import missing_on_kaggle
+from grading.kaggle.kernels import DEFAULT_FACES_SLUG, kaggle_slug
+from grading.kaggle.wheels import DEFAULT_WHEELS_SLUG, download_dependencies, kit_requirements
+from helpers import resume
+from helpers.data import find_images, resolve_data_dir
+from helpers.toy_faces import write_toy_faces
+from helpers.train import Trainer
+from helpers.weights import FID_INCEPTION, Asset, sha256_of
+from tests.conftest import tiny_diffusion
+from tests.kaggle_fakes import imitate_kaggle, kaggle_like_venv
 from tests.test_notebooks import run_nbval
 
 METADATA_TYPES = {
@@ -59,10 +76,28 @@ def release(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def bundle(release, tmp_path_factory) -> kaggle.Bundle:
-    return kaggle.build_bundle(
-        tmp_path_factory.mktemp("kaggle"), release=release, download_deps=False
-    )
+def bundle(release, tmp_path_factory) -> Bundle:
+    standins = tmp_path_factory.mktemp("standins")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("COURSEKIT_CACHE", str(standins))  # where fetch() finds the stand-ins
+        for asset in datasets.WEIGHTS:
+            patch.delenv(asset.env, raising=False)
+        return build_bundle(
+            tmp_path_factory.mktemp("kaggle"),
+            release=release,
+            download_deps=False,
+            weights=standin_weights(standins),
+        )
+
+
+def standin_weights(folder: Path) -> tuple[Asset, ...]:
+    """The weights dataset's assets as small stand-in files in ``folder``, with their digests."""
+    assets = []
+    for asset in datasets.WEIGHTS:
+        standin = folder / asset.name
+        standin.write_bytes(f"stand-in for {asset.what}".encode())
+        assets.append(dataclasses.replace(asset, sha256=sha256_of(standin)))
+    return tuple(assets)
 
 
 def bootstrap_of(notebook: Path) -> str:
@@ -108,8 +143,8 @@ def test_every_released_notebook_gets_a_kernel_with_valid_metadata(bundle, relea
         for key, kind in METADATA_TYPES.items():
             assert isinstance(meta[key], kind), f"{key} must be a {kind.__name__}: {meta[key]!r}"
         user, slug = meta["id"].split("/")
-        assert user == kaggle.DEFAULT_USERNAME
-        assert slug == kaggle.kaggle_slug(meta["title"]), "Kaggle derives the slug from the title"
+        assert user == DEFAULT_USERNAME
+        assert slug == kaggle_slug(meta["title"]), "Kaggle derives the slug from the title"
         assert len(meta["title"]) >= 5, "kaggle kernels push refuses shorter titles"
         assert (notebook.parent / meta["code_file"]) == notebook and notebook.is_file()
         assert meta["language"] == "python" and meta["kernel_type"] == "notebook"
@@ -119,9 +154,12 @@ def test_every_released_notebook_gets_a_kernel_with_valid_metadata(bundle, relea
         assert meta["competition_sources"] == meta["kernel_sources"] == meta["model_sources"] == []
     part1 = json.loads((bundle.root / "part1" / "kernel-metadata.json").read_text())
     assert part1["dataset_sources"] == [
-        f"{kaggle.DEFAULT_USERNAME}/{kaggle.DEFAULT_WHEELS_SLUG}",
-        f"{kaggle.DEFAULT_USERNAME}/{kaggle.DEFAULT_FACES_SLUG}",
+        f"{DEFAULT_USERNAME}/{DEFAULT_WHEELS_SLUG}",
+        f"{DEFAULT_USERNAME}/{DEFAULT_FACES_SLUG}",
+        f"{DEFAULT_USERNAME}/{datasets.DEFAULT_WEIGHTS_SLUG}",
     ]
+    part2 = json.loads((bundle.root / "part2" / "kernel-metadata.json").read_text())
+    assert part2["dataset_sources"] == [f"{DEFAULT_USERNAME}/{DEFAULT_WHEELS_SLUG}"]
     assert part1["enable_internet"] is False
 
 
@@ -129,7 +167,7 @@ def test_wheels_dataset_metadata(bundle):
     meta = json.loads((bundle.wheels / "dataset-metadata.json").read_text())
     assert meta == {
         "title": meta["title"],
-        "id": f"{kaggle.DEFAULT_USERNAME}/{kaggle.DEFAULT_WHEELS_SLUG}",
+        "id": f"{DEFAULT_USERNAME}/{DEFAULT_WHEELS_SLUG}",
         "licenses": [{"name": "MIT"}],
     }
     assert 6 <= len(meta["title"]) <= 50
@@ -147,7 +185,8 @@ def test_bundled_notebook_is_the_release_behind_one_plain_code_cell(bundle, rele
 
 
 def test_no_instructor_text_anywhere_in_the_bundle(bundle):
-    files = [p for p in bundle.root.rglob("*") if p.is_file()]
+    weights = {a.name for a in datasets.WEIGHTS}
+    files = [p for p in bundle.root.rglob("*") if p.is_file() and p.name not in weights]
     assert {p.suffix for p in files} == {".ipynb", ".json", ".whl"}
     for path in files:
         if path.suffix == ".whl":
@@ -170,12 +209,71 @@ def test_bootstrap_passes_the_autograders_reference_scan(bundle):
         assert pipeline.scan_for_reference(notebook) == {}
 
 
+def test_the_bootstrap_cell_is_the_source_of_a_real_function(bundle, capsys, monkeypatch, tmp_path):
+    function = inspect.getsource(bootstrap._coursekit_setup)
+    for notebook in bundle.notebooks:
+        assert function in bootstrap_of(notebook), (
+            "the cell must run the code ruff and the tests see"
+        )
+    # The same function, called here: outside Kaggle it does nothing.
+    monkeypatch.setenv("COURSEKIT_KAGGLE_INPUT", str(tmp_path / "no-kaggle-input"))
+    monkeypatch.delenv("KAGGLE_KERNEL_RUN_TYPE", raising=False)
+    bootstrap._coursekit_setup("part1", "u/wheels", None, (), (), "")
+    assert "Not on Kaggle" in capsys.readouterr().out
+
+
+# --- the weights and faces datasets ---------------------------------------------------------
+
+
+def test_the_weights_dataset_holds_hash_checked_copies(bundle):
+    meta = json.loads((bundle.weights / "dataset-metadata.json").read_text())
+    assert meta["id"] == f"{DEFAULT_USERNAME}/{datasets.DEFAULT_WEIGHTS_SLUG}"
+    assert 6 <= len(meta["title"]) <= 50
+    files = sorted(p.name for p in bundle.weights.iterdir())
+    assert files == sorted(["dataset-metadata.json", *(a.name for a in datasets.WEIGHTS)])
+    for name in files[1:]:
+        assert (bundle.weights / name).read_bytes().startswith(b"stand-in for ")
+
+
+def test_weights_that_cannot_be_fetched_stop_the_build_naming_the_way_out(
+    release, tmp_path, monkeypatch
+):
+    monkeypatch.setenv("COURSEKIT_CACHE", str(tmp_path / "empty-cache"))
+    monkeypatch.setenv("COURSEKIT_OFFLINE", "1")
+    monkeypatch.setenv("COURSEKIT_KAGGLE_INPUT", str(tmp_path / "no-input"))
+    for asset in datasets.WEIGHTS:
+        monkeypatch.delenv(asset.env, raising=False)
+    with pytest.raises(BundleError, match=f"needs {FID_INCEPTION.name}.*--no-weights"):
+        build_bundle(tmp_path / "out", release=release, download_deps=False)
+
+
+def test_make_kaggle_faces_packs_a_folder_as_the_notebook_reads_it(release, tmp_path, capsys):
+    source = tmp_path / "crypko"
+    for folder, count in (("a", 3), ("b", 2)):  # two folders, both with 0.jpg … : no collision
+        write_toy_faces(source / folder, n=count, size=16, progress=False)
+    out = tmp_path / "out"
+    args = ["--release", str(release), "--out", str(out), "--no-deps-download", "--no-weights"]
+    assert kaggle_main([*args, "--faces", str(source)]) == 0
+    printed = capsys.readouterr().out
+    assert f"kaggle datasets create -p {out / 'faces'} --dir-mode zip" in printed
+    assert "faces/faces/faces/  5 images" in printed
+    meta = json.loads((out / "faces" / "dataset-metadata.json").read_text())
+    assert meta["id"] == f"{DEFAULT_USERNAME}/{DEFAULT_FACES_SLUG}"
+    # Uploaded and attached, the dataset mounts at /kaggle/input/<slug>/: the notebook finds it.
+    kaggle_input = tmp_path / "input"
+    shutil.copytree(out / "faces", kaggle_input / DEFAULT_FACES_SLUG)
+    found = resolve_data_dir(kaggle_input=kaggle_input)
+    assert found == kaggle_input / "diffusion" / "faces" / "faces" and len(find_images(found)) == 5
+    assert kaggle_main([*args, "--faces", str(tmp_path / "nothing")]) == 1
+    assert "no images there" in capsys.readouterr().err
+
+
 def test_a_source_notebook_is_refused(tmp_path):
     release = tmp_path / "release" / "part1"
     release.mkdir(parents=True)
     shutil.copy2(pipeline.source_notebook("part1"), release)
-    with pytest.raises(kaggle.BundleError, match="BEGIN SOLUTION.*make release"):
-        kaggle.build_bundle(tmp_path / "out", release=tmp_path / "release", download_deps=False)
+    with pytest.raises(BundleError, match="BEGIN SOLUTION.*make release"):
+        build_bundle(tmp_path / "out", release=tmp_path / "release", download_deps=False)
 
 
 def test_without_a_release_the_command_says_how_to_make_one(tmp_path, capsys):
@@ -186,7 +284,7 @@ def test_without_a_release_the_command_says_how_to_make_one(tmp_path, capsys):
         str(tmp_path / "out"),
         "--no-deps-download",
     ]
-    assert kaggle.main(args) == 1
+    assert kaggle_main(args) == 1
     assert "make release" in capsys.readouterr().err
 
 
@@ -194,15 +292,15 @@ def test_without_a_release_the_command_says_how_to_make_one(tmp_path, capsys):
 
 
 def test_only_ema_pytorch_is_missing_from_kaggles_image():
-    missing = kaggle.missing_on_kaggle(kaggle.kit_requirements())
+    missing = missing_on_kaggle(kit_requirements())
     assert [str(r.name) for r in missing] == ["ema-pytorch"]
 
 
 def test_a_requirement_kaggles_image_cannot_meet_is_an_error():
-    with pytest.raises(kaggle.BundleError, match="torch 2.10.0.*pyproject.toml"):
-        kaggle.missing_on_kaggle([Requirement("torch>=99")])
+    with pytest.raises(BundleError, match="torch 2.10.0.*pyproject.toml"):
+        missing_on_kaggle([Requirement("torch>=99")])
     # A requirement for another platform or Python does not apply to Kaggle.
-    assert kaggle.missing_on_kaggle([Requirement("pywin32; sys_platform == 'win32'")]) == []
+    assert missing_on_kaggle([Requirement("pywin32; sys_platform == 'win32'")]) == []
 
 
 @pytest.mark.slow
@@ -210,9 +308,9 @@ def test_dependency_wheels_install_offline_where_kaggle_lacks_them(bundle, tmp_p
     if not pypi_reachable():
         pytest.skip("PyPI is not reachable: the dependency wheels cannot be downloaded")
     wheels = shutil.copytree(bundle.wheels, tmp_path / "wheels")
-    downloaded = kaggle.download_dependencies(wheels)
+    downloaded = download_dependencies(wheels)
     assert [w.name for w in downloaded] == ["ema_pytorch-0.8.3-py3-none-any.whl"]
-    python = kaggle.kaggle_like_venv(tmp_path / "venv", hide=("ema-pytorch",))
+    python = kaggle_like_venv(tmp_path / "venv", hide=("ema-pytorch",))
     install = [
         python,
         "-m",
@@ -221,7 +319,7 @@ def test_dependency_wheels_install_offline_where_kaggle_lacks_them(bundle, tmp_p
         "--no-index",
         "--find-links",
         wheels,
-        kaggle.DIST_NAME,
+        DIST_NAME,
     ]
     done = subprocess.run(install, env=isolated_env(), capture_output=True, text=True)
     assert done.returncode == 0, done.stdout + done.stderr
@@ -248,9 +346,7 @@ def test_bootstrap_without_the_wheels_dataset_names_it(bundle, tmp_path):
     env = isolated_env(COURSEKIT_KAGGLE_INPUT=str(tmp_path / "input"))
     done = run_python(sys.executable, bootstrap_of(bundle.notebooks[0]), tmp_path, env)
     assert done.returncode != 0
-    assert (
-        f"Attach the dataset {kaggle.DEFAULT_USERNAME}/{kaggle.DEFAULT_WHEELS_SLUG}" in done.stderr
-    )
+    assert f"Attach the dataset {DEFAULT_USERNAME}/{DEFAULT_WHEELS_SLUG}" in done.stderr
 
 
 @pytest.mark.slow
@@ -259,12 +355,10 @@ def test_bootstrap_installs_the_kit_offline_and_resolves_the_paths(bundle, tmp_p
     faces.mkdir()
     for i in range(3):
         Image.new("RGB", (16, 16), (80 * i, 40, 200)).save(faces / f"{i}.png")
-    env = isolated_env(**kaggle.imitate_kaggle(bundle, tmp_path / "kaggle", faces=faces))
+    env = isolated_env(**imitate_kaggle(bundle, tmp_path / "kaggle", faces=faces))
     kaggle_input = Path(env["COURSEKIT_KAGGLE_INPUT"])
-    cascade = kaggle_input / "course-weights" / "lbpcascade_animeface.xml"
-    cascade.parent.mkdir()
-    cascade.write_text("<opencv_storage/>")
-    python = kaggle.kaggle_like_venv(tmp_path / "venv")
+    weights = kaggle_input / datasets.DEFAULT_WEIGHTS_SLUG
+    python = kaggle_like_venv(tmp_path / "venv")
 
     report = (
         "\nimport json, os, helpers, helpers.data, torch\n"
@@ -292,21 +386,21 @@ def test_bootstrap_installs_the_kit_offline_and_resolves_the_paths(bundle, tmp_p
     assert state["env"]["COURSEKIT_RESULTS"] == str(working / "part1")
     assert (working / "part1").is_dir()
     assert state["env"].get("COURSEKIT_MODE") == ("full" if state["cuda"] else None)
-    assert state["env"]["COURSEKIT_ANIMEFACE_CASCADE"] == str(cascade)
-    assert "COURSEKIT_FID_WEIGHTS" not in state["env"]
+    assert state["env"]["COURSEKIT_ANIMEFACE_CASCADE"] == str(weights / "lbpcascade_animeface.xml")
+    assert state["env"]["COURSEKIT_FID_WEIGHTS"] == str(weights / FID_INCEPTION.name)
     assert state["faces"] == str(kaggle_input / "course-faces" / "faces")
     text = "\n".join(printed)
     assert "without dependency resolution" not in text
     assert f"faces: {state['faces']}" in text
-    assert "pt_inception-2015-12-05-6726825d.pth: missing" in text
+    assert "missing" not in text, "the bundle attaches everything Part 1 needs"
 
 
 @pytest.mark.slow
 def test_bootstrap_installs_the_bundled_wheels_alone_when_the_images_pins_disagree(
     bundle, tmp_path
 ):
-    env = isolated_env(**kaggle.imitate_kaggle(bundle, tmp_path / "kaggle"))
-    python = kaggle.kaggle_like_venv(tmp_path / "venv")
+    env = isolated_env(**imitate_kaggle(bundle, tmp_path / "kaggle"))
+    python = kaggle_like_venv(tmp_path / "venv")
     # Like a GPU image whose torch pins a package that the image holds in another version:
     # pip's resolution fails though nothing the kit needs is missing.
     info = next((tmp_path / "venv" / "kaggle-image").glob("torch-*.dist-info"))
@@ -342,9 +436,11 @@ def test_a_finished_bundled_notebook_runs_in_smoke_mode_from_the_kaggle_layout(
     finished = tmp_path / "notebook" / bundled.name
     finished.parent.mkdir()
     finished.write_text(json.dumps(examples.build(assignment, bundled, [], "kaggle")))
-    layout = kaggle.imitate_kaggle(bundle, tmp_path / "kaggle")
+    layout = imitate_kaggle(bundle, tmp_path / "kaggle")
+    # Smoke mode draws its FID on random weights: only a real cascade belongs here.
+    weights = Path(layout["COURSEKIT_KAGGLE_INPUT"]) / datasets.DEFAULT_WEIGHTS_SLUG
+    shutil.rmtree(weights)
     if os.environ.get("COURSEKIT_ANIMEFACE_CASCADE"):  # CI: attach the shared cascade
-        weights = Path(layout["COURSEKIT_KAGGLE_INPUT"]) / "course-weights"
         weights.mkdir()
         shutil.copy2(os.environ["COURSEKIT_ANIMEFACE_CASCADE"], weights)
     env = isolated_env(
@@ -353,9 +449,86 @@ def test_a_finished_bundled_notebook_runs_in_smoke_mode_from_the_kaggle_layout(
         COURSEKIT_CACHE=str(tmp_path / "cache"),
         MPLBACKEND="Agg",
     )
-    python = kaggle.kaggle_like_venv(tmp_path / "venv")
+    python = kaggle_like_venv(tmp_path / "venv")
     run_nbval(finished, env, python=python, cwd=finished.parent)
     results = Path(layout["COURSEKIT_KAGGLE_WORKING"]) / assignment
     for name in FIGURES[assignment]:
         assert (results / name).exists(), f"{assignment} did not write {name} to {results}"
     assert not (finished.parent / "outputs").exists(), "outputs must go to /kaggle/working"
+
+
+# --- resuming across sessions ---------------------------------------------------------------
+
+
+class _KilledAfter(Dataset):
+    """``dataset`` until ``reads`` items were read, then the session ends (KeyboardInterrupt)."""
+
+    def __init__(self, dataset: Dataset, reads: int) -> None:
+        self.dataset, self.left = dataset, reads
+
+    def __len__(self) -> int:
+        return len(self.dataset)
+
+    def __getitem__(self, index):
+        self.left -= 1
+        if self.left < 0:
+            raise KeyboardInterrupt("Kaggle ended the session")
+        return self.dataset[index]
+
+
+def test_a_run_killed_in_one_session_resumes_in_the_next_from_the_attached_output(tmp_path):
+    faces = write_toy_faces(tmp_path / "faces", n=24, size=16, progress=False)
+    expected = _session_trainer(faces, tmp_path / "straight").train()
+
+    # Session 1: 4 images a batch, 2 batches a step; killed during step 5, checkpoint at 3.
+    first = _session_trainer(faces, tmp_path / "session1" / "working" / "part1")
+    first.dataset = _KilledAfter(first.dataset, reads=4 * 2 * 4 + 3)
+    with pytest.raises(KeyboardInterrupt):
+        first.train()
+    # Saved as a version, its /kaggle/working is attached to session 2 as an input.
+    kaggle_input = tmp_path / "session2" / "input"
+    shutil.copytree(tmp_path / "session1" / "working", kaggle_input / "diffusion-course-part1")
+    second = _session_trainer(faces, tmp_path / "session2" / "working" / "part1")
+    assert resume.resume(second, search=kaggle_input) == 3
+    assert second.train() == expected, "the resumed run must continue the same loss curve"
+
+
+def test_resume_takes_the_newest_checkpoint_of_the_same_model_only(tmp_path, capsys):
+    faces = write_toy_faces(tmp_path / "faces", n=24, size=16, progress=False)
+    kaggle_input = tmp_path / "input"
+    _session_trainer(faces, kaggle_input / "older" / "part1", train_num_steps=3).train()
+    _session_trainer(faces, kaggle_input / "other-model" / "part1", timesteps=50).train()
+    mine = _session_trainer(faces, tmp_path / "working" / "part1")
+    assert resume.resume(mine, search=kaggle_input) == 3
+    shown = capsys.readouterr().out
+    assert (
+        f"not resuming from {kaggle_input / 'other-model' / 'part1' / 'checkpoint.pt'} (step 6)"
+        in shown
+    )
+    assert (
+        f"resuming at step 3 from {kaggle_input / 'older' / 'part1' / 'checkpoint.pt'}: 3 steps to go"
+        in shown
+    )
+    mine.train()
+    again = _session_trainer(faces, tmp_path / "working" / "part1")
+    assert resume.resume(again, search=kaggle_input) == 6, "its own newer checkpoint wins"
+    fresh = _session_trainer(faces, tmp_path / "elsewhere", timesteps=20)
+    assert resume.resume(fresh, search=tmp_path / "no-input") == 0
+    assert "training starts at step 0" in capsys.readouterr().out
+
+
+def _session_trainer(faces: Path, folder: Path, timesteps: int = 100, **kwargs) -> Trainer:
+    torch.manual_seed(0)
+    options = dict(
+        train_batch_size=4,
+        train_num_steps=6,
+        grad_steps=2,
+        save_and_sample_every=3,
+        num_samples=4,
+        results_folder=folder,
+        seed=5,
+        progress=False,
+    )
+    return Trainer(
+        tiny_diffusion(timesteps=timesteps, sampling_timesteps=5), faces, **(options | kwargs)
+    )

@@ -37,6 +37,17 @@ ELSEWHERE: dict[str, list[str]] = {
     "make kaggle": [
         "tests/test_kaggle.py::test_every_released_notebook_gets_a_kernel_with_valid_metadata",
     ],
+    ".venv/bin/python -m grading.kaggle": [
+        "tests/test_kaggle.py::test_make_kaggle_faces_packs_a_folder_as_the_notebook_reads_it",
+    ],
+    "make kaggle FACES=": [
+        "tests/test_kaggle.py::test_make_kaggle_faces_packs_a_folder_as_the_notebook_reads_it",
+    ],
+    # Downloads torch 2.10 with its CUDA libraries: the same tests, on this environment's versions.
+    "make test-kaggle": [
+        "tests/test_kaggle.py::test_bootstrap_installs_the_kit_offline_and_resolves_the_paths",
+        "tests/test_kaggle.py::test_a_finished_bundled_notebook_runs_in_smoke_mode_from_the_kaggle_layout",
+    ],
     # The scorers need the real Inception / CLIP weights: the tests inject tiny ones.
     ".venv/bin/python -m helpers score --fid": [
         "tests/test_score_cli.py::test_fid_prints_a_table_and_writes_json",

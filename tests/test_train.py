@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
 import torch
 from torch.utils.data import Dataset
@@ -9,7 +11,7 @@ from torch.utils.data import Dataset
 from grading.reference import REFERENCE_STEPS
 from helpers.sampling import sample_to_folder
 from helpers.toy_faces import write_toy_faces
-from helpers.train import Trainer, TrainingDiverged, load_diffusion, resolve_mixed_precision
+from helpers.train import Trainer, TrainingDiverged, load_diffusion
 from tests.conftest import tiny_diffusion
 
 
@@ -137,7 +139,81 @@ def test_checkpoint_rebuilds_the_ema_model_and_samples_to_numbered_files(faces, 
     assert again[0].read_bytes() == paths[0].read_bytes(), "the same seed gives the same images"
 
 
-def test_mixed_precision_is_off_on_cpu_and_explicit_choices_pass_through():
-    if not torch.cuda.is_available():
-        assert resolve_mixed_precision("auto") == "no"
-    assert resolve_mixed_precision("fp16") == "fp16"
+class _Interrupting(Dataset):
+    """Random images; reading one after ``interrupt_after`` reads raises KeyboardInterrupt."""
+
+    def __init__(self, interrupt_after: int) -> None:
+        self.images = torch.rand(16, 3, 16, 16) * 2 - 1
+        self.reads, self.interrupt_after = 0, interrupt_after
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    def __getitem__(self, index):
+        self.reads += 1
+        if self.reads > self.interrupt_after:
+            raise KeyboardInterrupt("the student pressed stop")
+        return self.images[index[0] if isinstance(index, tuple) else index]
+
+
+def test_a_new_trainer_in_another_precision_after_a_nan(tmp_path):
+    data = _Poisonable()
+    data.poisoned = True
+    with pytest.raises(TrainingDiverged):
+        _trainer(data, tmp_path / "bf16", mixed_precision="bf16").train()
+    # What TrainingDiverged advises: the same kernel, mixed_precision='no'.
+    data.poisoned = False
+    again = _trainer(data, tmp_path / "fp32", mixed_precision="no", train_num_steps=2)
+    assert again.accelerator.mixed_precision == "no"
+    assert all(map(math.isfinite, again.train()))
+
+
+def test_a_new_trainer_after_an_interrupted_run(faces, tmp_path):
+    with pytest.raises(KeyboardInterrupt):
+        _trainer(_Interrupting(interrupt_after=12), tmp_path / "a", mixed_precision="bf16").train()
+    expected = _trainer(faces, tmp_path / "b", train_num_steps=3).train()
+    again = _trainer(faces, tmp_path / "c", train_num_steps=3)
+    assert again.accelerator.mixed_precision == "no" and again.train() == expected
+
+
+def test_on_save_sees_each_sample_grid_as_it_is_written(faces, tmp_path):
+    seen = []
+    trainer = _trainer(faces, tmp_path)
+    trainer.train(
+        on_save=lambda t: seen.append(
+            (t.step, len(t.losses), sorted(tmp_path.glob("sample-*.png")))
+        )
+    )
+    assert [(step, n) for step, n, _ in seen] == [(3, 3), (6, 6)]
+    assert seen[0][2] == [tmp_path / "sample-3.png"]
+
+
+class _Handle:
+    """Stands in for an IPython DisplayHandle: records what is shown and how."""
+
+    def __init__(self) -> None:
+        self.calls = []
+
+    def display(self, obj) -> None:
+        self.calls.append(("display", obj))
+
+    def update(self, obj) -> None:
+        self.calls.append(("update", obj))
+
+
+def test_live_progress_redraws_the_curve_and_the_newest_grid_in_place(faces, tmp_path):
+    from matplotlib.figure import Figure
+
+    from helpers.figures import plot_losses
+    from helpers.live import LiveProgress
+
+    live = LiveProgress(lambda losses: plot_losses(losses, path=None))
+    live.curve, live.grid = _Handle(), _Handle()
+    trainer = _trainer(faces, tmp_path)
+    trainer.train(on_save=live)
+    assert [how for how, _ in live.curve.calls] == ["display", "update"]
+    assert [how for how, _ in live.grid.calls] == ["display", "update"]
+    for (_, fig), step in zip(live.curve.calls, (3, 6), strict=True):
+        assert isinstance(fig, Figure) and fig.get_suptitle() == f"step {step} of 6"
+        assert list(fig.axes[0].get_lines()[0].get_ydata()) == trainer.losses[:step]
+    assert live.grid.calls[-1][1].data == (tmp_path / "sample-6.png").read_bytes()
