@@ -41,10 +41,12 @@ release: $(STAMP)
 	$(PY) -m grading.pipeline release
 
 # An LMS download (a zip or folder: one folder or zip per student, any file names) into
-# grading/submitted/<student>/<assignment>/, each notebook placed by its nbgrader cells.
+# grading/submitted/<student>/<assignment>/ (or OUT=dir), each notebook placed by its
+# nbgrader cells.
+OUT ?= grading/submitted
 collect: $(STAMP)
-	@test -n "$(ZIP)" || { echo "usage: make collect ZIP=path/to/download.zip (or a folder)"; exit 2; }
-	$(PY) -m grading.collect "$(ZIP)"
+	@test -n "$(ZIP)" || { echo "usage: make collect ZIP=path/to/download.zip (or a folder) [OUT=$(OUT)]"; exit 2; }
+	$(PY) -m grading.collect "$(ZIP)" --out "$(OUT)"
 
 # Grade grading/submitted/<student>/ (releasing first if there is no gradebook yet) into
 # grading/course/gradebook.db: grades.csv, feedback/<student>/, autograded/<student>/.

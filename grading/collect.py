@@ -120,10 +120,22 @@ def _unpack(entry: Path, scratch: Path) -> tuple[Path | None, str]:
     try:
         with zipfile.ZipFile(entry) as archive:
             target = scratch / entry.stem
-            archive.extractall(target)
+            for member in archive.infolist():
+                member.filename = _utf8_name(member)
+                archive.extract(member, target)
         return target, ""
     except (zipfile.BadZipFile, OSError) as error:
         return None, f"{entry.name} is not a readable zip file ({error}): nothing collected"
+
+
+def _utf8_name(member: zipfile.ZipInfo) -> str:
+    """The member's name: zip tools that skip the UTF-8 flag still write UTF-8 names."""
+    if member.flag_bits & 0x800:
+        return member.filename
+    try:
+        return member.filename.encode("cp437").decode("utf-8")
+    except UnicodeError:
+        return member.filename
 
 
 def _students_folder(root: Path) -> Path:

@@ -25,7 +25,6 @@ from pathlib import Path
 
 from grading.rubric import load_rubric
 
-COURSE = Path(__file__).resolve().parent / "course"
 REPORT_CELL = "report_scores"
 NOTES_TITLE = "Autograding notes"
 _SCORE_FIELDS = ("auto_score", "manual_score", "extra_credit", "needs_manual_grade")
@@ -92,7 +91,10 @@ def merge_submission(
         except MissingEntry:
             pass
         stamp = {"timestamp": graded.timestamp} if graded and graded.timestamp else {}
-        submission = gb.add_submission(assignment, student, **stamp)
+        # nbgrader builds the rows before adding them: without this, SQLAlchemy warns
+        # that it cannot autoflush them half-built.
+        with gb.db.no_autoflush:
+            submission = gb.add_submission(assignment, student, **stamp)
         for notebook in submission.notebooks:
             if graded:
                 notebook.flagged = graded.flagged.get(notebook.name, False)
@@ -169,7 +171,7 @@ class PartGrade:
         return self.autograded + (self.manual or 0.0)
 
 
-def read_grades(course: Path = COURSE) -> dict[str, dict[str, PartGrade]]:
+def read_grades(course: Path) -> dict[str, dict[str, PartGrade]]:
     """``{student: {assignment: PartGrade}}`` for every submission in the course gradebook."""
     from nbgrader.api import Gradebook
 
@@ -200,7 +202,7 @@ def read_grades(course: Path = COURSE) -> dict[str, dict[str, PartGrade]]:
     return out
 
 
-def write_grades(course: Path = COURSE, path: Path | None = None) -> Path:
+def write_grades(course: Path, path: Path | None = None) -> Path:
     """One row per student: autograded, manual and total points per part, and the sum."""
     path = path or course / "grades.csv"
     grades = read_grades(course)
@@ -233,6 +235,8 @@ def main(argv: list[str] | None = None) -> int:
         prog="python -m grading.gradebook", description=__doc__.splitlines()[0]
     )
     parser.add_argument("command", choices=["grades"], help="write the course's grades CSV")
+    from grading.pipeline import COURSE
+
     parser.add_argument("--course", type=Path, default=COURSE)
     args = parser.parse_args(argv)
     if not (args.course / "gradebook.db").is_file():

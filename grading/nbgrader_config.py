@@ -8,6 +8,7 @@ directory and passes ``--CourseDirectory.root`` and ``--CourseDirectory.submitte
 which override the values set here.
 """
 
+import importlib.util
 import os
 import sys
 from pathlib import Path
@@ -26,16 +27,11 @@ os.environ["PATH"] = os.pathsep.join(
 
 # The kernels run this Python, and the hidden tests import `grading.reference`: without
 # it every hidden test fails and nbgrader still exits 0 with a silently wrong grade.
-try:
-    import grading
-except ImportError:
-    grading = None
-if grading is None or Path(grading.__file__).resolve().parent != GRADING:
-    found = "nothing" if grading is None else grading.__file__
+if importlib.util.find_spec("grading") is None:
     raise SystemExit(
-        f"nbgrader_config.py: {sys.executable} imports `grading` from {found}, not {GRADING}; "
-        "the hidden tests need this checkout's grading.reference. Run `make setup` in "
-        f"{GRADING.parent} (it puts the repository on .venv's path), then use .venv's nbgrader."
+        f"nbgrader_config.py: {sys.executable} cannot import `grading`, which the hidden tests "
+        f"import (grading.reference). Run `make setup` in {GRADING.parent} (it puts the "
+        "repository on .venv's path), then `source .venv/bin/activate` and run nbgrader again."
     )
 
 from grading.overwrite_cells import OverwriteReleasedCells  # noqa: E402 (needs the check above)

@@ -178,7 +178,7 @@ def autograde(
             f"(assignments: {', '.join(ASSIGNMENTS)})"
         )
     for problem in problems:
-        write_failure_feedback(course, problem)
+        problem.feedback = write_failure_feedback(course, problem)
     with ThreadPoolExecutor(max_workers=workers) as pool:
         results = list(pool.map(lambda job: grade_safely(*job, submitted, course, timeout), jobs))
     gradebook.write_grades(course)
@@ -433,22 +433,23 @@ def apply_reference_penalty(work: Path, flagged: dict[str, list[str]], result: R
         gb.db.commit()
 
 
-def write_failure_feedback(course: Path, result: Result) -> None:
+def write_failure_feedback(course: Path, result: Result) -> Path:
     """nbgrader wrote no feedback (the notebook never ran): say why in a page of our own."""
     name = ASSIGNMENTS.get(result.assignment)
-    page = Path(result.student) / (result.assignment if name else "not-graded")
-    folder = course / "feedback" / page
+    folder = course / "feedback" / result.student / (result.assignment or "not-graded")
     folder.mkdir(parents=True, exist_ok=True)
     items = "".join(f"<li>{html.escape(n)}</li>" for n in result.notes)
     what = f"Your {result.assignment} submission could not be graded, so every TODO scores 0"
     if not name:
         what = "Part of what you submitted could not be graded"
-    (folder / f"{name or 'not-graded'}.html").write_text(
+    page = folder / f"{name or 'not-graded'}.html"
+    page.write_text(
         f"<html><body><h1>{html.escape(result.assignment)}: {html.escape(result.student)}</h1>"
         f"<p>{what}:</p><ul>{items}</ul><p>Submit each notebook file itself "
         f"({', '.join(f'{n}.ipynb' for n in ASSIGNMENTS.values())}), saved from Jupyter, "
         "one per assignment.</p></body></html>"
     )
+    return page
 
 
 def _fmt(value: float | None) -> str:

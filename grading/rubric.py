@@ -132,7 +132,8 @@ def read_scores(folder: Path) -> tuple[dict | list, str]:
 
     The file itself, or the one inside a zip of the folder (``submission_part1.zip``).
     """
-    for path in sorted(folder.rglob("scores.json")):
+    path = next(iter(sorted(folder.rglob("scores.json"))), None)
+    if path is not None:
         return json.loads(path.read_text()), str(path)
     for archive in sorted(folder.rglob("*.zip")):
         try:
@@ -203,9 +204,10 @@ def main(argv: list[str] | None = None) -> int:
         metavar=("ASSIGNMENT", "STUDENT"),
         help="score the scores.json of this submission and record it in the gradebook",
     )
-    here = Path(__file__).resolve().parent
-    parser.add_argument("--submitted", type=Path, default=here / "submitted")
-    parser.add_argument("--course", type=Path, default=here / "course")
+    from grading.pipeline import COURSE, SUBMITTED
+
+    parser.add_argument("--submitted", type=Path, default=SUBMITTED)
+    parser.add_argument("--course", type=Path, default=COURSE)
     args = parser.parse_args(argv)
     rubric = load_rubric()
     if args.submission:
