@@ -29,27 +29,29 @@ REPO = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.slow
 
 
-# What a collection can hand the autograder: (folder, file) -> what it holds.
+# What a collection can hand the autograder: (folder, file) -> (the reference notebook
+# of this assignment, with its nbgrader metadata or without).
 BAD_INPUT = {
-    ("renamed/part1", "Kaggle - anime faces (v3).ipynb"): "reference part1",
-    ("wrong_part/part1", "part1_anime_faces.ipynb"): "reference part2",
-    ("twice/part1", "a.ipynb"): "reference part1",
-    ("twice/part1", "b.ipynb"): "reference part1",
-    ("no_metadata/part1", "notebook.ipynb"): "no nbgrader metadata",
-    ("unknown/part3", "part3.ipynb"): "reference part1",
-    ("José Núñez/part1", "part1_anime_faces.ipynb"): "reference part1",
+    ("renamed/part1", "Kaggle - anime faces (v3).ipynb"): ("part1", True),
+    ("wrong_part/part1", "part1_anime_faces.ipynb"): ("part2", True),
+    ("twice/part1", "a.ipynb"): ("part1", True),
+    ("twice/part1", "b.ipynb"): ("part1", True),
+    ("no_metadata/part1", "notebook.ipynb"): ("part1", False),
+    ("unknown/part3", "part3.ipynb"): ("part1", True),
+    ("José Núñez/part1", "part1_anime_faces.ipynb"): ("part1", True),
 }
 
 
 def write_bad_input(submitted: Path) -> None:
     (submitted / "empty").mkdir()
-    for (folder, name), what in BAD_INPUT.items():
+    for (folder, name), (assignment, metadata) in BAD_INPUT.items():
         path = submitted / folder / name
         path.parent.mkdir(parents=True, exist_ok=True)
-        student, _, assignment = what.partition(" ")
-        source = submitted / "reference" / (assignment or "part1")
-        notebook = json.loads(next(source.glob("*.ipynb")).read_text())
-        if what == "no nbgrader metadata":
+        reference = (
+            submitted / "reference" / assignment / f"{pipeline.ASSIGNMENTS[assignment]}.ipynb"
+        )
+        notebook = json.loads(reference.read_text())
+        if not metadata:
             for cell in notebook["cells"]:
                 cell["metadata"].pop("nbgrader", None)
         path.write_text(json.dumps(notebook))
