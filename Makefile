@@ -8,13 +8,24 @@ UV     := python3 -m uv
 export UV_PYTHON_DOWNLOADS := never
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 
-.PHONY: setup test test-kaggle demo notebooks release autograde kaggle bench lint lock chromium clean
+.PHONY: setup test test-kaggle demo notebooks release collect autograde grades kaggle bench lint lock chromium clean
 
 setup: $(STAMP)
+
+# The instructor's tools import `grading` (nbgrader's kernels: the hidden tests import
+# grading.reference) from any folder, without PYTHONPATH: a .pth file puts the
+# repository root on .venv's path. The package (helpers/ only) never contains grading.
+define WRITE_PTH
+import pathlib, sysconfig
+pth = pathlib.Path(sysconfig.get_paths()["purelib"]) / "coursekit_repository.pth"
+pth.write_text(str(pathlib.Path.cwd()) + "\n")
+endef
+export WRITE_PTH
 
 $(STAMP): pyproject.toml uv.lock
 	@python3 -m uv --version >/dev/null 2>&1 || python3 -m pip install --quiet "uv==$(UV_VERSION)"
 	$(UV) sync --frozen --python python3
+	$(PY) -c "$$WRITE_PTH"
 	$(PY) -m helpers doctor
 	@touch $@
 
@@ -34,11 +45,23 @@ notebooks: $(STAMP)
 release: $(STAMP)
 	$(PY) -m grading.pipeline release
 
-# Grade grading/submitted/<student>/ (releasing first if there is no gradebook yet):
-# grading/course/grades.csv and grading/course/feedback/<student>/.
+# An LMS download (a zip or folder: one folder or zip per student, any file names) into
+# grading/submitted/<student>/<assignment>/ (or OUT=dir), each notebook placed by its
+# nbgrader cells.
+OUT ?= grading/submitted
+collect: $(STAMP)
+	@test -n "$(ZIP)" || { echo "usage: make collect ZIP=path/to/download.zip (or a folder) [OUT=$(OUT)]"; exit 2; }
+	$(PY) -m grading.collect "$(ZIP)" --out "$(OUT)"
+
+# Grade grading/submitted/<student>/ (releasing first if there is no gradebook yet) into
+# grading/course/gradebook.db: grades.csv, feedback/<student>/, autograded/<student>/.
 autograde: $(STAMP)
 	@test -f grading/course/gradebook.db || $(PY) -m grading.pipeline release
 	$(PY) -m grading.pipeline autograde
+
+# grading/course/grades.csv from the gradebook: after manual grading in formgrader.
+grades: $(STAMP)
+	$(PY) -m grading.gradebook grades
 
 # What a course uploads to Kaggle (grading/kaggle/): outputs/kaggle/<assignment>/ (the
 # released notebook with a bootstrap cell, kernel-metadata.json), outputs/kaggle/wheels/

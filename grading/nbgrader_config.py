@@ -1,20 +1,53 @@
 """nbgrader configuration of the course directory ``grading/course``.
 
-nbgrader reads this file from its working directory: ``python -m grading.pipeline``
-runs every nbgrader command in ``grading/``. Parallel autograding gives each
-submission its own copy of the course directory and passes ``--CourseDirectory.root``,
-which overrides the root set here.
+nbgrader reads this file from its working directory: run the stock commands in
+``grading/`` (the repository root's ``nbgrader_config.py`` loads this one, so they work
+from there too). ``python -m grading.pipeline`` runs every nbgrader command in
+``grading/``; parallel autograding gives each submission its own copy of the course
+directory and passes ``--CourseDirectory.root`` and ``--CourseDirectory.submitted_directory``,
+which override the values set here.
 """
 
+import importlib.util
+import os
+import sys
 from pathlib import Path
 
 from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor
+from nbgrader.converters import Autograde
 from nbgrader.preprocessors import ClearHiddenTests, GetGrades
+
+GRADING = Path(__file__).resolve().parent
+
+# nbgrader runs the `alembic` script of its environment to create a gradebook, found on
+# PATH: `.venv/bin/nbgrader` run without the venv on PATH would crash without this.
+os.environ["PATH"] = os.pathsep.join(
+    filter(None, [str(Path(sys.executable).parent), os.environ.get("PATH")])
+)
+
+# One thread per kernel, as `make autograde` runs them: torch's default of one thread
+# per core made the heaviest test cell pass the cell timeout on a busy 2-core machine.
+for threads in ("OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(threads, "1")
+
+# The kernels run this Python, and the hidden tests import `grading.reference`: without
+# it every hidden test fails and nbgrader still exits 0 with a silently wrong grade.
+if importlib.util.find_spec("grading") is None:
+    raise SystemExit(
+        f"nbgrader_config.py: {sys.executable} cannot import `grading`, which the hidden tests "
+        f"import (grading.reference). Run `make setup` in {GRADING.parent} (it puts the "
+        "repository on .venv's path), then `source .venv/bin/activate` and run nbgrader again."
+    )
+
+from grading.overwrite_cells import OverwriteReleasedCells  # noqa: E402 (needs the check above)
 
 c = get_config()  # noqa: F821 (provided by traitlets when nbgrader loads this file)
 
 c.CourseDirectory.course_id = "diffusion"
-c.CourseDirectory.root = str(Path(__file__).resolve().parent / "course")
+c.CourseDirectory.root = str(GRADING / "course")
+# `make collect` puts the submissions in grading/submitted/<student>/<assignment>/ (an
+# absolute path: nbgrader joins it to the root, which keeps an absolute one as it is).
+c.CourseDirectory.submitted_directory = str(GRADING / "submitted")
 
 # Measured with 3 workers on a busy 2-core machine: the first cell (imports torch)
 # 22-36 s, the heaviest test cell (TODO 1-2-1: 7 tiny DDIM runs and figures) 12-15 s,
@@ -26,6 +59,11 @@ c.Execute.timeout = 120
 c.Execute.interrupt_on_timeout = True
 # A deleted test cell is put back (with a note) and graded like any other.
 c.OverwriteCells.add_missing_cells = True
+# Untouched test cells lack their hidden tests: no "checksum has changed!" for them.
+c.Autograde.sanitize_preprocessors = [
+    OverwriteReleasedCells if p.__name__ == "OverwriteCells" else p
+    for p in Autograde.sanitize_preprocessors.default()
+]
 # nbgrader's feedback shows the autograded notebook, hidden tests included; strip them
 # so that the feedback can go to students without giving the hidden tests away.
 c.GenerateFeedback.preprocessors = [GetGrades, ClearHiddenTests, CSSHTMLHeaderPreprocessor]

@@ -1,7 +1,7 @@
 """Release and autograde the assignments with nbgrader: ``make release``, ``make autograde``.
 
     python -m grading.pipeline release      # notebooks/ -> course/source -> course/release, validated
-    python -m grading.pipeline autograde    # grading/submitted/<student>/ -> grades.csv + feedback
+    python -m grading.pipeline autograde    # grading/submitted/<student>/ -> gradebook, grades.csv, feedback
 
 Two assignments, one notebook each (:data:`ASSIGNMENTS`): ``part1`` (anime faces) and
 ``part2`` (illusions). Course directory ``grading/course`` (generated, git-ignored)::
@@ -9,21 +9,23 @@ Two assignments, one notebook each (:data:`ASSIGNMENTS`): ``part1`` (anime faces
     source/part1/part1_anime_faces.ipynb      copy of notebooks/part1_anime_faces.ipynb
     source/part2/part2_illusions.ipynb        copy of notebooks/part2_illusions.ipynb
     release/<assignment>/<notebook>.ipynb     the student versions (nbgrader generate_assignment)
-    gradebook.db                              the master cells, written by the release
+    gradebook.db                              the master cells (release) and every grade (autograde)
     autograded/<student>/<assignment>/        executed submissions
     feedback/<student>/<assignment>/*.html    per-student feedback
-    grades.csv                                one row per student and assignment
+    grades.csv                                one row per student (grading.gradebook)
 
 Submissions are read from ``grading/submitted/<student>/<assignment>/`` (the shipped
-examples) or any folder laid out the same way (``--submitted``); a student may have
-submitted one assignment or both.
+examples, or what ``make collect`` put there) or any folder laid out the same way
+(``--submitted``); a student may have submitted one assignment or both. The notebook of
+each folder is found by its content (:mod:`grading.collect`), whatever its name.
 
 nbgrader grades one student per ``autograde`` call and its sqlite gradebook takes one
 writer at a time, so each submission is graded by its own worker in a private copy of
 the course directory (``course/.work/<student>-<assignment>``: the gradebook, the
-source and that one submission); the results are copied back and merged into
-``grades.csv``. A submission that hangs, raises, kills its kernel or is not a notebook
-affects only its own row.
+source and that one submission); the results are copied back and the submission is
+merged into the course gradebook (:mod:`grading.gradebook`), as if stock nbgrader had
+graded it there, and ``grades.csv`` is written from it. A submission that hangs, raises,
+kills its kernel or is not a notebook affects only its own row.
 
 Before the feedback is written, every code cell a student could edit is scanned for
 uses of the reference solution (``grading``, ``REFERENCE_STEPS``, ``importlib``,
@@ -38,7 +40,6 @@ its points only if its code, re-run alone outside the kernel, agrees with the re
 from __future__ import annotations
 
 import argparse
-import csv
 import html
 import json
 import os
@@ -50,6 +51,8 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from grading import gradebook
 
 GRADING = Path(__file__).resolve().parent
 REPO = GRADING.parent
@@ -159,24 +162,65 @@ def autograde(
     workers: int = 2,
     timeout: int | None = None,
 ) -> list[Result]:
-    """Grade every ``submitted/<student>/<assignment>``; writes ``course/grades.csv`` and feedback."""
+    """Grade every ``submitted/<student>/<assignment>`` into the course gradebook.
+
+    Writes ``course/grades.csv`` (every student in the gradebook, not only these) and
+    the feedback. Folders that cannot be graded come back as results with a note.
+    """
     if not (course / "gradebook.db").is_file():
         raise PipelineError(f"no gradebook in {course}: run the release first (make release)")
-    jobs = [
-        (student.name, assignment)
-        for student in sorted(submitted.iterdir())
-        for assignment in ASSIGNMENTS
-        if (student / assignment).is_dir()
-    ]
-    if not jobs:
+    if not submitted.is_dir():
+        raise PipelineError(f"{submitted} is not a folder of <student>/<assignment>/ submissions")
+    jobs, problems = find_jobs(submitted)
+    if not jobs and not problems:
         raise PipelineError(
             f"no submissions under {submitted}/<student>/<assignment>/ "
             f"(assignments: {', '.join(ASSIGNMENTS)})"
         )
+    for problem in problems:
+        problem.feedback = write_failure_feedback(course, problem)
     with ThreadPoolExecutor(max_workers=workers) as pool:
         results = list(pool.map(lambda job: grade_safely(*job, submitted, course, timeout), jobs))
-    write_csv(results, course / "grades.csv")
-    return results
+    gradebook.write_grades(course)
+    return results + problems
+
+
+def find_jobs(submitted: Path) -> tuple[list[tuple[str, str]], list[Result]]:
+    """The ``(student, assignment)`` folders to grade, and results for those that cannot be."""
+    from grading.collect import STUDENT_ID
+
+    jobs, problems = [], []
+    for student in sorted(p for p in submitted.iterdir() if p.is_dir()):
+        if not STUDENT_ID.match(student.name):
+            problems.append(
+                Result(
+                    student.name,
+                    "",
+                    notes=[
+                        f"student id {student.name!r} is not an nbgrader id (ASCII letters, digits, _ . -): "
+                        "not graded; rename the folder (make collect does)"
+                    ],
+                )
+            )
+            continue
+        folders = sorted(p.name for p in student.iterdir() if p.is_dir())
+        jobs += [(student.name, a) for a in ASSIGNMENTS if a in folders]
+        problems += [
+            Result(
+                student.name,
+                name,
+                notes=[
+                    f"{name} is not an assignment of this course ({', '.join(ASSIGNMENTS)}): not graded"
+                ],
+            )
+            for name in folders
+            if name not in ASSIGNMENTS and name != ".ipynb_checkpoints"
+        ]
+        if not folders:
+            problems.append(
+                Result(student.name, "", notes=["the folder is empty: nothing submitted"])
+            )
+    return jobs, problems
 
 
 def grade_safely(
@@ -195,31 +239,30 @@ def grade_one(
     """Autograde one submission in a private course directory and copy the results back."""
     start = time.perf_counter()
     result = Result(student, assignment)
-    name = ASSIGNMENTS[assignment]
     work = course / ".work" / f"{student}-{assignment}"
     shutil.rmtree(work, ignore_errors=True)
     (work / "submitted").mkdir(parents=True)
     shutil.copy2(course / "gradebook.db", work / "gradebook.db")
     shutil.copytree(course / "source", work / "source")
     shutil.copytree(submitted / student / assignment, work / "submitted" / student / assignment)
-    notebook = work / "submitted" / student / assignment / f"{name}.ipynb"
+    notebook = place_notebook(work / "submitted" / student / assignment, result)
 
     extra = [f"--Execute.timeout={timeout}"] if timeout else []
     # Backstop for a kernel that ignores interrupts: every cell at its limit, then some.
     limit = 60 * 60 if timeout is None else 40 * timeout
     flagged = scan_for_reference(notebook)
     result.notes += locked_cell_changes(notebook, released_notebook(assignment, course))
+    args = (
+        "autograde",
+        assignment,
+        f"--student={student}",
+        "--force",
+        "--CourseDirectory.submitted_directory=submitted",
+        *extra,
+    )
     try:
-        done = nbgrader(
-            "autograde",
-            assignment,
-            f"--student={student}",
-            "--force",
-            *extra,
-            root=work,
-            timeout=limit,
-        )
-        log = done.stdout + done.stderr
+        done = nbgrader(*args, root=work, timeout=limit) if notebook else None
+        log = done.stdout + done.stderr if done else ""
     except subprocess.TimeoutExpired:
         log = f"grading stopped after {limit} s"
     result.notes += summarize_log(log)
@@ -232,7 +275,6 @@ def grade_one(
         )
         if again:
             result.notes += again
-            args = ("autograde", assignment, f"--student={student}", "--force", *extra)
             nbgrader(*args, root=work, timeout=limit)
             graded = read_grades(work, result)
     if graded:
@@ -242,6 +284,7 @@ def grade_one(
             work, result, notebook, released_notebook(assignment, course), (course, submitted)
         )
         apply_reference_penalty(work, flagged, result)
+        gradebook.annotate(work, assignment, student, result.notes)
         done = nbgrader(
             "generate_feedback", assignment, f"--student={student}", "--force", root=work
         )
@@ -250,6 +293,7 @@ def grade_one(
     else:
         result.notes.append("not graded: every TODO scores 0")
         write_failure_feedback(work, result)
+    gradebook.merge_submission(work, course, assignment, student, result.notes)
 
     for kind in ("autograded", "feedback"):
         target = course / kind / student / assignment
@@ -263,11 +307,26 @@ def grade_one(
     return result
 
 
-def scan_for_reference(notebook: Path) -> dict[str, list[str]]:
+def place_notebook(folder: Path, result: Result) -> Path | None:
+    """Give the submission's notebook, found by content, the name nbgrader looks for."""
+    from grading.collect import find_notebook
+
+    notebook, problems = find_notebook(folder, result.assignment)
+    result.notes += problems
+    if notebook is None:
+        return None
+    expected = folder / f"{ASSIGNMENTS[result.assignment]}.ipynb"
+    if notebook != expected:
+        expected.unlink(missing_ok=True)
+        notebook.rename(expected)
+    return expected
+
+
+def scan_for_reference(notebook: Path | None) -> dict[str, list[str]]:
     """Cells a student could edit that use the reference: ``{grade_id or "added cell": [lines]}``."""
     try:
         cells = json.loads(notebook.read_text())["cells"]
-    except (OSError, ValueError, KeyError, TypeError):
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
         return {}
     hits: dict[str, list[str]] = {}
     for cell in cells:
@@ -284,7 +343,7 @@ def scan_for_reference(notebook: Path) -> dict[str, list[str]]:
     return hits
 
 
-def locked_cell_changes(notebook: Path, release: Path) -> list[str]:
+def locked_cell_changes(notebook: Path | None, release: Path) -> list[str]:
     """Name the locked cells a submission edited or deleted (autograde restores them).
 
     Compared with the release, not the gradebook: the gradebook's test cells hold the
@@ -293,7 +352,7 @@ def locked_cell_changes(notebook: Path, release: Path) -> list[str]:
     try:
         cells = json.loads(notebook.read_text())["cells"]
         released = json.loads(release.read_text())["cells"]
-    except (OSError, ValueError, KeyError, TypeError):
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
         return []
 
     def locked(cells: list) -> dict[str, str]:
@@ -384,38 +443,23 @@ def apply_reference_penalty(work: Path, flagged: dict[str, list[str]], result: R
         gb.db.commit()
 
 
-def write_failure_feedback(work: Path, result: Result) -> None:
+def write_failure_feedback(course: Path, result: Result) -> Path:
     """nbgrader wrote no feedback (the notebook never ran): say why in a page of our own."""
-    name = ASSIGNMENTS[result.assignment]
-    folder = work / "feedback" / result.student / result.assignment
+    name = ASSIGNMENTS.get(result.assignment)
+    folder = course / "feedback" / result.student / (result.assignment or "not-graded")
     folder.mkdir(parents=True, exist_ok=True)
     items = "".join(f"<li>{html.escape(n)}</li>" for n in result.notes)
-    (folder / f"{name}.html").write_text(
-        f"<html><body><h1>{result.assignment}: {html.escape(result.student)}</h1>"
-        "<p>Your submission could not be graded, so every TODO scores 0:</p>"
-        f"<ul>{items}</ul><p>Submit the notebook file itself "
-        f"({name}.ipynb), saved from Jupyter.</p></body></html>"
+    what = f"Your {result.assignment} submission could not be graded, so every TODO scores 0"
+    if not name:
+        what = "Part of what you submitted could not be graded"
+    page = folder / f"{name or 'not-graded'}.html"
+    page.write_text(
+        f"<html><body><h1>{html.escape(result.assignment)}: {html.escape(result.student)}</h1>"
+        f"<p>{what}:</p><ul>{items}</ul><p>Submit each notebook file itself "
+        f"({', '.join(f'{n}.ipynb' for n in ASSIGNMENTS.values())}), saved from Jupyter, "
+        "one per assignment.</p></body></html>"
     )
-
-
-def write_csv(results: list[Result], path: Path) -> None:
-    """One row per student and assignment; a column per graded cell of either assignment."""
-    names = sorted({k for r in results for k in r.max_scores})
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w", newline="") as f:
-        writer = csv.writer(f)
-        writer.writerow(["student", "assignment", *names, "autograded", "autograded_max", "notes"])
-        for r in sorted(results, key=lambda r: (r.assignment, r.student)):
-            writer.writerow(
-                [
-                    r.student,
-                    r.assignment,
-                    *(_fmt(r.scores.get(n)) for n in names),
-                    _fmt(r.total),
-                    _fmt(r.max_total) if r.max_scores else "",
-                    "; ".join(r.notes),
-                ]
-            )
+    return page
 
 
 def _fmt(value: float | None) -> str:
@@ -429,6 +473,14 @@ def format_table(results: list[Result]) -> str:
         mine = sorted((r for r in results if r.assignment == assignment), key=lambda r: r.student)
         if mine:
             blocks.append(f"{assignment} ({ASSIGNMENTS[assignment]})\n" + _table(mine))
+    others = sorted(
+        (r for r in results if r.assignment not in ASSIGNMENTS), key=lambda r: r.student
+    )
+    if others:
+        blocks.append(
+            "not graded\n"
+            + "\n".join(f"{Path(r.student, r.assignment)}  {'; '.join(r.notes)}" for r in others)
+        )
     return "\n\n".join(blocks)
 
 
@@ -477,7 +529,8 @@ def main(argv: list[str] | None = None) -> int:
             results = autograde(args.submitted, workers=args.workers, timeout=args.timeout)
             print(format_table(results))
             print(
-                f"\ngrades: {COURSE / 'grades.csv'}\nfeedback: {COURSE / 'feedback'}/<student>/<assignment>/"
+                f"\ngradebook: {COURSE / 'gradebook.db'}\ngrades: {COURSE / 'grades.csv'}"
+                f"\nfeedback: {COURSE / 'feedback'}/<student>/<assignment>/"
             )
     except PipelineError as exc:
         print(f"error: {exc}", file=sys.stderr)

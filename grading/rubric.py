@@ -14,19 +14,38 @@ Instructors change the numbers in the TOML file, and score a report with::
 
     python -m grading.rubric --fid 72.38 --afd 0.943
     python -m grading.rubric --clip 0.3487 0.3574
+    python -m grading.rubric --submission part1 STUDENT   # its scores.json, into the gradebook
+
+The last reads the ``scores.json`` the notebook wrote into the student's submission
+(``grading/submitted/<student>/<assignment>/``, as it is or inside the submission zip),
+says which file it read, and records the points as the manual grade of the report cell
+in the course gradebook, where the instructor can override them in formgrader: the
+numbers a student hands in are a proposal to check against the images, not a grade.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import math
 import os
+import sys
 import tomllib
+import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["RUBRIC_PATH", "Rubric", "load_rubric", "points_part1", "points_part2", "main"]
+__all__ = [
+    "RUBRIC_PATH",
+    "Rubric",
+    "load_rubric",
+    "points_part1",
+    "points_part2",
+    "read_scores",
+    "points_from_scores",
+    "main",
+]
 
 RUBRIC_PATH = Path(__file__).with_name("rubric.toml")
 
@@ -108,6 +127,70 @@ def points_part2(clip_scores: Sequence[float], rubric: Rubric | None = None) -> 
     return rubric.part2_results * passed / len(clip_scores)
 
 
+def read_scores(folder: Path) -> tuple[dict | list, str]:
+    """The ``scores.json`` of a submission folder, and a description of where it was found.
+
+    The file itself, or the one inside a zip of the folder (``submission_part1.zip``).
+    """
+    path = next(iter(sorted(folder.rglob("scores.json"))), None)
+    if path is not None:
+        return json.loads(path.read_text()), str(path)
+    for archive in sorted(folder.rglob("*.zip")):
+        try:
+            with zipfile.ZipFile(archive) as z:
+                name = next((n for n in z.namelist() if Path(n).name == "scores.json"), None)
+                if name:
+                    return json.loads(z.read(name)), f"{archive} ({name})"
+        except zipfile.BadZipFile:
+            continue
+    raise FileNotFoundError(
+        f"no scores.json in {folder} (nor in a zip there): the notebook writes it next to "
+        "its results; ask the student for it, or score the report with --fid/--afd or --clip"
+    )
+
+
+def points_from_scores(
+    assignment: str, scores: dict | list, rubric: Rubric | None = None
+) -> tuple[float, str]:
+    """Points of the report of ``assignment`` from its ``scores.json``, and the numbers used."""
+    rubric = rubric or load_rubric()
+    try:
+        if assignment == "part1":
+            if scores.get("afd") is None:
+                raise ValueError("scores.json has no AFD rate (written in smoke mode?)")
+            fid, afd = float(scores["fid"]), float(scores["afd"])
+            return points_part1(fid, afd, rubric), f"FID {fid:g}, AFD {100 * afd:.2f} %"
+        if assignment == "part2":
+            cosines = [float(row["clip_cosine"]) for row in scores]
+            return points_part2(cosines, rubric), "CLIP " + ", ".join(f"{c:.4f}" for c in cosines)
+    except (KeyError, TypeError, AttributeError) as error:
+        raise ValueError(
+            f"scores.json is not what the {assignment} notebook writes: {error!r}"
+        ) from error
+    raise ValueError(f"unknown assignment {assignment!r} (part1 or part2)")
+
+
+def record_submission(assignment: str, student: str, submitted: Path, course: Path) -> list[str]:
+    """Score a submission's report from its ``scores.json`` and record it in the gradebook."""
+    from grading.gradebook import REPORT_CELL, record_manual_grade
+
+    rubric = load_rubric()
+    scores, source = read_scores(submitted / student / assignment)
+    points, numbers = points_from_scores(assignment, scores, rubric)
+    most = {"part1": rubric.part1_results, "part2": rubric.part2_results}[assignment]
+    comment = (
+        f"Rubric points from your scores.json ({numbers}): {points:g} / {most:g}, "
+        "subject to the instructor's check against your images."
+    )
+    record_manual_grade(course, assignment, student, points, comment)
+    return [
+        f"read {source}: {numbers}",
+        f"{assignment.replace('part', 'Part ')} results: {points:g} / {most:g}",
+        f"recorded as the manual grade of {REPORT_CELL} ({student}, {assignment}) in "
+        f"{course / 'gradebook.db'}: override it in formgrader",
+    ]
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m grading.rubric", description="Points of a report cell by the rubric."
@@ -115,10 +198,28 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--fid", type=float, help="Part 1: the reported FID")
     parser.add_argument("--afd", type=float, help="Part 1: the AFD rate as a fraction (0.943)")
     parser.add_argument("--clip", type=float, nargs="+", help="Part 2: the CLIP score per view")
+    parser.add_argument(
+        "--submission",
+        nargs=2,
+        metavar=("ASSIGNMENT", "STUDENT"),
+        help="score the scores.json of this submission and record it in the gradebook",
+    )
+    from grading.pipeline import COURSE, SUBMITTED
+
+    parser.add_argument("--submitted", type=Path, default=SUBMITTED)
+    parser.add_argument("--course", type=Path, default=COURSE)
     args = parser.parse_args(argv)
     rubric = load_rubric()
+    if args.submission:
+        try:
+            lines = record_submission(*args.submission, args.submitted, args.course)
+        except (OSError, ValueError, LookupError) as error:
+            print(f"error: {error}", file=sys.stderr)
+            return 1
+        print("\n".join(lines))
+        return 0
     if (args.fid is None) != (args.afd is None) or (args.fid is None and args.clip is None):
-        parser.error("give --fid and --afd (Part 1), or --clip (Part 2)")
+        parser.error("give --fid and --afd (Part 1), --clip (Part 2), or --submission")
     try:
         if args.fid is not None:
             points = points_part1(args.fid, args.afd, rubric)

@@ -1,33 +1,79 @@
 """The grading pipeline end to end: release, validate --invert, autograde of every example.
 
-One module-scoped fixture releases both assignments into a temporary course directory
-and autogrades the four shipped examples of each part and seven hostile Part 1
-submissions once, in parallel (the isolated judge included); the tests then read its
-results. Several minutes on 2 CPU cores.
+One module-scoped fixture releases both assignments into the course directory of a copy
+of ``grading/`` and autogrades the four shipped examples of each part, seven hostile Part
+1 submissions and the bad input of a collection (:data:`BAD_INPUT`) once, in parallel
+(the isolated judge included); the tests then read its results, and run formgrader and
+the stock nbgrader commands on the course gradebook it leaves. Several minutes on 2 CPU
+cores.
 """
 
 from __future__ import annotations
 
 import csv
 import json
+import os
+import shutil
+import socket
+import subprocess
+import time
+import urllib.request
+from pathlib import Path
 
 import nbformat
 import pytest
 
-from grading import examples, pipeline
+from grading import examples, gradebook, pipeline
+
+REPO = Path(__file__).resolve().parents[1]
 
 pytestmark = pytest.mark.slow
 
 
+# What a collection can hand the autograder: (folder, file) -> (the reference notebook
+# of this assignment, with its nbgrader metadata or without).
+BAD_INPUT = {
+    ("renamed/part1", "Kaggle - anime faces (v3).ipynb"): ("part1", True),
+    ("wrong_part/part1", "part1_anime_faces.ipynb"): ("part2", True),
+    ("twice/part1", "a.ipynb"): ("part1", True),
+    ("twice/part1", "b.ipynb"): ("part1", True),
+    ("no_metadata/part1", "notebook.ipynb"): ("part1", False),
+    ("unknown/part3", "part3.ipynb"): ("part1", True),
+    ("José Núñez/part1", "part1_anime_faces.ipynb"): ("part1", True),
+}
+
+
+def write_bad_input(submitted: Path) -> None:
+    (submitted / "empty").mkdir()
+    for (folder, name), (assignment, metadata) in BAD_INPUT.items():
+        path = submitted / folder / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        reference = (
+            submitted / "reference" / assignment / f"{pipeline.ASSIGNMENTS[assignment]}.ipynb"
+        )
+        notebook = json.loads(reference.read_text())
+        if not metadata:
+            for cell in notebook["cells"]:
+                cell["metadata"].pop("nbgrader", None)
+        path.write_text(json.dumps(notebook))
+
+
 @pytest.fixture(scope="module")
 def graded(tmp_path_factory):
-    course = tmp_path_factory.mktemp("course")
+    # A copy of grading/ whose nbgrader_config.py points at this course directory, so
+    # that the stock commands run in kit/grading as the README prints them.
+    kit = tmp_path_factory.mktemp("kit")
+    shutil.copytree(REPO / "grading", kit / "grading", ignore=shutil.ignore_patterns("course"))
+    course = kit / "grading" / "course"
     released = pipeline.release(course)  # raises unless validate --invert fails every test
     submitted = course / "submitted-in"
     examples.write_submissions(submitted, hostile=True, releases=released)
+    write_bad_input(submitted)
     # 90 s per cell: an infinite loop costs 90 s of one worker, and the first cell
     # (imports) stays well inside it on a busy machine.
+    start = time.perf_counter()
     results = pipeline.autograde(submitted, course=course, workers=3, timeout=90)
+    print(f"autograde: {time.perf_counter() - start:.0f} s for {len(results)} folders")
     return course, released, {(r.student, r.assignment): r for r in results}
 
 
@@ -78,17 +124,22 @@ def test_every_submission_gets_its_expected_scores(graded, job):
     assert result.feedback is not None and result.feedback.is_file(), f"{job}: no feedback"
 
 
-def test_grades_csv_has_one_row_per_student_and_assignment(graded):
+def read_csv(path: Path) -> dict[str, dict[str, str]]:
+    with path.open() as f:
+        return {row["student"]: row for row in csv.DictReader(f)}
+
+
+def test_grades_csv_has_one_row_per_student_from_the_gradebook(graded):
     course, _, results = graded
-    with (course / "grades.csv").open() as f:
-        rows = {(row["student"], row["assignment"]): row for row in csv.DictReader(f)}
-    assert set(rows) == set(results)
-    assert rows["reference", "part1"]["autograded"] == "20"
-    assert rows["reference", "part1"]["autograded_max"] == "20"
-    assert rows["reference", "part2"]["autograded"] == "10"
-    assert rows["untouched", "part1"]["autograded"] == "0"
-    assert rows["planted_bugs", "part2"]["autograded"] == "1"
-    assert rows["reference", "part1"]["report_scores"] == "", "the report waits for the instructor"
+    rows = read_csv(course / "grades.csv")
+    assert set(rows) == {s for s, a in results if a in pipeline.ASSIGNMENTS}
+    assert rows["reference"]["part1_autograded"] == "20"
+    assert rows["reference"]["part1_manual"] == "", "the report waits for the instructor"
+    assert "part1: report not graded yet" in rows["reference"]["notes"]
+    assert rows["reference"]["part2_autograded"] == "10"
+    assert rows["untouched"]["part1_total"] == "0"
+    assert rows["planted_bugs"]["part2_autograded"] == "1"
+    assert rows["edited_tests"]["part2_total"] == "", "no part2 submission"
 
 
 def test_the_grade_table_has_a_block_per_assignment(graded):
@@ -155,3 +206,211 @@ def test_cheats_that_pass_in_the_kernel_are_defeated_by_the_judge(graded):
     assert "output truncated" in feedback and cheats.feedback.stat().st_size < 2 << 20
     autograded = course / "autograded" / "cheats" / "part1" / "part1_anime_faces.ipynb"
     assert autograded.stat().st_size < 2 << 20
+
+
+def test_collected_bad_input_costs_only_its_own_row(graded):
+    _, _, results = graded
+    assert results["renamed", "part1"].total == 20, results["renamed", "part1"].notes
+    expected = {
+        ("wrong_part", "part1"): [
+            "part1_anime_faces.ipynb is a notebook of part2, not of part1",
+            "no notebook of part1: nothing was graded",
+        ],
+        ("twice", "part1"): [
+            "2 notebooks of part1 (a.ipynb, b.ipynb): submit one; none was graded"
+        ],
+        ("no_metadata", "part1"): [
+            "notebook.ipynb has no nbgrader metadata: it is not a notebook of this course "
+            "(submit the notebook you were given, saved from Jupyter)",
+            "no notebook of part1: nothing was graded",
+        ],
+        ("empty", ""): ["the folder is empty: nothing submitted"],
+        ("unknown", "part3"): [
+            "part3 is not an assignment of this course (part1, part2): not graded"
+        ],
+        ("José Núñez", ""): [
+            "student id 'José Núñez' is not an nbgrader id (ASCII letters, digits, _ . -): "
+            "not graded; rename the folder (make collect does)"
+        ],
+    }
+    table = pipeline.format_table(list(results.values()))
+    for (student, assignment), notes in expected.items():
+        result = results[student, assignment]
+        assert result.notes[: len(notes)] == notes
+        assert result.total == 0
+        assert "; ".join(result.notes) in table, f"{student}: not in the run's summary"
+        page = next((graded[0] / "feedback" / student).rglob("*.html")).read_text()
+        assert notes[0].replace("'", "&#x27;") in page, f"{student}: not in the feedback"
+
+
+# --- the course gradebook, formgrader and the stock commands ------------------------
+
+
+def activated() -> dict[str, str]:
+    """The environment of a shell after ``source .venv/bin/activate``."""
+    venv = REPO / ".venv"
+    return {
+        "PATH": f"{venv / 'bin'}:/usr/local/bin:/usr/bin:/bin",
+        "VIRTUAL_ENV": str(venv),
+        "HOME": os.environ.get("HOME", "/root"),
+        "LANG": "C.UTF-8",
+    }
+
+
+def stock(command: str, course: Path) -> subprocess.CompletedProcess:
+    """A stock nbgrader command as grading/README.md prints it, run in (the copy of) grading/."""
+    assert f"$ {command}" in (REPO / "grading" / "README.md").read_text(), command
+    done = subprocess.run(
+        command.split(), cwd=course.parent, env=activated(), capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    return done
+
+
+class Formgrader:
+    """A Jupyter server in (the copy of) grading/, as the README starts it, and its API."""
+
+    def __init__(self, grading: Path):
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            self.port = s.getsockname()[1]
+        self.token = "formgrader-test"
+        self.server = subprocess.Popen(
+            ["jupyter", "server", "--no-browser", "--allow-root", f"--port={self.port}",
+             f"--IdentityProvider.token={self.token}"],
+            cwd=grading, env=activated(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        for _ in range(120):
+            try:
+                self.get("/formgrader/api/assignments")
+                return
+            except OSError:
+                time.sleep(0.5)
+        raise RuntimeError("the Jupyter server did not start")
+
+    def request(self, path: str, method: str = "GET", body: dict | None = None):
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{self.port}{path}",
+            method=method,
+            data=None if body is None else json.dumps(body).encode(),
+            headers={"Authorization": f"token {self.token}"},
+        )
+        with urllib.request.urlopen(request, timeout=60) as response:
+            text = response.read().decode()
+        return json.loads(text) if path.startswith("/formgrader/api") else text
+
+    get = request
+
+    def close(self):
+        self.server.terminate()
+        self.server.wait(timeout=30)
+
+
+@pytest.fixture(scope="module")
+def formgraded(graded):
+    """Formgrader lists the autograded course; the instructor grades one report by hand."""
+    course = graded[0]
+    server = Formgrader(course.parent)
+    try:
+        listed = {
+            a: server.get(f"/formgrader/api/submitted_notebooks/{a}/{n}")
+            for a, n in pipeline.ASSIGNMENTS.items()
+        }
+        reference = next(s for s in listed["part1"] if s["student"] == "reference")
+        page = server.get(f"/formgrader/submissions/{reference['id']}/")
+        grades = server.get(f"/formgrader/api/grades?submission_id={reference['id']}")
+        report = next(g for g in grades if g["name"] == "report_scores")
+        server.request(
+            f"/formgrader/api/grade/{report['id']}", "PUT", {**report, "manual_score": 17}
+        )
+    finally:
+        server.close()
+    return course, listed, page
+
+
+def test_formgrader_lists_every_submission_with_its_report_open(graded, formgraded):
+    (
+        _,
+        results,
+    ) = graded[0], graded[2]
+    _, listed, page = formgraded
+    for assignment in pipeline.ASSIGNMENTS:
+        students = {s["student"] for s in listed[assignment]}
+        # Formgrader shows the autograded notebook: one that never ran (no notebook of
+        # this assignment) is in the gradebook and the export, at 0, only. A kernel that
+        # died is graded again without the cell that killed it, so it is listed.
+        ran = {
+            s
+            for (s, a), r in results.items()
+            if a == assignment and "not graded: every TODO scores 0" not in r.notes
+        }
+        assert students == ran
+        assert {"wrong_part", "renamed"} & students == {"renamed"}
+        assert assignment != "part1" or "kernel_death" in students
+        waiting = {s["student"] for s in listed[assignment] if s["needs_manual_grade"]}
+        assert "planted_bugs" in waiting and "untouched" not in waiting
+    assert "report_scores" in page and "FID ≤" in page, "the rubric tiers beside the report"
+
+
+def test_export_feedback_and_grades_after_a_manual_grade(formgraded):
+    course = formgraded[0]
+    stock("nbgrader export", course)
+    exported = [
+        row for row in csv.DictReader((course.parent / "grades.csv").open())
+        if row["assignment"] == "part1"
+    ]  # fmt: skip
+    scores = {row["student_id"]: float(row["score"]) for row in exported}
+    assert scores["reference"] == 20 + 17 and scores["planted_bugs"] == 12
+    kernel_death = sum(examples.EXPECTED["kernel_death", "part1"].values())
+    assert scores["kernel_death"] == kernel_death and scores["renamed"] == 20
+    stock("nbgrader generate_feedback part1 --force", course)
+    page = (course / "feedback" / "reference" / "part1" / "part1_anime_faces.html").read_text()
+    assert "37.0 / 40.0" in page or "37 / 40" in page
+    rows = read_csv(gradebook.write_grades(course))
+    assert (rows["reference"]["part1_manual"], rows["reference"]["part1_total"]) == ("17", "37")
+    assert rows["reference"]["total"] == "47"
+
+
+def test_regrading_one_student_replaces_only_that_students_grades(formgraded, tmp_path):
+    course = formgraded[0]
+    before = read_csv(gradebook.write_grades(course))
+    late = tmp_path / "late"
+    shutil.copytree(course / "submitted-in" / "wrong_part", late / "wrong_part")
+    # The right notebook, handed in late under yet another name.
+    (late / "wrong_part" / "part1" / "part1_anime_faces.ipynb").unlink()
+    shutil.copy2(
+        course / "submitted-in" / "planted_bugs" / "part1" / "part1_anime_faces.ipynb",
+        late / "wrong_part" / "part1" / "resubmitted.ipynb",
+    )
+    start = time.perf_counter()
+    pipeline.autograde(late, course=course, workers=1, timeout=90)
+    print(f"one late submission: {time.perf_counter() - start:.0f} s")
+    after = read_csv(course / "grades.csv")
+    assert after["wrong_part"]["part1_autograded"] == "12"
+    assert {k: v for k, v in after.items() if k != "wrong_part"} == {
+        k: v for k, v in before.items() if k != "wrong_part"
+    }
+    assert after["reference"]["part1_manual"] == "17", "the manual grade survives"
+
+
+def test_the_rubric_records_a_report_from_its_scores_json(formgraded, capsys):
+    from grading import rubric
+
+    course = formgraded[0]
+    folder = course / "submitted-in" / "planted_bugs" / "part2"
+    rows = [{"prompt": "a", "clip_cosine": 0.3487}, {"prompt": "b", "clip_cosine": 0.2999}]
+    (folder / "scores.json").write_text(json.dumps(rows))
+    argv = ["--submission", "part2", "planted_bugs", "--submitted", str(course / "submitted-in")]
+    assert rubric.main([*argv, "--course", str(course)]) == 0
+    printed = capsys.readouterr().out.splitlines()
+    assert printed[0] == f"read {folder / 'scores.json'}: CLIP 0.3487, 0.2999"
+    assert printed[1] == "Part 2 results: 5 / 10"
+    grades = read_csv(gradebook.write_grades(course))["planted_bugs"]
+    assert (grades["part2_autograded"], grades["part2_manual"], grades["part2_total"]) == (
+        "1",
+        "5",
+        "6",
+    )
+    (folder / "scores.json").unlink()
+    assert rubric.main([*argv, "--course", str(course)]) == 1
+    assert "no scores.json in" in capsys.readouterr().err

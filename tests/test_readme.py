@@ -32,7 +32,43 @@ ELSEWHERE: dict[str, list[str]] = {
     "make release": ["tests/test_grading.py::test_release_hides_solutions_and_hidden_tests"],
     "make autograde": [
         "tests/test_grading.py::test_every_submission_gets_its_expected_scores",
-        "tests/test_grading.py::test_grades_csv_has_one_row_per_student_and_assignment",
+        "tests/test_grading.py::test_grades_csv_has_one_row_per_student_from_the_gradebook",
+        "tests/test_grading.py::test_collected_bad_input_costs_only_its_own_row",
+    ],
+    # The make targets' Python: grading.collect on an LMS-style zip, grading.gradebook.
+    "make collect": [
+        "tests/test_collect.py::test_collect_places_every_notebook_by_content_and_names_each_problem",
+        "tests/test_collect.py::test_make_collect_as_the_readme_prints_it",
+    ],
+    "make grades": [
+        "tests/test_grading.py::test_export_feedback_and_grades_after_a_manual_grade",
+        "tests/test_grading.py::test_regrading_one_student_replaces_only_that_students_grades",
+    ],
+    # Records into the course gradebook: run on the test's copy of the course.
+    "python -m grading.rubric --submission": [
+        "tests/test_grading.py::test_the_rubric_records_a_report_from_its_scores_json",
+    ],
+    # The stock commands, run as printed in an activated environment (no PYTHONPATH).
+    "nbgrader autograde": [
+        "tests/test_stock_nbgrader.py::test_stock_autograde_feedback_and_export"
+    ],
+    "nbgrader validate": [
+        "tests/test_stock_nbgrader.py::test_stock_validate_names_the_failing_tests"
+    ],
+    "nbgrader generate_feedback": [
+        "tests/test_stock_nbgrader.py::test_stock_autograde_feedback_and_export",
+        "tests/test_grading.py::test_export_feedback_and_grades_after_a_manual_grade",
+    ],
+    "nbgrader export": [
+        "tests/test_grading.py::test_export_feedback_and_grades_after_a_manual_grade"
+    ],
+    # Formgrader is a server extension: the test starts `jupyter server` (what
+    # `jupyter lab` runs it in) and drives formgrader's own API.
+    "jupyter lab": [
+        "tests/test_grading.py::test_formgrader_lists_every_submission_with_its_report_open"
+    ],
+    "pytest --nbval-lax notebooks/": [
+        "tests/test_stock_nbgrader.py::test_stock_nbval_runs_both_notebooks_in_smoke_mode"
     ],
     "make kaggle": [
         "tests/test_kaggle.py::test_every_released_notebook_gets_a_kernel_with_valid_metadata",
