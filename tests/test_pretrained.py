@@ -16,6 +16,7 @@ import torch
 
 from grading import kaggle
 from grading.reference import REFERENCE_STEPS
+from helpers import pretrained
 from helpers.config import load_config
 from helpers.diffusion import unnormalize
 from helpers.metrics.images import list_images, load_rgb, to_tensor
@@ -115,12 +116,14 @@ def test_a_missing_checkpoint_says_how_to_get_it(tmp_path):
         load_toy_model(REFERENCE_STEPS, path=tmp_path / "toy.pt")
 
 
-def test_export_keeps_the_ema_weights_in_fp16_and_refuses_another_model(tmp_path):
+def test_export_keeps_the_ema_weights_in_fp16_and_refuses_another_model(tmp_path, capsys):
     ema = {f"ema_model.{name}": value.float() for name, value in torch.load(TOY_CHECKPOINT).items()}
     ema["initted"] = torch.tensor(True)
     checkpoint = tmp_path / "checkpoint.pt"
     torch.save({"ema": ema, "train_config": load_config(TOY_PRESET).to_dict()}, checkpoint)
-    out = export_toy_model(checkpoint, tmp_path / "toy.pt")
+    out = tmp_path / "toy.pt"
+    assert pretrained.main([str(checkpoint), "--out", str(out)]) == 0
+    assert capsys.readouterr().out == f"{out}: 3.10 MB, SHA-256 {TOY_SHA256}\n"
     exported, shipped = torch.load(out), torch.load(TOY_CHECKPOINT)
     assert exported.keys() == shipped.keys()
     assert all(torch.equal(exported[name], shipped[name]) for name in shipped)
