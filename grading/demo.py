@@ -3,8 +3,10 @@
 1. releases both assignments (``nbgrader generate_assignment``, then ``validate --invert``:
    the student versions must fail their own tests);
 2. runs both source notebooks, which hold the reference solution, top to bottom in smoke
-   mode (toy faces and a tiny UNet for Part 1; tiny random IF and CLIP for Part 2), so
-   every figure a student produces is written, next to the executed notebooks;
+   mode (Part 1: a few training steps of a tiny UNet on the toy faces, then pictures and
+   scores of the kit's pretrained toy model, :mod:`helpers.pretrained`; Part 2: tiny
+   random IF and CLIP), so every figure a student produces is written, next to the
+   executed notebooks;
 3. autogrades the example submissions in ``grading/submitted/`` and prints the grade table.
 
     python -m grading.demo --out outputs/demo
@@ -13,6 +15,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import subprocess
 import sys
@@ -76,6 +79,19 @@ def run_notebook(assignment: str, out: Path, timeout: int = 900) -> Path:
     return out / source.name
 
 
+def smoke_scores(results: Path) -> str:
+    """Part 1's smoke-mode scores, samples against pure noise, as one line."""
+    scores = json.loads((results / "scores.json").read_text())
+
+    def afd(rate: float | None) -> str:
+        return "skipped (no cascade)" if rate is None else f"{100 * rate:.1f} %"
+
+    return (
+        f"FID {scores['fid']:.1f} vs {scores['noise']['fid']:.1f} for pure noise "
+        f"({scores['fid_network']}); AFD {afd(scores['afd'])} vs {afd(scores['noise']['afd'])}"
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m grading.demo", description=__doc__.splitlines()[0]
@@ -94,6 +110,8 @@ def main(argv: list[str] | None = None) -> int:
             lines.append(f"  {assignment} notebook   {executed}")
             for name in FIGURES[assignment]:
                 lines.append(f"  {assignment} output     {executed.parent / name}")
+            if assignment == "part1":
+                lines.append(f"  part1 scores     {smoke_scores(executed.parent)}")
             print(f"[{time.perf_counter() - start:4.0f} s] ran {executed.name}", flush=True)
         results = pipeline.autograde(workers=args.workers)
     except pipeline.PipelineError as error:
