@@ -34,7 +34,8 @@ from pathlib import Path
 import torch
 
 from helpers.config import TrainConfig
-from helpers.data import data_root, find_images, kaggle_input_dir, resolve_data_dir
+from helpers.data import find_images, resolve_data_dir
+from helpers.places import data_root, kaggle_input_dir
 from helpers.precision import choose_precision
 from helpers.todos import DiffusionSteps
 from helpers.weights import ANIMEFACE_CASCADE, FID_INCEPTION, MissingWeightsError, fetch

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import torch
 
-from helpers.data import kaggle_input_dir
+from helpers.places import kaggle_input_dir
 from helpers.train import CHECKPOINT_NAME, Trainer
 
 __all__ = ["Found", "find_checkpoints", "resume"]

@@ -16,8 +16,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from helpers.data import kaggle_input_dir
 from helpers.illusions.models import PromptEmbeddings
+from helpers.places import kaggle_input_dir
 
 __all__ = ["EMBEDDINGS_NAME", "find_embeddings", "prompt_embeddings"]
 
