@@ -14,7 +14,7 @@ import zipfile
 import pytest
 import torch
 
-from grading import kaggle
+from grading.kaggle import wheels as kaggle_wheels
 from grading.reference import REFERENCE_STEPS
 from helpers import pretrained
 from helpers.config import load_config
@@ -138,7 +138,7 @@ def test_export_keeps_the_ema_weights_in_fp16_and_refuses_another_model(tmp_path
 
 @pytest.mark.slow
 def test_the_kit_wheel_ships_the_checkpoint(tmp_path):
-    wheel = kaggle.build_kit_wheel(tmp_path)
+    wheel = kaggle_wheels.build_kit_wheel(tmp_path)
     with zipfile.ZipFile(wheel) as archive:
         shipped = archive.read("helpers/checkpoints/toy.pt")
     assert shipped == TOY_CHECKPOINT.read_bytes()
