@@ -173,7 +173,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     for assignment in ASSIGNMENTS:
         path = source_notebook(assignment)
         stale = sync(path, write=not args.check)
-        shown = path.relative_to(REPO)
+        shown = path.relative_to(REPO) if path.is_relative_to(REPO) else path
         if stale and args.check:
             print(f"{shown}: stale solution cells {', '.join(stale)}; run {FIX}")
             status = 1
