@@ -35,6 +35,11 @@ ELSEWHERE: dict[str, list[str]] = {
         "tests/test_readme.py::test_readme_train_resume_and_sample_commands",
         "tests/test_pretrained.py::test_export_keeps_the_ema_weights_in_fp16_and_refuses_another_model",
     ],
+    # The whole mutation table judged in isolation: minutes, as test_mutations runs it.
+    ".venv/bin/python -m tests.mutations": [
+        "tests/test_mutations.py::test_every_bug_and_cheat_fails_its_todo",
+        "tests/test_mutations.py::test_every_correct_rewrite_keeps_its_points",
+    ],
     "make release": ["tests/test_grading.py::test_release_hides_solutions_and_hidden_tests"],
     "make autograde": [
         "tests/test_grading.py::test_every_submission_gets_its_expected_scores",
