@@ -655,7 +655,14 @@ def _want(todo: str, cells: list, cases: list) -> list | None:
     with _WANTS_LOCK:
         if (todo, setup) not in _WANTS:
             ns = reference_namespace(todo, _setup_namespace(cells) if spec.reference_steps else {})
-            _WANTS[todo, setup] = spec.run(ns, cases)
+            # The isolated runs use one thread (OMP_NUM_THREADS=1); so does the reference,
+            # since convolutions sum in another order on more threads (1e-4 over 10 steps).
+            threads = torch.get_num_threads()
+            torch.set_num_threads(1)
+            try:
+                _WANTS[todo, setup] = spec.run(ns, cases)
+            finally:
+                torch.set_num_threads(threads)
         return _WANTS[todo, setup]
 
 

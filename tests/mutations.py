@@ -55,7 +55,7 @@ MUTANTS = [
     M("1-1-2", "timestep off by one", (("extract(alphas_bar, t, ", "extract(alphas_bar, (t - 1).clamp(min=0), "),)),
     M("1-1-2", "variance, not std, on the noise", (("(1.0 - alpha_bar_t).sqrt() * noise", "(1.0 - alpha_bar_t) * noise"),)),
     M("1-1-2", "draws its own noise", (("* noise", "* torch.randn_like(noise)"),)),
-    M("1-1-3", "eta ignored (sigma = 0)", (("sigma = eta * ", "sigma = 0.0 * "),)),
+    M("1-1-3", "eta ignored (sigma = 0)", (("sigma = (\n        eta\n", "sigma = (\n        0.0\n"),)),
     M("1-1-3", "sigma, not sigma squared, in the direction", (("- sigma**2)", "- sigma)"),)),
     M("1-1-3", "alphas_bar[t] in place of alphas_bar[t_prev]", (("pred_x_start * alpha_bar_prev.sqrt()", "pred_x_start * alpha_bar_t.sqrt()"),)),
     M("1-1-3", "t_prev off by one", (("extract(alphas_bar, t_prev, ", "extract(alphas_bar, t_prev + 1, "),)),
@@ -78,7 +78,7 @@ MUTANTS = [
     M("2-3", "views not inverted", (("(invert_views(views, half) for half in pred.chunk(2))", "(half.reshape(len(views), -1, *half.shape[1:]) for half in pred.chunk(2))"),)),
     M("2-3", "reduction ignored (always the mean)", (("reduce_views(noise, reduction, i)", 'reduce_views(noise, "mean", i)'), ("reduce_views(variance, reduction, i)", 'reduce_views(variance, "mean", i)'))),
     M("2-3", "guidance halves swapped", (("classifier_free_guidance(noise_uncond, noise_cond, guidance_scale)", "classifier_free_guidance(noise_cond, noise_uncond, guidance_scale)"),)),
-    M("2-3", "generator not passed to the scheduler", (("generator=generator, return_dict=False)[0]\n    return", "return_dict=False)[0]\n    return"),)),
+    M("2-3", "generator not passed to the scheduler", (("pred, t, noisy_images, generator=generator, return_dict=False", "pred, t, noisy_images, return_dict=False"),)),
 ]  # fmt: skip
 
 REWRITES = [
