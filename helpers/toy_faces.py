@@ -11,6 +11,7 @@ folder of toy faces is reproducible from ``(n, size, seed)`` alone.
 from __future__ import annotations
 
 import json
+import os
 import random
 from pathlib import Path
 
@@ -187,6 +188,8 @@ def write_toy_faces(
 
     A manifest records ``(n, size, seed)``: asking again for the same set is free, and
     asking for another set replaces the folder's images rather than mixing two sets.
+    Each image and the manifest appear whole (written aside, then renamed), so processes
+    that ask for the same set at once (parallel tests, two notebooks) never read half a file.
     """
     out_dir = Path(out_dir) if out_dir is not None else places.data_root() / "toy-faces"
     manifest = out_dir / "toy-faces.json"
@@ -194,11 +197,20 @@ def write_toy_faces(
     if manifest.is_file() and json.loads(manifest.read_text()) == wanted:
         return out_dir
     out_dir.mkdir(parents=True, exist_ok=True)
-    for old in out_dir.glob("*.png"):
-        old.unlink()
+    if manifest.is_file():  # another set: its images go
+        manifest.unlink(missing_ok=True)
+        for old in out_dir.glob("*.png"):
+            old.unlink(missing_ok=True)
+    part = f".part{os.getpid()}"
     for i in tqdm(range(n), desc="toy faces", disable=not progress):
-        draw_face(seed + i, size).save(out_dir / f"{i:05d}.png")
-    manifest.write_text(json.dumps(wanted))
+        path = out_dir / f"{i:05d}.png"
+        draw_face(seed + i, size).save(path.with_name(path.name + part), format="PNG")
+        os.replace(path.with_name(path.name + part), path)
+    for extra in out_dir.glob("*.png"):  # a bigger set written before (a run stopped early)
+        if not extra.stem.isdigit() or int(extra.stem) >= n:
+            extra.unlink(missing_ok=True)
+    manifest.with_name(manifest.name + part).write_text(json.dumps(wanted))
+    os.replace(manifest.with_name(manifest.name + part), manifest)
     return out_dir
 
 

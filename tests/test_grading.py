@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import csv
 import json
-import os
 import shutil
 import socket
 import subprocess
@@ -24,6 +23,7 @@ import nbformat
 import pytest
 
 from grading import examples, gradebook, pipeline
+from tests.conftest import activated, copy_kit
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -59,13 +59,12 @@ def write_bad_input(submitted: Path) -> None:
 
 
 @pytest.fixture(scope="module")
-def graded(tmp_path_factory):
+def graded(released_kit, tmp_path_factory):
     # A copy of grading/ whose nbgrader_config.py points at this course directory, so
     # that the stock commands run in kit/grading as the README prints them.
-    kit = tmp_path_factory.mktemp("kit")
-    shutil.copytree(REPO / "grading", kit / "grading", ignore=shutil.ignore_patterns("course"))
+    kit = copy_kit(released_kit, tmp_path_factory.mktemp("kit"))
     course = kit / "grading" / "course"
-    released = pipeline.release(course)  # raises unless validate --invert fails every test
+    released = {a: pipeline.released_notebook(a, course) for a in pipeline.ASSIGNMENTS}
     submitted = course / "submitted-in"
     examples.write_submissions(submitted, hostile=True, releases=released)
     write_bad_input(submitted)
@@ -244,17 +243,6 @@ def test_collected_bad_input_costs_only_its_own_row(graded):
 
 
 # --- the course gradebook, formgrader and the stock commands ------------------------
-
-
-def activated() -> dict[str, str]:
-    """The environment of a shell after ``source .venv/bin/activate``."""
-    venv = REPO / ".venv"
-    return {
-        "PATH": f"{venv / 'bin'}:/usr/local/bin:/usr/bin:/bin",
-        "VIRTUAL_ENV": str(venv),
-        "HOME": os.environ.get("HOME", "/root"),
-        "LANG": "C.UTF-8",
-    }
 
 
 def stock(command: str, course: Path) -> subprocess.CompletedProcess:

@@ -1,8 +1,8 @@
 """The Kaggle bundle (grading/kaggle): its files, and its bootstrap cell in an imitation of Kaggle.
 
-A module fixture generates the student versions with nbgrader (without the
-validation run of `make release`) and builds the bundle without downloading the
-dependency wheels and with stand-in weights, so that these tests run offline. The slow tests install the kit from
+A module fixture builds the bundle from the release the whole run shares
+(``released_kit`` in tests/conftest.py) without downloading the dependency wheels and
+with stand-in weights, so that these tests run offline. The slow tests install the kit from
 the bundle's wheels into a fresh virtual environment that, like Kaggle's image, has the
 kit's dependencies but not the kit, with a temporary folder standing in for
 /kaggle/input and /kaggle/working.
@@ -63,16 +63,9 @@ METADATA_TYPES = {
 
 
 @pytest.fixture(scope="module")
-def release(tmp_path_factory) -> Path:
-    """``course/release`` holding the nbgrader student versions of both parts."""
-    course = tmp_path_factory.mktemp("course")
-    for assignment in pipeline.ASSIGNMENTS:
-        source = course / "source" / assignment
-        source.mkdir(parents=True)
-        shutil.copy2(pipeline.source_notebook(assignment), source)
-        done = pipeline.nbgrader("generate_assignment", assignment, "--force", root=course)
-        assert done.returncode == 0, done.stdout + done.stderr
-    return course / "release"
+def release(released_kit) -> Path:
+    """``course/release`` holding the nbgrader student versions of both parts (shared: read only)."""
+    return released_kit / "grading" / "course" / "release"
 
 
 @pytest.fixture(scope="module")

@@ -26,8 +26,8 @@ ELSEWHERE: dict[str, list[str]] = {
     # About 8 minutes: its three steps are the release and autograde, and the smoke runs.
     "make demo": [
         "tests/test_grading.py::test_every_submission_gets_its_expected_scores",
-        "tests/test_notebooks.py::test_part1_notebook_runs_in_smoke_mode_and_packs_the_submission",
-        "tests/test_notebooks.py::test_part2_notebook_runs_in_smoke_mode_and_scores_each_view",
+        "tests/test_notebooks.py::test_part1_samples_scores_and_submission",
+        "tests/test_notebooks.py::test_part2_scores_each_view",
     ],
     # 800 training steps of the toy preset take about 9 minutes: the smoke train command
     # runs the trainer, and the export test runs the second command's main.
@@ -78,8 +78,8 @@ ELSEWHERE: dict[str, list[str]] = {
     "jupyter lab": [
         "tests/test_grading.py::test_formgrader_lists_every_submission_with_its_report_open"
     ],
-    "pytest --nbval-lax notebooks/": [
-        "tests/test_stock_nbgrader.py::test_stock_nbval_runs_both_notebooks_in_smoke_mode"
+    "OMP_NUM_THREADS=1 pytest --nbval-lax notebooks/": [
+        "tests/test_notebooks.py::test_each_notebook_writes_its_figures_and_files"
     ],
     "make kaggle": [
         "tests/test_kaggle.py::test_every_released_notebook_gets_a_kernel_with_valid_metadata",
