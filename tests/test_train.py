@@ -7,6 +7,7 @@ import torch
 from torch.utils.data import Dataset
 
 from grading.reference import REFERENCE_STEPS
+from helpers.config import TrainConfig
 from helpers.sampling import sample_to_folder
 from helpers.toy_faces import write_toy_faces
 from helpers.train import Trainer, TrainingDiverged, load_diffusion, resolve_mixed_precision
@@ -21,19 +22,21 @@ def faces(tmp_path_factory):
 def _trainer(data, folder, **kwargs) -> Trainer:
     torch.manual_seed(0)
     options = dict(
-        train_batch_size=4,
-        train_lr=1e-3,
+        batch_size=4,
+        lr=1e-3,
         train_num_steps=6,
         grad_steps=2,
         ema_update_every=1,
         save_and_sample_every=3,
         num_samples=4,
-        results_folder=folder,
+        results_folder=str(folder),
         seed=5,
-        progress=False,
+        image_size=16,
     )
     options.update(kwargs)
-    return Trainer(tiny_diffusion(sampling_timesteps=5), data, **options)
+    return Trainer(
+        tiny_diffusion(sampling_timesteps=5), data, TrainConfig(**options), progress=False
+    )
 
 
 def test_resume_reproduces_the_uninterrupted_loss_curve(faces, tmp_path):
@@ -91,11 +94,11 @@ def test_a_nan_loss_stops_with_the_step_and_keeps_the_last_good_checkpoint(tmp_p
     data = _Poisonable()
     trainer = _trainer(data, tmp_path, train_num_steps=3, save_and_sample_every=2)
     data.poisoned = False
-    trainer.train_num_steps = 2
+    trainer.config.train_num_steps = 2
     trainer.train()
     good = (tmp_path / "checkpoint.pt").read_bytes()
     data.poisoned = True
-    trainer.train_num_steps = 4
+    trainer.config.train_num_steps = 4
     with pytest.raises(
         TrainingDiverged,
         match=r"loss became nan at step 3.*last good checkpoint is .*checkpoint\.pt",
