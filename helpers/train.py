@@ -43,6 +43,7 @@ __all__ = [
     "Trainer",
     "TrainingDiverged",
     "build_diffusion",
+    "StepCountingEMA",
     "build_trainer",
     "compile_unet",
     "load_diffusion",
@@ -227,9 +228,11 @@ class Trainer:
                 torch.cuda.set_rng_state_all(rng[1])
             uncompile(self.accelerator.unwrap_model(self.model).model)
             self.compiled = self._compile_unproven = False
-            first_line = (str(exc).strip().splitlines() or [""])[0]
+            # BackendCompilerFailed's own text is a traceback; the compiler's error says why.
+            cause = getattr(exc, "inner_exception", None) or exc
+            first_line = (str(cause).strip().splitlines() or [""])[0]
             warnings.warn(
-                f"torch.compile failed ({type(exc).__name__}: {first_line}); training continues "
+                f"torch.compile failed ({type(cause).__name__}: {first_line}); training continues "
                 "without compiling. Set compile=False in the config to skip the attempt.",
                 stacklevel=3,
             )
