@@ -7,6 +7,7 @@ import torch
 from ema_pytorch import EMA
 from torch._dynamo import register_backend
 from torch.utils.data import Dataset
+from torchvision.utils import save_image
 
 from grading.reference import REFERENCE_STEPS
 from helpers.config import TrainConfig, load_config
@@ -232,3 +233,17 @@ def test_losses_are_read_from_the_device_only_at_log_and_save_intervals(
     losses = trainer.train()
     assert reads == [(4, 4), (6, 2), (8, 2), (9, 1)]
     assert len(losses) == 9 and all(isinstance(v, float) for v in losses)
+
+
+def test_sampling_to_files_in_a_background_writer_writes_what_sequential_saving_did(tmp_path):
+    diffusion = tiny_diffusion(sampling_timesteps=3).eval()
+    paths = sample_to_folder(diffusion, 5, tmp_path / "threaded", batch_size=2, progress=False)
+    generator = torch.Generator().manual_seed(0)
+    expected = [
+        image
+        for count in (2, 2, 1)
+        for image in diffusion.sample(count, generator=generator, progress=False)
+    ]
+    for index, (path, image) in enumerate(zip(paths, expected, strict=True)):
+        save_image(image.float(), tmp_path / "direct.png")
+        assert path.read_bytes() == (tmp_path / "direct.png").read_bytes(), f"image {index + 1}"
