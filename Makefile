@@ -45,11 +45,11 @@ kaggle: $(STAMP)
 	$(PY) -m grading.kaggle --out outputs/kaggle
 
 bench: $(STAMP)
-	$(PY) -m tests.bench
+	$(PY) -m benchmarks
 
 lint: $(STAMP)
-	$(PY) -m ruff check helpers grading tests
-	$(PY) -m ruff format --check helpers grading tests
+	$(PY) -m ruff check helpers grading tests benchmarks
+	$(PY) -m ruff format --check helpers grading tests benchmarks
 
 # Re-resolve the pins after editing dependencies in pyproject.toml.
 lock:
