@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import pytest
 import torch
 from ema_pytorch import EMA
@@ -21,6 +24,8 @@ from helpers.train import (
     resolve_mixed_precision,
 )
 from tests.conftest import tiny_diffusion, tiny_unet
+
+REPO = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(scope="module")
@@ -247,3 +252,13 @@ def test_sampling_to_files_in_a_background_writer_writes_what_sequential_saving_
     for index, (path, image) in enumerate(zip(paths, expected, strict=True)):
         save_image(image.float(), tmp_path / "direct.png")
         assert path.read_bytes() == (tmp_path / "direct.png").read_bytes(), f"image {index + 1}"
+
+
+def test_the_notebooks_hyper_cell_is_the_test4_preset():
+    notebook = json.loads((REPO / "notebooks" / "part1_anime_faces.ipynb").read_text())
+    cell = next(
+        "".join(c["source"]) for c in notebook["cells"] if "".join(c["source"]).startswith("HYPER")
+    )
+    namespace: dict = {}
+    exec(cell, namespace)  # the cell is one literal dict(...)
+    assert TrainConfig(**namespace["HYPER"]) == load_config("test4")
