@@ -1,6 +1,6 @@
 """Speed of the scorers against pytorch-fid, plus the AFD detector's rates on known image sets.
 
-    python -m tests.bench metrics
+    python -m benchmarks metrics
 
 - Fréchet distance at d = 2048 against pytorch-fid's ``sqrtm`` route (target: 10× faster),
   for two full-rank sets and for 1,000 generated images against a full-rank reference;
@@ -19,7 +19,7 @@ from functools import partial
 import numpy as np
 import torch
 
-from tests.bench import BenchResult, interleaved
+from benchmarks.timing import BenchResult, interleaved
 
 
 def _features(
