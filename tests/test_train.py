@@ -16,9 +16,10 @@ from torchvision.utils import save_image
 from grading.reference import REFERENCE_STEPS
 from helpers.config import TrainConfig, load_config
 from helpers.sampling import sample_to_folder
+from helpers.tiny_models import tiny_unet
 from helpers.toy_faces import write_toy_faces
 from helpers.train import StepCountingEMA, Trainer, TrainingDiverged, load_diffusion
-from tests.conftest import tiny_diffusion, tiny_unet
+from tests.conftest import tiny_diffusion
 
 REPO = Path(__file__).resolve().parents[1]
 
