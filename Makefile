@@ -89,11 +89,11 @@ test-kaggle: $(STAMP)
 		$(PY) -m pytest tests/test_kaggle.py -m slow -k "bootstrap or smoke_mode"
 
 bench: $(STAMP)
-	$(PY) -m tests.bench
+	$(PY) -m benchmarks
 
 lint: $(STAMP)
-	$(PY) -m ruff check helpers grading tests
-	$(PY) -m ruff format --check helpers grading tests
+	$(PY) -m ruff check helpers grading tests benchmarks
+	$(PY) -m ruff format --check helpers grading tests benchmarks
 
 # Re-resolve the pins after editing dependencies in pyproject.toml.
 lock:

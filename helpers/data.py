@@ -219,7 +219,7 @@ class ResumableBatchSampler(torch.utils.data.Sampler):
         if num_items < global_batch:
             raise ValueError(
                 f"the dataset has {num_items} images, fewer than one batch of {global_batch}: "
-                "add images or lower train_batch_size"
+                "add images or lower batch_size in the config"
             )
         self.num_items, self.batch_size, self.seed = num_items, batch_size, seed
         self.start_batch, self.flip, self.rank, self.world_size = (

@@ -33,7 +33,7 @@ class LiveProgress:
 
     def __call__(self, trainer: Trainer) -> None:
         fig = self.plot_losses(trainer.losses)
-        fig.suptitle(f"step {trainer.step} of {trainer.train_num_steps}")
+        fig.suptitle(f"step {trainer.step} of {trainer.config.train_num_steps}")
         grid = Image(filename=str(Path(trainer.results_folder) / f"sample-{trainer.step}.png"))
         # display() the first time, update() after: the same two output areas throughout.
         show = "update" if self.shown else "display"

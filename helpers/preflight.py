@@ -165,7 +165,7 @@ def measure_step_seconds(config: TrainConfig, steps: DiffusionSteps) -> float:
         trainer.train()
         _synchronize()
         start = time.perf_counter()
-        trainer.train_num_steps = WARMUP_STEPS + TIMED_STEPS
+        trainer.config.train_num_steps = WARMUP_STEPS + TIMED_STEPS
         trainer.train()
         _synchronize()
         return (time.perf_counter() - start) / TIMED_STEPS

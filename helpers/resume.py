@@ -72,6 +72,6 @@ def resume(trainer: Trainer, search: str | os.PathLike | None = None) -> int:
     # The most steps wins; on a tie, this run's own results folder (listed first).
     newest = max(usable, key=lambda f: f.step)
     trainer.load(newest.path)
-    left = max(trainer.train_num_steps - trainer.step, 0)
+    left = max(trainer.config.train_num_steps - trainer.step, 0)
     print(f"resuming at step {trainer.step} from {newest.path}: {left} steps to go")
     return trainer.step

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 import torch
@@ -33,14 +34,21 @@ def sample_to_folder(
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     generator = torch.Generator().manual_seed(seed) if seed is not None else None
-    paths = []
-    with tqdm(total=n, desc="sampling images", disable=not progress) as bar:
+    paths: list[Path] = []
+    written: list[Future] = []
+    # PNG encoding runs in a thread while the next batch is sampled (zlib releases the GIL,
+    # and on a GPU the sampler mostly waits for kernels).
+    with (
+        ThreadPoolExecutor(max_workers=1, thread_name_prefix="png-writer") as writer,
+        tqdm(total=n, desc="sampling images", disable=not progress) as bar,
+    ):
         while len(paths) < n:
             count = min(batch_size, n - len(paths))
-            images = diffusion.sample(count, generator=generator, progress=False)
+            images = diffusion.sample(count, generator=generator, progress=False).float().cpu()
             for image in images:
-                path = out_dir / f"{len(paths) + 1}.png"
-                save_image(image.float().cpu(), path)
-                paths.append(path)
+                paths.append(out_dir / f"{len(paths) + 1}.png")
+                written.append(writer.submit(save_image, image, paths[-1]))
             bar.update(count)
+        for future in written:
+            future.result()  # a failed write raises here, not silently
     return paths

@@ -18,8 +18,10 @@ several GPUs without code changes (each process takes its slice of every batch).
 
 from __future__ import annotations
 
+import importlib.util
 import math
 import os
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -42,7 +44,9 @@ __all__ = [
     "Trainer",
     "TrainingDiverged",
     "build_diffusion",
+    "StepCountingEMA",
     "build_trainer",
+    "compile_unet",
     "load_diffusion",
     "CHECKPOINT_NAME",
 ]
@@ -57,70 +61,76 @@ class TrainingDiverged(RuntimeError):
 class Trainer:
     """Train a :class:`GaussianDiffusion` on a folder of images (or any dataset of tensors in [-1, 1]).
 
-    Args mirror the seed assignment's hyper-parameters: ``train_batch_size``,
-    ``train_lr``, ``train_num_steps``, ``grad_steps`` (gradient accumulation),
-    ``ema_decay``; ``save_and_sample_every`` writes a grid of ``num_samples`` EMA
-    samples, ``checkpoint_every`` (default: the same) writes the checkpoint.
+    Every setting comes from one :class:`TrainConfig` (the seed assignment's names:
+    ``batch_size``, ``lr``, ``train_num_steps``, ``grad_steps``, ``ema_decay`` …);
+    ``save_and_sample_every`` writes a grid of ``num_samples`` EMA samples,
+    ``checkpoint_every`` (default: the same) writes the checkpoint. ``progress`` only
+    shows or hides the progress bar.
     """
 
     def __init__(
         self,
         diffusion: GaussianDiffusion,
         data: str | os.PathLike | Dataset,
-        *,
-        train_batch_size: int = 16,
-        train_lr: float = 1e-4,
-        train_num_steps: int = 10000,
-        grad_steps: int = 1,
-        ema_decay: float = 0.995,
-        ema_update_every: int = 10,
-        max_grad_norm: float = 1.0,
-        mixed_precision: str = "auto",
-        results_folder: str | os.PathLike = "outputs/run",
-        save_and_sample_every: int = 1000,
-        checkpoint_every: int | None = None,
-        num_samples: int = 25,
-        seed: int = 114514,
-        augment_horizontal_flip: bool = True,
-        num_workers: int | None = None,
         config: TrainConfig | None = None,
+        *,
         progress: bool = True,
     ) -> None:
-        self.precision = choose_precision(mixed_precision)
+        self.config = config = config or TrainConfig()
+        self.progress = progress
+        self.precision = choose_precision(config.mixed_precision)
         self.accelerator = fresh_accelerator(self.precision.mode)
-        set_seed(seed)
-        self.seed = seed
-        self.config = config
-        self.batch_size, self.grad_steps = train_batch_size, grad_steps
-        self.train_num_steps, self.max_grad_norm = train_num_steps, max_grad_norm
-        self.save_and_sample_every = save_and_sample_every
-        self.checkpoint_every = checkpoint_every or save_and_sample_every
-        self.num_samples, self.progress = num_samples, progress
-        self.results_folder = Path(results_folder)
+        set_seed(config.seed)
+        self.results_folder = Path(config.results_folder)
         self.results_folder.mkdir(parents=True, exist_ok=True)
-
         self.dataset = (
             data
             if isinstance(data, Dataset)
             else ImageFolderDataset(
-                data, diffusion.image_size[0], augment_horizontal_flip=augment_horizontal_flip
+                data,
+                diffusion.image_size[0],
+                augment_horizontal_flip=config.augment_horizontal_flip,
             )
         )
-        self.flip = augment_horizontal_flip
+        cuda = self.device.type == "cuda"
         # Workers pay off only when a GPU waits for data; on a CPU they compete with it.
         self.num_workers = (
-            num_workers
-            if num_workers is not None
-            else (min(4, os.cpu_count() or 1) if torch.cuda.is_available() else 0)
+            config.num_workers
+            if config.num_workers is not None
+            else (min(4, os.cpu_count() or 1) if cuda else 0)
         )
+        self.channels_last = cuda if config.channels_last is None else config.channels_last
+        if self.channels_last:
+            diffusion.to(memory_format=torch.channels_last)
 
-        self.ema = EMA(diffusion, beta=ema_decay, update_every=ema_update_every).to(
-            self.accelerator.device
+        self.ema = StepCountingEMA(
+            diffusion, beta=config.ema_decay, update_every=config.ema_update_every, use_foreach=True
+        ).to(self.device)
+        # Fused Adam updates every parameter in one kernel, and with fp16 it checks the
+        # gradient scaler's inf flag on the GPU instead of waiting for the CPU to read it.
+        opt = torch.optim.Adam(
+            diffusion.parameters(), lr=config.lr, betas=(0.9, 0.99), fused=cuda or None
         )
-        opt = torch.optim.Adam(diffusion.parameters(), lr=train_lr, betas=(0.9, 0.99))
         self.model, self.opt = self.accelerator.prepare(diffusion, opt)
+        # After the EMA copied the model: the EMA's network stays eager, for sampling.
+        self.compiled = compile_unet(
+            self.accelerator.unwrap_model(self.model).model, config.compile, self.device
+        )
+        self._compile_unproven = self.compiled
         self.step = 0
-        self.losses: list[float] = []
+        self._losses: list[float] = []
+        self._pending: list[torch.Tensor] = []
+
+    @property
+    def losses(self) -> list[float]:
+        """One loss per step so far, read back from the device in one transfer."""
+        self._read_losses()
+        return self._losses
+
+    @losses.setter
+    def losses(self, values: list[float]) -> None:
+        self._pending = []
+        self._losses = list(values)
 
     @property
     def device(self) -> torch.device:
@@ -130,13 +140,18 @@ class Trainer:
     def checkpoint_path(self) -> Path:
         return self.results_folder / CHECKPOINT_NAME
 
+    @property
+    def checkpoint_every(self) -> int:
+        return self.config.checkpoint_every or self.config.save_and_sample_every
+
     def _batches(self):
+        config = self.config
         sampler = ResumableBatchSampler(
             len(self.dataset),
-            self.batch_size,
-            self.seed,
-            start_batch=self.step * self.grad_steps,
-            flip=self.flip,
+            config.batch_size,
+            config.seed,
+            start_batch=self.step * config.grad_steps,
+            flip=config.augment_horizontal_flip,
             rank=self.accelerator.process_index,
             world_size=self.accelerator.num_processes,
         )
@@ -148,63 +163,120 @@ class Trainer:
             num_workers=self.num_workers,
             pin_memory=self.device.type == "cuda",
             persistent_workers=self.num_workers > 0,
-            generator=torch.Generator().manual_seed(self.seed + self.step),
+            generator=torch.Generator().manual_seed(config.seed + self.step),
         )
+        memory_format = torch.channels_last if self.channels_last else torch.contiguous_format
         for batch in loader:
-            yield batch.to(self.device, non_blocking=True)
+            yield batch.to(self.device, non_blocking=True).contiguous(memory_format=memory_format)
 
     def train(self, on_save: Callable[[Trainer], None] | None = None) -> list[float]:
         """Train until ``train_num_steps``; returns the per-step losses (also in ``self.losses``).
 
         ``on_save(trainer)`` runs after each sample grid is written (live progress in a notebook).
         """
+        config = self.config
         batches = self._batches()
         main = self.accelerator.is_main_process
         with tqdm(
             initial=self.step,
-            total=self.train_num_steps,
+            total=config.train_num_steps,
             desc="training",
             disable=not (main and self.progress),
         ) as bar:
-            while self.step < self.train_num_steps:
-                loss_sum = 0.0
-                for _ in range(self.grad_steps):
-                    with self.accelerator.autocast():
-                        loss = self.model(next(batches)) / self.grad_steps
-                    loss_sum += loss.item()
-                    self.accelerator.backward(loss)
-                if not math.isfinite(loss_sum):
-                    kept = (
-                        f"the last good checkpoint is {self.checkpoint_path}"
-                        if self.checkpoint_path.exists()
-                        else "no checkpoint was written yet"
-                    )
-                    raise TrainingDiverged(
-                        f"the loss became {loss_sum} at step {self.step + 1}; {kept}. "
-                        "Lower the learning rate, keep gradient clipping on, or use fp32 (mixed_precision='no')."
-                    )
-                self.accelerator.clip_grad_norm_(self.model.parameters(), self.max_grad_norm)
-                self.opt.step()
-                self.opt.zero_grad(set_to_none=True)
+            while self.step < config.train_num_steps:
+                loss = self._train_step([next(batches) for _ in range(config.grad_steps)])
                 self.step += 1
-                self.losses.append(loss_sum)
+                self._pending.append(loss)
                 self.ema.update()
-                bar.set_postfix(loss=f"{loss_sum:.4f}")
                 bar.update(1)
 
-                if main and self.step % self.save_and_sample_every == 0:
+                sample = main and self.step % config.save_and_sample_every == 0
+                save = self.step % self.checkpoint_every == 0 or self.step == config.train_num_steps
+                if sample or save or self.step % config.log_every == 0:
+                    # Raises on a NaN before anything is written, so the last checkpoint stays good.
+                    bar.set_postfix(loss=f"{self.losses[-1]:.4f}")
+                if sample:
                     self.save_samples(self.results_folder / f"sample-{self.step}.png")
                     if on_save is not None:
                         on_save(self)
-                if self.step % self.checkpoint_every == 0 or self.step == self.train_num_steps:
+                if save:
                     self.save()
         return self.losses
+
+    def _train_step(self, batches: list[torch.Tensor]) -> torch.Tensor:
+        """One optimiser step over ``grad_steps`` batches; returns the loss, left on the device."""
+        if not self._compile_unproven:
+            return self._forward_backward(batches)
+        # Until a compiled step has run, a compiler failure falls back to eager mode and
+        # redoes the step from the same random state, so the run is the one it would have been.
+        rng = (
+            torch.get_rng_state(),
+            torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
+        )
+        try:
+            loss = self._forward_backward(batches)
+        except Exception as exc:
+            if not type(exc).__module__.startswith(("torch._dynamo", "torch._inductor")):
+                raise
+            self.opt.zero_grad(set_to_none=True)
+            torch.set_rng_state(rng[0])
+            if rng[1]:
+                torch.cuda.set_rng_state_all(rng[1])
+            uncompile(self.accelerator.unwrap_model(self.model).model)
+            self.compiled = self._compile_unproven = False
+            # BackendCompilerFailed's own text is a traceback; the compiler's error says why.
+            cause = getattr(exc, "inner_exception", None) or exc
+            first_line = (str(cause).strip().splitlines() or [""])[0]
+            warnings.warn(
+                f"torch.compile failed ({type(cause).__name__}: {first_line}); training continues "
+                "without compiling. Set compile=False in the config to skip the attempt.",
+                stacklevel=3,
+            )
+            return self._forward_backward(batches)
+        self._compile_unproven = False
+        return loss
+
+    def _forward_backward(self, batches: list[torch.Tensor]) -> torch.Tensor:
+        total = torch.zeros((), device=self.device)
+        for batch in batches:
+            with self.accelerator.autocast():
+                loss = self.model(batch) / len(batches)
+            self.accelerator.backward(loss)
+            total += loss.detach()
+        self.accelerator.clip_grad_norm_(self.model.parameters(), self.config.max_grad_norm)
+        self.opt.step()
+        self.opt.zero_grad(set_to_none=True)
+        return total
+
+    def _read_losses(self) -> None:
+        """Move the losses still on the device to ``self._losses`` (one sync), stopping at a NaN."""
+        if not self._pending:
+            return
+        values = torch.stack(self._pending).tolist()
+        self._pending = []
+        bad = next((i for i, v in enumerate(values) if not math.isfinite(v)), None)
+        if bad is None:
+            self._losses.extend(values)
+            return
+        diverged_at = len(self._losses) + bad + 1
+        self._losses.extend(values[:bad])
+        kept = (
+            f"the last good checkpoint is {self.checkpoint_path}"
+            if self.checkpoint_path.exists()
+            else "no checkpoint was written yet"
+        )
+        raise TrainingDiverged(
+            f"the loss became {values[bad]} at step {diverged_at}; {kept}. "
+            "Lower the learning rate, keep gradient clipping on, or use fp32 (mixed_precision='no')."
+        )
 
     @torch.inference_mode()
     def save_samples(self, path: Path) -> Path:
         """A grid of EMA samples; the same noise at every milestone, so grids compare."""
-        generator = torch.Generator().manual_seed(self.seed)
-        images = self.ema.ema_model.sample(self.num_samples, generator=generator, progress=False)
+        generator = torch.Generator().manual_seed(self.config.seed)
+        images = self.ema.ema_model.sample(
+            self.config.num_samples, generator=generator, progress=False
+        )
         return save_image_grid(images, path)
 
     def plot_losses(self, path: str | os.PathLike | None = None, log_scale: bool = False):
@@ -231,7 +303,7 @@ class Trainer:
             },
             "unet_config": model.model.config,
             "diffusion_config": model.config,
-            "train_config": self.config.to_dict() if self.config else None,
+            "train_config": self.config.to_dict(),
         }
 
     def save(self, path: str | os.PathLike | None = None) -> Path:
@@ -258,8 +330,81 @@ class Trainer:
         torch.set_rng_state(state["rng"]["cpu"])
         if torch.cuda.is_available() and state["rng"]["cuda"]:
             torch.cuda.set_rng_state_all(state["rng"]["cuda"])
-        self.step, self.losses = state["step"], list(state["losses"])
+        self.step, self.losses = state["step"], state["losses"]
         return self.step
+
+
+class StepCountingEMA(EMA):
+    """``ema_pytorch.EMA`` that counts its steps on the host.
+
+    ``EMA.update`` reads its step counter and init flag from buffers on the model's device,
+    which makes the CPU wait for the GPU twice per training step. This subclass follows the
+    same schedule from a host-side copy of the counter and keeps the buffers up to date
+    without reading them, so checkpoints keep the same keys and values.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.host_step, self.host_initted = 0, False
+
+    def update(self) -> None:
+        step = self.host_step
+        self.host_step += 1
+        self.step.add_(1)
+        if not self.host_initted:
+            self.copy_params_from_model_to_ema()
+            self.initted.fill_(True)
+            self.host_initted = True
+            return
+        if step % self.update_every:
+            return
+        if step <= self.update_after_step:
+            self.copy_params_from_model_to_ema()
+            return
+        self.update_moving_average(self.ema_model, self.model, self.decay_at(self.host_step))
+
+    def decay_at(self, step: int) -> float:
+        """``EMA.get_current_decay`` for a counter value, computed the same way (float32, on the CPU)."""
+        epoch = torch.tensor(step - self.update_after_step - 1).clamp(min=0.0)
+        if epoch.item() <= 0:
+            return 0.0
+        value = 1 - (1 + epoch / self.inv_gamma) ** -self.power
+        return value.clamp(min=self.min_value, max=self.beta).item()
+
+    def load_state_dict(
+        self, state_dict: dict[str, Any], strict: bool = True, assign: bool = False
+    ):
+        result = super().load_state_dict(state_dict, strict=strict, assign=assign)
+        self.host_step, self.host_initted = int(self.step), bool(self.initted)
+        return result
+
+
+def compile_unet(unet: torch.nn.Module, choice: bool | str | None, device: torch.device) -> bool:
+    """Compile ``unet`` in place as ``TrainConfig.compile`` asks; returns whether it did.
+
+    ``Module.compile`` (not ``torch.compile(module)``) leaves the module and its state-dict
+    keys as they are, so checkpoints of compiled and eager runs are interchangeable.
+    ``None`` compiles on a CUDA device when Triton (inductor's GPU code generator) is installed.
+    """
+    if choice is None:
+        choice = device.type == "cuda" and importlib.util.find_spec("triton") is not None
+    if choice is False:
+        return False
+    try:
+        unet.compile(backend="inductor" if choice is True else choice)
+    except Exception as exc:  # an unknown backend name, a torch without a compiler …
+        warnings.warn(
+            f"torch.compile is unavailable ({type(exc).__name__}: {exc}); training continues "
+            "without compiling. Set compile=False in the config to skip the attempt.",
+            stacklevel=3,
+        )
+        return False
+    return True
+
+
+def uncompile(unet: torch.nn.Module) -> None:
+    """Undo ``Module.compile`` (torch has no public call for it)."""
+    unet._compiled_call_impl = None
 
 
 def atomic_torch_save(obj: Any, path: Path) -> None:
@@ -299,26 +444,7 @@ def build_trainer(config: TrainConfig, steps: DiffusionSteps, progress: bool = T
         data = write_toy_faces(size=max(64, config.image_size), progress=progress)
     else:
         data = resolve_data_dir(config.data_path)
-    return Trainer(
-        build_diffusion(config, steps),
-        data,
-        train_batch_size=config.batch_size,
-        train_lr=config.lr,
-        train_num_steps=config.train_num_steps,
-        grad_steps=config.grad_steps,
-        ema_decay=config.ema_decay,
-        ema_update_every=config.ema_update_every,
-        max_grad_norm=config.max_grad_norm,
-        mixed_precision=config.mixed_precision,
-        results_folder=config.results_folder,
-        save_and_sample_every=config.save_and_sample_every,
-        checkpoint_every=config.checkpoint_every,
-        num_samples=config.num_samples,
-        seed=config.seed,
-        augment_horizontal_flip=config.augment_horizontal_flip,
-        config=config,
-        progress=progress,
-    )
+    return Trainer(build_diffusion(config, steps), data, config, progress=progress)
 
 
 def load_diffusion(

@@ -1,24 +1,13 @@
-"""Test-only feature networks: pytorch-fid's Inception on our weights, and a 16-d stand-in.
+"""A test-only 16-d feature network.
 
-The random stand-ins that smoke mode also uses are in :mod:`helpers.tiny_models`."""
+The random stand-ins that smoke mode also uses are in :mod:`helpers.tiny_models`; pytorch-fid's
+Inception on our weights, the anchor of both the FID tests and ``make bench``, is in
+:mod:`benchmarks.metrics`."""
 
 from __future__ import annotations
 
-from unittest import mock
-
 import torch
 from torch import nn
-
-from helpers.metrics.inception import FIDInceptionV3
-
-
-def pytorch_fid_inception(ours: FIDInceptionV3):
-    """pytorch-fid's own ``InceptionV3`` (block 3) holding the same weights as ``ours``."""
-    import pytorch_fid.inception as pfi
-
-    state = ours.net.state_dict()
-    with mock.patch.object(pfi, "load_state_dict_from_url", lambda *args, **kwargs: state):
-        return pfi.InceptionV3([pfi.InceptionV3.BLOCK_INDEX_BY_DIM[2048]]).eval()
 
 
 class TinyFeatures(nn.Module):

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from benchmarks.afd_images import image_set
 from helpers.metrics.afd import AFDResult, CascadeDetector, FaceDetector, afd_score, detection_rate
-from tests.afd_images import image_set
 
 SHARED_CASCADE = (
     Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "lbpcascade_animeface.xml"

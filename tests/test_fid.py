@@ -9,6 +9,7 @@ import pytest
 import torch
 from PIL import Image
 
+from benchmarks.metrics import pytorch_fid_inception
 from helpers.metrics.fid import (
     GaussianStats,
     RunningStats,
@@ -19,7 +20,7 @@ from helpers.metrics.fid import (
 )
 from helpers.metrics.images import list_images
 from helpers.tiny_models import random_fid_inception
-from tests.metrics_models import TinyFeatures, pytorch_fid_inception
+from tests.metrics_models import TinyFeatures
 
 
 def _stats(

@@ -36,6 +36,7 @@ from grading.kaggle.image import missing_on_kaggle
 from grading.kaggle.kernels import DEFAULT_FACES_SLUG, kaggle_slug
 from grading.kaggle.wheels import DEFAULT_WHEELS_SLUG, download_dependencies, kit_requirements
 from helpers import resume
+from helpers.config import TrainConfig
 from helpers.data import find_images, resolve_data_dir
 from helpers.toy_faces import write_toy_faces
 from helpers.train import Trainer
@@ -513,15 +514,20 @@ def test_resume_takes_the_newest_checkpoint_of_the_same_model_only(tmp_path, cap
 def _session_trainer(faces: Path, folder: Path, timesteps: int = 100, **kwargs) -> Trainer:
     torch.manual_seed(0)
     options = dict(
-        train_batch_size=4,
+        image_size=16,
+        timesteps=timesteps,
+        sampling_timesteps=5,
+        batch_size=4,
         train_num_steps=6,
         grad_steps=2,
         save_and_sample_every=3,
         num_samples=4,
-        results_folder=folder,
+        results_folder=str(folder),
         seed=5,
-        progress=False,
     )
     return Trainer(
-        tiny_diffusion(timesteps=timesteps, sampling_timesteps=5), faces, **(options | kwargs)
+        tiny_diffusion(timesteps=timesteps, sampling_timesteps=5),
+        faces,
+        TrainConfig(**(options | kwargs)),
+        progress=False,
     )

@@ -2,17 +2,26 @@
 
 from __future__ import annotations
 
+import json
 import math
+from pathlib import Path
 
 import pytest
 import torch
+from ema_pytorch import EMA
+from torch._dynamo import register_backend
 from torch.utils.data import Dataset
+from torchvision.utils import save_image
 
 from grading.reference import REFERENCE_STEPS
+from helpers.config import TrainConfig, load_config
 from helpers.sampling import sample_to_folder
+from helpers.tiny_models import tiny_unet
 from helpers.toy_faces import write_toy_faces
-from helpers.train import Trainer, TrainingDiverged, load_diffusion
+from helpers.train import StepCountingEMA, Trainer, TrainingDiverged, load_diffusion
 from tests.conftest import tiny_diffusion
+
+REPO = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(scope="module")
@@ -23,19 +32,21 @@ def faces(tmp_path_factory):
 def _trainer(data, folder, **kwargs) -> Trainer:
     torch.manual_seed(0)
     options = dict(
-        train_batch_size=4,
-        train_lr=1e-3,
+        batch_size=4,
+        lr=1e-3,
         train_num_steps=6,
         grad_steps=2,
         ema_update_every=1,
         save_and_sample_every=3,
         num_samples=4,
-        results_folder=folder,
+        results_folder=str(folder),
         seed=5,
-        progress=False,
+        image_size=16,
     )
     options.update(kwargs)
-    return Trainer(tiny_diffusion(sampling_timesteps=5), data, **options)
+    return Trainer(
+        tiny_diffusion(sampling_timesteps=5), data, TrainConfig(**options), progress=False
+    )
 
 
 def test_resume_reproduces_the_uninterrupted_loss_curve(faces, tmp_path):
@@ -93,11 +104,11 @@ def test_a_nan_loss_stops_with_the_step_and_keeps_the_last_good_checkpoint(tmp_p
     data = _Poisonable()
     trainer = _trainer(data, tmp_path, train_num_steps=3, save_and_sample_every=2)
     data.poisoned = False
-    trainer.train_num_steps = 2
+    trainer.config.train_num_steps = 2
     trainer.train()
     good = (tmp_path / "checkpoint.pt").read_bytes()
     data.poisoned = True
-    trainer.train_num_steps = 4
+    trainer.config.train_num_steps = 4
     with pytest.raises(
         TrainingDiverged,
         match=r"loss became nan at step 3.*last good checkpoint is .*checkpoint\.pt",
@@ -217,3 +228,107 @@ def test_live_progress_redraws_the_curve_and_the_newest_grid_in_place(faces, tmp
         assert isinstance(fig, Figure) and fig.get_suptitle() == f"step {step} of 6"
         assert list(fig.axes[0].get_lines()[0].get_ydata()) == trainer.losses[:step]
     assert live.grid.calls[-1][1].data == (tmp_path / "sample-6.png").read_bytes()
+
+
+def test_train_config_defaults_are_the_test4_preset_they_claim_to_be():
+    assert TrainConfig() == load_config("test4")
+
+
+def test_ema_counting_on_the_host_follows_ema_pytorch_exactly():
+    torch.manual_seed(0)
+    model = tiny_unet()
+    ours = StepCountingEMA(model, beta=0.9, update_every=2, update_after_step=3, use_foreach=True)
+    theirs = EMA(model, beta=0.9, update_every=2, update_after_step=3)
+    for _ in range(12):
+        with torch.no_grad():
+            for p in model.parameters():
+                p.add_(torch.randn_like(p))
+        ours.update(), theirs.update()
+    expected = theirs.state_dict()
+    for name, value in ours.state_dict().items():
+        torch.testing.assert_close(value, expected[name], rtol=0, atol=0, msg=name)
+    reloaded = StepCountingEMA(tiny_unet(), beta=0.9, update_every=2, update_after_step=3)
+    reloaded.load_state_dict(theirs.state_dict())
+    assert (reloaded.host_step, reloaded.host_initted) == (12, True)
+
+
+def test_a_compiled_model_resumes_exactly_and_saves_the_eager_state_dict(faces, tmp_path):
+    # "eager": TorchDynamo captures the UNet's graphs and runs them without generating
+    # code, the compile path without minutes of C++ compilation on a CPU.
+    straight = _trainer(faces, tmp_path / "a", train_num_steps=4, save_and_sample_every=2)
+    expected = straight.train()
+    first = _trainer(
+        faces, tmp_path / "b", train_num_steps=2, save_and_sample_every=2, compile="eager"
+    )
+    assert first.compiled
+    first.train()
+    state = torch.load(tmp_path / "b" / "checkpoint.pt", weights_only=False)
+    assert state["model"].keys() == straight.state_dict()["model"].keys()
+    assert state["ema"].keys() == straight.state_dict()["ema"].keys()
+    resumed = _trainer(
+        faces, tmp_path / "b", train_num_steps=4, save_and_sample_every=2, compile="eager"
+    )
+    assert resumed.load() == 2
+    assert resumed.train() == expected
+
+
+def test_a_failing_compiler_falls_back_to_eager_with_one_message_and_the_same_run(faces, tmp_path):
+    @register_backend(name="coursekit_failing")
+    def failing(graph, example_inputs):
+        raise RuntimeError("no C++ compiler")
+
+    expected = _trainer(faces, tmp_path / "a", train_num_steps=2).train()
+    trainer = _trainer(faces, tmp_path / "b", train_num_steps=2, compile="coursekit_failing")
+    with pytest.warns(UserWarning) as caught:
+        losses = trainer.train()
+    messages = [str(w.message) for w in caught if "torch.compile" in str(w.message)]
+    assert len(messages) == 1 and "no C++ compiler" in messages[0]
+    assert "compile=False" in messages[0]
+    assert not trainer.compiled and losses == expected
+
+
+def test_an_unknown_compile_backend_falls_back_at_construction(faces, tmp_path):
+    with pytest.warns(UserWarning, match="torch.compile is unavailable.*no-such-backend"):
+        trainer = _trainer(faces, tmp_path, compile="no-such-backend")
+    assert not trainer.compiled
+
+
+def test_losses_are_read_from_the_device_only_at_log_and_save_intervals(
+    faces, tmp_path, monkeypatch
+):
+    trainer = _trainer(faces, tmp_path, train_num_steps=9, save_and_sample_every=6, log_every=4)
+    reads, read = [], Trainer._read_losses
+
+    def recording(self):
+        if self._pending:
+            reads.append((self.step, len(self._pending)))
+        return read(self)
+
+    monkeypatch.setattr(Trainer, "_read_losses", recording)
+    losses = trainer.train()
+    assert reads == [(4, 4), (6, 2), (8, 2), (9, 1)]
+    assert len(losses) == 9 and all(isinstance(v, float) for v in losses)
+
+
+def test_sampling_to_files_in_a_background_writer_writes_what_sequential_saving_did(tmp_path):
+    diffusion = tiny_diffusion(sampling_timesteps=3).eval()
+    paths = sample_to_folder(diffusion, 5, tmp_path / "threaded", batch_size=2, progress=False)
+    generator = torch.Generator().manual_seed(0)
+    expected = [
+        image
+        for count in (2, 2, 1)
+        for image in diffusion.sample(count, generator=generator, progress=False)
+    ]
+    for index, (path, image) in enumerate(zip(paths, expected, strict=True)):
+        save_image(image.float(), tmp_path / "direct.png")
+        assert path.read_bytes() == (tmp_path / "direct.png").read_bytes(), f"image {index + 1}"
+
+
+def test_the_notebooks_hyper_cell_is_the_test4_preset():
+    notebook = json.loads((REPO / "notebooks" / "part1_anime_faces.ipynb").read_text())
+    cell = next(
+        "".join(c["source"]) for c in notebook["cells"] if "".join(c["source"]).startswith("HYPER")
+    )
+    namespace: dict = {}
+    exec(cell, namespace)  # the cell is one literal dict(...)
+    assert TrainConfig(**namespace["HYPER"]) == load_config("test4")

@@ -13,7 +13,7 @@ The default, :class:`CascadeDetector`, is nagadomi's ``lbpcascade_animeface.xml`
 (an OpenCV LBP cascade, MIT licence) found through :mod:`helpers.weights`: the path
 given, else ``$COURSEKIT_ANIMEFACE_CASCADE``, else the cache, else its canonical URL,
 checked against SHA-256 ``9376d3…ce30``. Its settings were chosen by measurement on
-64 px images (``python -m tests.bench metrics`` prints the rates; drawn faces, pure noise
+64 px images (``python -m benchmarks metrics`` prints the rates; drawn faces, pure noise
 and plain colours, 100 each):
 
 - grayscale, **upscaled 2×** (``cv2.INTER_CUBIC``, 64 → 128 px): the cascade's window is

@@ -9,10 +9,10 @@ from __future__ import annotations
 import denoising_diffusion_pytorch as ddp
 import torch
 
+from benchmarks.timing import BenchResult, interleaved
 from grading.reference import REFERENCE_STEPS
 from helpers.diffusion import GaussianDiffusion
 from helpers.unet import UNet
-from tests.bench import BenchResult, interleaved
 
 CONFIG = dict(dim=32, dim_mults=(1, 2, 3, 4))
 IMAGE_SIZE, TRAIN_BATCH, SAMPLE_BATCH, SAMPLING_STEPS = 32, 16, 16, 50

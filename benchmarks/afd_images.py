@@ -3,7 +3,7 @@
 The drawn faces are a crude stand-in (a skin oval, a fringe of hair, two big eyes with
 highlights, a small mouth) until the kit's procedural toy faces land; they tell whether
 the detector responds to face-like layouts at 64 px at all, while noise and plain colours
-give its false-positive rate.
+give its false-positive rate. ``make bench`` prints the rates, tests/test_afd.py checks them.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Speed of the scorers against pytorch-fid, plus the AFD detector's rates on known image sets.
 
-    python -m tests.bench metrics
+    python -m benchmarks metrics
 
 - Fréchet distance at d = 2048 against pytorch-fid's ``sqrtm`` route (target: 10× faster),
   for two full-rank sets and for 1,000 generated images against a full-rank reference;
@@ -15,11 +15,23 @@ from __future__ import annotations
 import copy
 import os
 from functools import partial
+from unittest import mock
 
 import numpy as np
 import torch
 
-from tests.bench import BenchResult, interleaved
+from benchmarks.afd_images import KINDS, image_set
+from benchmarks.timing import BenchResult, interleaved
+from helpers.metrics.inception import FIDInceptionV3
+
+
+def pytorch_fid_inception(ours: FIDInceptionV3):
+    """pytorch-fid's own ``InceptionV3`` (block 3) holding the same weights as ``ours``."""
+    import pytorch_fid.inception as pfi
+
+    state = ours.net.state_dict()
+    with mock.patch.object(pfi, "load_state_dict_from_url", lambda *args, **kwargs: state):
+        return pfi.InceptionV3([pfi.InceptionV3.BLOCK_INDEX_BY_DIM[2048]]).eval()
 
 
 def _features(
@@ -59,7 +71,6 @@ def bench_frechet() -> list[BenchResult]:
 
 def bench_features() -> list[BenchResult]:
     from helpers.tiny_models import random_fid_inception
-    from tests.metrics_models import pytorch_fid_inception
 
     model = random_fid_inception()
     anchor = pytorch_fid_inception(model)
@@ -80,7 +91,6 @@ def bench_features() -> list[BenchResult]:
 
 def report_afd_rates() -> None:
     from helpers.metrics.afd import CascadeDetector, detection_rate
-    from tests.afd_images import KINDS, image_set
 
     try:
         detector = CascadeDetector(os.environ.get("COURSEKIT_ANIMEFACE_CASCADE"))

@@ -12,10 +12,10 @@ from __future__ import annotations
 
 import torch
 
+from benchmarks.timing import BenchResult, interleaved
 from grading.reference import IdentityView, Rotate180View, denoising_loop
 from helpers.illusions.sampler import sample_stage
 from helpers.tiny_models import tiny_embeddings, tiny_stage_1
-from tests.bench import BenchResult, interleaved
 
 SIZES, STEPS, GUIDANCE = (16, 32), 10, 7.0
 
