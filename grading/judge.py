@@ -8,7 +8,7 @@ with ``grading.reference`` imported there, so a submission can reach the referen
   fixed seeds), how the TODO's function is called on them (``run``) and how its outputs are
   compared with the reference's (``compare``, at the tolerances the hidden tests state).
   The hidden tests call :func:`hidden_test`, which applies the same table inside the kernel.
-* :func:`judge_notebook` runs, for every TODO, the release's locked setup cells, the cells
+* :func:`judge_notebook` (:func:`judge_notebooks` for a batch) runs, for every TODO, the release's locked setup cells, the cells
   the student added before it, and that TODO's solution cell alone, in a fresh process:
   ``python -I`` on a copy of this file (no repository on ``sys.path``; ``helpers`` comes
   from the environment, ``grading`` is not importable), in a clean environment and a
@@ -666,27 +666,48 @@ def _want(todo: str, cells: list, cases: list) -> list | None:
         return _WANTS[todo, setup]
 
 
+def judge_notebooks(
+    notebooks: dict[Any, tuple[Path, Path, str]], hide: tuple[Path, ...] = ()
+) -> dict[Any, dict[str, Verdict]]:
+    """:func:`judge_notebook` for ``{key: (notebook, release, assignment)}`` at once.
+
+    One isolated interpreter for all of them: torch (and for Part 2 diffusers) is imported
+    once per batch, not once per submission, and every TODO still runs in its own fork.
+    """
+    out: dict[Any, dict[str, Verdict]] = {}
+    runnable: dict[tuple, tuple[str, list]] = {}
+    for key, (notebook, release, assignment) in notebooks.items():
+        try:
+            jobs = programs(notebook, release, assignment)
+        except (OSError, ValueError, KeyError, TypeError) as error:
+            out[key] = {
+                todo: Verdict(False, f"the notebook could not be read ({error})")
+                for todo, spec in TODOS.items()
+                if spec.assignment == assignment
+            }
+            continue
+        out[key] = {todo: Verdict(False, job) for todo, job in jobs.items() if isinstance(job, str)}
+        runnable.update(
+            {(key, todo): (todo, job) for todo, job in jobs.items() if not isinstance(job, str)}
+        )
+    for (key, todo), verdict in run_isolated(runnable, hide).items():
+        out[key][todo] = verdict
+    return out
+
+
 def judge_notebook(
     notebook: Path, release: Path, assignment: str, hide: tuple[Path, ...] = ()
 ) -> dict[str, Verdict]:
     """The verdict on every autograded TODO of one submitted notebook, each run in isolation."""
-    try:
-        jobs = programs(notebook, release, assignment)
-    except (OSError, ValueError, KeyError, TypeError) as error:
-        return {
-            todo: Verdict(False, f"the notebook could not be read ({error})")
-            for todo, spec in TODOS.items()
-            if spec.assignment == assignment
-        }
-    verdicts = {todo: Verdict(False, job) for todo, job in jobs.items() if isinstance(job, str)}
-    runnable = {todo: (todo, job) for todo, job in jobs.items() if not isinstance(job, str)}
-    return {**verdicts, **run_isolated(runnable, hide)}
+    return judge_notebooks({None: (notebook, release, assignment)}, hide)[None]
 
 
 def run_isolated(
     jobs: dict[str, tuple[str, list]], hide: tuple[Path, ...] = ()
 ) -> dict[str, Verdict]:
     """Run each job ``{key: (todo, cells)}`` in its own fork of one isolated interpreter."""
+    if not jobs:
+        return {}
     cases = {todo: TODOS[todo].cases() for todo, _ in jobs.values()}
     steps = (GRADING / "reference" / "diffusion_steps.py").read_text()
     with tempfile.TemporaryDirectory(prefix="judge-") as tmp:
@@ -757,20 +778,18 @@ def _verdict(todo: str, cells: list, cases: list, entry: dict) -> Verdict:
 # --- the pipeline's hook -----------------------------------------------------------------
 
 
-def apply_judge(
-    work: Path, result: Any, notebook: Path, release: Path, hide: tuple[Path, ...] = ()
-) -> dict[str, Verdict]:
+def apply_judge(work: Path, result: Any, notebook: Path, verdicts: dict[str, Verdict]) -> None:
     """Keep each TODO's points only where the in-kernel tests and the isolated judge agree.
 
     ``work`` is the worker's course directory (its gradebook holds the autograde), ``result``
-    the pipeline's ``Result`` of this submission. Every autograded test cell's manual score is
+    the pipeline's ``Result`` of this submission, ``verdicts`` the judge's on its notebook
+    (:func:`judge_notebooks`). Every autograded test cell's manual score is
     set here: 0 where the judge disagrees, else cleared, so that a score the submission wrote
     into the gradebook while it ran is undone.
     """
     from nbgrader.api import Gradebook
 
     limit_outputs(work / "autograded" / result.student / result.assignment / notebook.name)
-    verdicts = judge_notebook(notebook, release, result.assignment, hide)
     with Gradebook(f"sqlite:///{work / 'gradebook.db'}") as gb:
         submission = gb.find_submission_notebook(notebook.stem, result.assignment, result.student)
         comments = {c.name: c for c in submission.comments}
@@ -797,7 +816,6 @@ def apply_judge(
                     f"TODO {todo}: the isolated run agrees with the reference, but the tests in the notebook failed"
                 )
         gb.db.commit()
-    return verdicts
 
 
 def _plain(reason: str) -> str:
@@ -808,19 +826,16 @@ def _plain(reason: str) -> str:
     )
 
 
-def neutralise_killers(
-    notebook: Path, release: Path, assignment: str, hide: tuple[Path, ...] = ()
-) -> list[str]:
+def neutralise_killers(notebook: Path, verdicts: dict[str, Verdict]) -> list[str]:
     """Replace each solution cell that kills its interpreter by one that raises, naming the cause.
 
     For a notebook whose kernel died under nbgrader (which then saves no grade at all): the
     judge runs each TODO's cell alone, so the cells whose runs die are the killers. Only
-    those TODOs lose their points when the notebook is graded again. Returns a note per cell.
+    those TODOs lose their points when the notebook is graded again (the other verdicts
+    stand: no TODO's run includes another TODO's cell). Returns a note per cell.
     """
     killers = {
-        TODOS[todo].cell(todo): verdict.reason
-        for todo, verdict in judge_notebook(notebook, release, assignment, hide).items()
-        if verdict.died
+        TODOS[todo].cell(todo): verdict.reason for todo, verdict in verdicts.items() if verdict.died
     }
     nb = json.loads(notebook.read_text())
     for cell in nb["cells"]:

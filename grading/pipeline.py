@@ -48,9 +48,11 @@ import shutil
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from grading import gradebook
 
@@ -121,7 +123,10 @@ def release(course: Path = COURSE) -> dict[str, Path]:
                 f"nbgrader generate_assignment {assignment} failed:\n{done.stdout}{done.stderr}"
             )
         released[assignment] = released_notebook(assignment, course)
-        check_release_fails(released[assignment])
+    # The checks only read the releases: side by side (generate_assignment writes the
+    # gradebook, one writer at a time, so it ran above, one assignment after the other).
+    with ThreadPoolExecutor(max_workers=len(released)) as pool:
+        list(pool.map(check_release_fails, released.values()))
     return released
 
 
@@ -179,8 +184,18 @@ def autograde(
         )
     for problem in problems:
         problem.feedback = write_failure_feedback(course, problem)
-    with ThreadPoolExecutor(max_workers=workers) as pool:
-        results = list(pool.map(lambda job: grade_safely(*job, submitted, course, timeout), jobs))
+    # nbgrader grades the submissions in the workers while the judge re-runs all of them
+    # in one isolated interpreter beside them; then each verdict is applied.
+    with ThreadPoolExecutor(max_workers=1) as side, ThreadPoolExecutor(workers) as pool:
+        judging = side.submit(judge_all, jobs, submitted, course)
+        ran = list(
+            pool.map(lambda job: safely(run_nbgrader, *job, submitted, course, timeout), jobs)
+        )
+        try:
+            verdicts = judging.result()
+        except Exception:  # each submission is then judged on its own (finish)
+            verdicts = {}
+        results = list(pool.map(lambda run: safely(finish, run, verdicts.get(run.job)), ran))
     gradebook.write_grades(course)
     return results + problems
 
@@ -223,20 +238,60 @@ def find_jobs(submitted: Path) -> tuple[list[tuple[str, str]], list[Result]]:
     return jobs, problems
 
 
-def grade_safely(
-    student: str, assignment: str, submitted: Path, course: Path, timeout: int | None
-) -> Result:
-    """:func:`grade_one`, but a failure of the pipeline itself costs only this row."""
+def judge_all(jobs: list[tuple[str, str]], submitted: Path, course: Path) -> dict:
+    """The judge's verdicts on every submission, ``{(student, assignment): {todo: Verdict}}``."""
+    from grading import judge  # imports torch: only when there is something to judge
+    from grading.collect import find_notebook
+
+    notebooks = {}
+    for student, assignment in jobs:
+        notebook, _ = find_notebook(submitted / student / assignment, assignment)
+        if notebook is not None:
+            notebooks[student, assignment] = (
+                notebook,
+                released_notebook(assignment, course),
+                assignment,
+            )
+    return judge.judge_notebooks(notebooks, hide=(course, submitted))
+
+
+@dataclass
+class Run:
+    """One submission between nbgrader's autograde and the judge's verdicts."""
+
+    result: Result
+    work: Path
+    notebook: Path | None
+    args: tuple[str, ...]
+    limit: int
+    flagged: dict[str, list[str]]
+    graded: bool
+    course: Path
+    submitted: Path
+
+    @property
+    def job(self) -> tuple[str, str]:
+        return self.result.student, self.result.assignment
+
+
+def safely(step: Callable[..., Result | Run], *args: Any) -> Result | Run:
+    """A grading step; a failure of the pipeline itself costs only this submission's row."""
     try:
-        return grade_one(student, assignment, submitted, course, timeout)
+        return step(*args)
     except Exception as exc:  # one submission must never stop the others
+        first = args[0]
+        if isinstance(first, Run):
+            shutil.rmtree(first.work, ignore_errors=True)
+            student, assignment = first.job
+        else:
+            student, assignment = args[:2]
         return Result(student, assignment, notes=[f"grading failed: {type(exc).__name__}: {exc}"])
 
 
-def grade_one(
+def run_nbgrader(
     student: str, assignment: str, submitted: Path, course: Path, timeout: int | None
-) -> Result:
-    """Autograde one submission in a private course directory and copy the results back."""
+) -> Run:
+    """``nbgrader autograde`` of one submission in a private copy of the course directory."""
     start = time.perf_counter()
     result = Result(student, assignment)
     work = course / ".work" / f"{student}-{assignment}"
@@ -267,23 +322,33 @@ def grade_one(
         log = f"grading stopped after {limit} s"
     result.notes += summarize_log(log)
     graded = read_grades(work, result)
-    if not graded and "the kernel died" in result.notes:
-        from grading import judge
+    result.seconds = time.perf_counter() - start
+    return Run(result, work, notebook, args, limit, flagged, graded, course, submitted)
 
-        again = judge.neutralise_killers(
-            notebook, released_notebook(assignment, course), assignment, (course, submitted)
-        )
+
+def finish(run: Run | Result, verdicts: dict | None) -> Result:
+    """Apply the judge's verdicts to one autograded submission, write its feedback, merge it
+    into the course gradebook and copy its autograded notebook and feedback back."""
+    if isinstance(run, Result):  # nbgrader's step already failed: its row says why
+        return run
+    from grading import judge
+
+    start = time.perf_counter()
+    result, work, course, notebook = run.result, run.work, run.course, run.notebook
+    student, assignment = run.job
+    graded = run.graded
+    if verdicts is None and notebook is not None:
+        release = released_notebook(assignment, course)
+        verdicts = judge.judge_notebook(notebook, release, assignment, (course, run.submitted))
+    if not graded and "the kernel died" in result.notes and verdicts:
+        again = judge.neutralise_killers(notebook, verdicts)
         if again:
             result.notes += again
-            nbgrader(*args, root=work, timeout=limit)
+            nbgrader(*run.args, root=work, timeout=run.limit)
             graded = read_grades(work, result)
     if graded:
-        from grading import judge  # imports torch: only when there is something to judge
-
-        judge.apply_judge(
-            work, result, notebook, released_notebook(assignment, course), (course, submitted)
-        )
-        apply_reference_penalty(work, flagged, result)
+        judge.apply_judge(work, result, notebook, verdicts or {})
+        apply_reference_penalty(work, run.flagged, result)
         gradebook.annotate(work, assignment, student, result.notes)
         done = nbgrader(
             "generate_feedback", assignment, f"--student={student}", "--force", root=work
@@ -303,7 +368,7 @@ def grade_one(
     html_files = sorted((course / "feedback" / student / assignment).rglob("*.html"))
     result.feedback = html_files[0] if html_files else None
     shutil.rmtree(work, ignore_errors=True)
-    result.seconds = time.perf_counter() - start
+    result.seconds += time.perf_counter() - start
     return result
 
 

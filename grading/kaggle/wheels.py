@@ -21,8 +21,9 @@ from grading.kaggle.image import KAGGLE_PLATFORM, KAGGLE_PYTHON, missing_on_kagg
 from grading.kaggle.kernels import check_student_text
 
 DEFAULT_WHEELS_SLUG = "diffusion-course-kit-wheels"
-# Markers of nbgrader's source format: the kit's own modules mention grading.reference
-# (an instructor-only import in helpers/cli.py, docstrings), so the wheel is checked for these.
+# Markers of nbgrader's source format. Not the name grading.reference, unlike the notebooks'
+# check: the kit's docstrings name it as the command that trains (`python -m grading.reference
+# train`), and no module of helpers imports it (tests/test_student_package.py).
 WHEEL_SECRETS = ("BEGIN SOLUTION", "HIDDEN TESTS")
 
 
