@@ -14,13 +14,16 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
-from torchvision.utils import save_image
 
 __all__ = ["save_image_grid", "plot_denoising_progress", "plot_losses", "smooth"]
 
 
 def save_image_grid(images: torch.Tensor, path: str | os.PathLike, nrow: int | None = None) -> Path:
     """Save a batch ``(B, C, H, W)`` in [0, 1] as one square-ish grid."""
+    # torchvision costs seconds to import (its ops load torch's compiler): only when saving,
+    # so that a notebook's first cell, which imports this module, starts fast.
+    from torchvision.utils import save_image
+
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     save_image(

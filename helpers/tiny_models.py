@@ -27,13 +27,14 @@ from torch import nn
 
 from helpers.diffusion import GaussianDiffusion
 from helpers.illusions.models import PromptEmbeddings
-from helpers.metrics.inception import FIDInceptionV3
 from helpers.todos import DiffusionSteps
 from helpers.unet import UNet
 
 if TYPE_CHECKING:
     from diffusers import IFPipeline, IFSuperResolutionPipeline
     from transformers import CLIPModel, CLIPProcessor
+
+    from helpers.metrics.inception import FIDInceptionV3
 
 __all__ = [
     "TINY_UNET",
@@ -194,6 +195,8 @@ def random_fid_inception(seed: int = 0) -> FIDInceptionV3:
     averaging sets running statistics that keep the features of order 1, so that
     distances between image sets are meaningful numbers.
     """
+    from helpers.metrics.inception import FIDInceptionV3  # torchvision: seconds to import
+
     torch.manual_seed(seed)
     model = FIDInceptionV3()
     for module in model.modules():
