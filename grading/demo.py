@@ -9,7 +9,8 @@
    executed notebooks;
 3. autogrades the example submissions in ``grading/submitted/`` and prints the grade table.
 
-Steps 2 and 3 run side by side: both need only the release.
+Steps 2 and 3 run side by side (the notebooks from the start, the autograde once the
+release is there).
 
     python -m grading.demo --out outputs/demo
 """
@@ -109,17 +110,17 @@ def main(argv: list[str] | None = None) -> int:
         print(f"[{time.perf_counter() - start:4.0f} s] {what}", flush=True)
 
     try:
-        for path in pipeline.release().values():
-            lines.append(f"  release          {path}")
-        stamp("released and validated")
-        # The notebooks and the autograde need only the release: they run side by side,
-        # single-threaded each, so every core works.
+        # The notebooks need nothing of the release and the autograde needs only the
+        # release: all three run side by side, single-threaded each, so every core works.
         with ThreadPoolExecutor(max_workers=len(pipeline.ASSIGNMENTS) + 1) as pool:
-            grading = pool.submit(pipeline.autograde, workers=args.workers)
             runs = {
                 assignment: pool.submit(run_notebook, assignment, args.out / assignment)
                 for assignment in pipeline.ASSIGNMENTS
             }
+            for path in pipeline.release().values():
+                lines.append(f"  release          {path}")
+            stamp("released and validated")
+            grading = pool.submit(pipeline.autograde, workers=args.workers)
             for assignment, run in runs.items():
                 executed = run.result()
                 lines.append(f"  {assignment} notebook   {executed}")
