@@ -153,6 +153,10 @@ class Result:
     feedback: Path | None = None
 
     @property
+    def job(self) -> tuple[str, str]:
+        return self.student, self.assignment
+
+    @property
     def total(self) -> float:
         return sum(v for k, v in self.scores.items() if k.startswith(TEST_PREFIX))
 
@@ -271,7 +275,7 @@ class Run:
 
     @property
     def job(self) -> tuple[str, str]:
-        return self.result.student, self.result.assignment
+        return self.result.job
 
 
 def safely(step: Callable[..., Result | Run], *args: Any) -> Result | Run:
