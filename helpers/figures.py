@@ -55,21 +55,29 @@ def plot_denoising_progress(
     columns = list(range(steps))
     if max_columns and steps > max_columns:
         columns = np.unique(np.linspace(0, steps - 1, max_columns).round().astype(int)).tolist()
-    fig, axes = plt.subplots(
-        len(rows), len(columns), figsize=(1.2 * len(columns), 1.3 * len(rows)), squeeze=False
-    )
-    for r, i in enumerate(rows):
-        for c, j in enumerate(columns):
-            ax = axes[r][c]
-            ax.imshow(trajectory[i, j].detach().float().cpu().clamp(0, 1).permute(1, 2, 0).numpy())
-            ax.axis("off")
-            if r == 0:
-                label = (
-                    f"step {j}"
-                    if times is None
-                    else (f"t={times[j]}" if times[j] >= 0 else "sample")
-                )
-                ax.set_title(label, fontsize=7)
+    # One image of all the tiles on one axes, the step labels as its ticks: a grid of
+    # axes (one per tile) costs matplotlib about a second per figure, and the figure is
+    # drawn in every test of TODO 1-2-1 and for every submission the autograder judges.
+    tiles = trajectory[rows][:, columns].detach().float().cpu().clamp(0, 1)
+    n_rows, n_cols, channels, height, width = tiles.shape
+    gap = max(1, height // 8)
+    mosaic = torch.ones(channels, n_rows * (height + gap) - gap, n_cols * (width + gap) - gap)
+    for r in range(n_rows):
+        for c in range(n_cols):
+            y, x = r * (height + gap), c * (width + gap)
+            mosaic[:, y : y + height, x : x + width] = tiles[r, c]
+    fig, ax = plt.subplots(figsize=(1.2 * n_cols, 1.3 * n_rows))
+    ax.imshow(mosaic.permute(1, 2, 0).numpy(), interpolation="nearest")
+    labels = [
+        f"step {j}" if times is None else (f"t={times[j]}" if times[j] >= 0 else "sample")
+        for j in columns
+    ]
+    ax.set_xticks([c * (width + gap) + (width - 1) / 2 for c in range(n_cols)], labels, fontsize=7)
+    ax.xaxis.tick_top()
+    ax.tick_params(length=0)
+    ax.set_yticks([])
+    for spine in ax.spines.values():
+        spine.set_visible(False)
     fig.suptitle("Denoising progress (left: pure noise x_T, right: sample)", fontsize=9)
     fig.tight_layout()
     if path is not None:

@@ -28,11 +28,17 @@ def _not_blank(path):
 
 def test_denoising_progress_grid_has_rows_and_columns_and_content(tmp_path):
     path = tmp_path / "denoising_progress.png"
-    fig = plot_denoising_progress(
-        _trajectory(), path, num_images=5, times=[7, 6, 5, 4, 3, 2, 1, -1]
-    )
-    assert len(fig.axes) == 5 * 8
-    assert [ax.get_title() for ax in fig.axes[:8]] == [
+    trajectory = _trajectory()
+    fig = plot_denoising_progress(trajectory, path, num_images=5, times=[7, 6, 5, 4, 3, 2, 1, -1])
+    (ax,) = fig.axes
+    # 5 rows and 8 columns of 8-pixel tiles, 1 white pixel between them.
+    mosaic = np.asarray(ax.images[0].get_array())
+    assert mosaic.shape == (5 * 9 - 1, 8 * 9 - 1, 3)
+    # Each row is one image of the batch from x_T (left) to its sample (right).
+    first = torch.from_numpy(mosaic[-8:, :8]).permute(2, 0, 1)
+    row = next(i for i in range(len(trajectory)) if torch.equal(trajectory[i, 0], first))
+    assert torch.equal(torch.from_numpy(mosaic[-8:, -8:]).permute(2, 0, 1), trajectory[row, -1])
+    assert [label.get_text() for label in ax.get_xticklabels()] == [
         "t=7",
         "t=6",
         "t=5",
@@ -47,8 +53,8 @@ def test_denoising_progress_grid_has_rows_and_columns_and_content(tmp_path):
 
 def test_denoising_progress_can_thin_out_columns_keeping_both_ends(tmp_path):
     fig = plot_denoising_progress(_trajectory(steps=51), None, num_images=2, max_columns=6)
-    titles = [ax.get_title() for ax in fig.axes[:6]]
-    assert titles[0] == "step 0" and titles[-1] == "step 50"
+    titles = [label.get_text() for label in fig.axes[0].get_xticklabels()]
+    assert len(titles) == 6 and titles[0] == "step 0" and titles[-1] == "step 50"
 
 
 def test_loss_curve_is_written_with_raw_and_smoothed_lines(tmp_path):
