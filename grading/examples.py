@@ -23,7 +23,8 @@ Hostile submissions (``--hostile``, Part 1 only: the pipeline treats both parts 
 each built so that every TODO it does not attack is correct, which shows that the attack
 costs only its own cells:
 
-* ``infinite_loop``: TODO 1-1-2's cell never ends (the cell timeout stops it);
+* ``infinite_loop``: TODO 1-1-2's cell never ends (the cell timeout stops it; it
+  sleeps rather than spins, so that the test suite spends no CPU while it waits);
 * ``exception``: TODO 1-2-2's cell raises at the top level;
 * ``kernel_death``: TODO 1-1-3's cell kills the kernel (``os._exit(1)``);
 * ``malformed``: the file is not JSON;
@@ -185,7 +186,11 @@ class Rotate180View(views.Rotate180View):
 
 HOSTILE: dict[str, list[Edit] | None] = {
     "infinite_loop": [
-        ("todo_1_1_2", "def denoise_forward(", "while True:\n    pass\n\n\ndef denoise_forward("),
+        (
+            "todo_1_1_2",
+            "def denoise_forward(",
+            "import time\n\nwhile True:\n    time.sleep(1)\n\n\ndef denoise_forward(",
+        ),
     ],
     "exception": [
         (

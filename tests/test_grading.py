@@ -68,9 +68,9 @@ def graded(released_kit, tmp_path_factory):
     submitted = course / "submitted-in"
     examples.write_submissions(submitted, hostile=True, releases=released)
     write_bad_input(submitted)
-    # 60 s per cell: an infinite loop burns 60 s of a core, and the slowest cell (TODO
-    # 1-2-1's tests: 8 s alone, about 20 s with make test's other worker busy) stays
-    # well inside it.
+    # 60 s per cell: the infinite loop holds a worker for 60 s (and the judge's run of it
+    # for its 90 s wall limit), and the slowest cell (TODO 1-2-1's tests: 5 s alone, about
+    # 12 s with make test's other worker busy) stays well inside it.
     start = time.perf_counter()
     results = pipeline.autograde(submitted, course=course, workers=3, timeout=60)
     print(f"autograde: {time.perf_counter() - start:.0f} s for {len(results)} folders")
