@@ -36,7 +36,9 @@ def test_denoising_progress_grid_has_rows_and_columns_and_content(tmp_path):
     assert mosaic.shape == (5 * 9 - 1, 8 * 9 - 1, 3)
     # Each row is one image of the batch from x_T (left) to its sample (right).
     first = torch.from_numpy(mosaic[-8:, :8]).permute(2, 0, 1)
-    row = next(i for i in range(len(trajectory)) if torch.equal(trajectory[i, 0], first))
+    rows = [i for i in range(len(trajectory)) if torch.equal(trajectory[i, 0], first)]
+    assert rows, "the bottom-left tile is not the x_T of any image of the batch"
+    row = rows[0]
     assert torch.equal(torch.from_numpy(mosaic[-8:, -8:]).permute(2, 0, 1), trajectory[row, -1])
     assert [label.get_text() for label in ax.get_xticklabels()] == [
         "t=7",

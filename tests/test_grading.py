@@ -69,8 +69,8 @@ def graded(released_kit, tmp_path_factory):
     examples.write_submissions(submitted, hostile=True, releases=released)
     write_bad_input(submitted)
     # 60 s per cell: the infinite loop holds a worker for 60 s (and the judge's run of it
-    # for its 90 s wall limit), and the slowest cell (TODO 1-2-1's tests: 5 s alone, about
-    # 12 s with make test's other worker busy) stays well inside it.
+    # for its 90 s wall limit), and the slowest cell (TODO 1-2-1's tests: 1.9 s alone on
+    # a quiet machine) stays well inside it, even with make test's other worker busy.
     start = time.perf_counter()
     results = pipeline.autograde(submitted, course=course, workers=3, timeout=60)
     print(f"autograde: {time.perf_counter() - start:.0f} s for {len(results)} folders")
