@@ -25,10 +25,8 @@ import unicodedata
 import zipfile
 from pathlib import Path
 
-from grading import pipeline
+from grading.course import ASSIGNMENTS, SUBMITTED, source_notebook
 
-STUDENT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
-"""What nbgrader takes as a student id and a folder name on every platform."""
 IGNORED = {".ipynb_checkpoints", "__MACOSX"}
 
 
@@ -48,7 +46,7 @@ def grade_ids(notebook: Path) -> set[str] | None:
 
 def assignment_ids() -> dict[str, set[str]]:
     """The nbgrader cell ids of each assignment's source notebook."""
-    return {a: grade_ids(pipeline.source_notebook(a)) or set() for a in pipeline.ASSIGNMENTS}
+    return {a: grade_ids(source_notebook(a)) or set() for a in ASSIGNMENTS}
 
 
 def assignment_of(
@@ -154,7 +152,7 @@ def notebooks_in_top(folder: Path) -> bool:
     return any(p.suffix == ".ipynb" for p in folder.iterdir())
 
 
-def collect(download: Path, out: Path = pipeline.SUBMITTED) -> list[str]:
+def collect(download: Path, out: Path = SUBMITTED) -> list[str]:
     """Take an LMS download (a folder or a zip of per-student folders or zips) into ``out``.
 
     Each student's notebooks go to ``out/<student>/<assignment>/<notebook>.ipynb`` by
@@ -223,7 +221,7 @@ def _collect_student(
                 shutil.copy2(notebook, dest / notebook.name)
             continue
         notebook = notebooks[0]
-        shutil.copy2(notebook, dest / f"{pipeline.ASSIGNMENTS[assignment]}.ipynb")
+        shutil.copy2(notebook, dest / f"{ASSIGNMENTS[assignment]}.ipynb")
         # The files beside the notebook (scores.json, the submission zip) belong to it,
         # unless a notebook of the other assignment sits there too.
         if all(
@@ -236,9 +234,7 @@ def _collect_student(
                 if extra.is_file() and extra.suffix != ".ipynb":
                     shutil.copy2(extra, dest / extra.name)
         renamed = (
-            ""
-            if notebook.name == f"{pipeline.ASSIGNMENTS[assignment]}.ipynb"
-            else f" (was {notebook.name})"
+            "" if notebook.name == f"{ASSIGNMENTS[assignment]}.ipynb" else f" (was {notebook.name})"
         )
         lines.append(f"{student}: {assignment} collected{renamed}")
     return lines
@@ -249,7 +245,7 @@ def main(argv: list[str] | None = None) -> int:
         prog="python -m grading.collect", description=__doc__.splitlines()[0]
     )
     parser.add_argument("download", type=Path, help="the LMS download: a zip or a folder")
-    parser.add_argument("--out", type=Path, default=pipeline.SUBMITTED)
+    parser.add_argument("--out", type=Path, default=SUBMITTED)
     args = parser.parse_args(argv)
     if not args.download.exists():
         print(f"error: {args.download} does not exist", file=sys.stderr)

@@ -53,7 +53,7 @@ from pathlib import Path
 
 import nbformat
 
-from grading.pipeline import ASSIGNMENTS, SUBMITTED, released_notebook, source_notebook
+from grading.course import ASSIGNMENTS, SUBMITTED, released_notebook, source_notebook
 from grading.rubric import load_rubric
 
 # (solution cell, text in the reference solution, replacement): each must match once.

@@ -23,6 +23,7 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
+from grading.course import COURSE
 from grading.rubric import load_rubric
 
 REPORT_CELL = "report_scores"
@@ -235,8 +236,6 @@ def main(argv: list[str] | None = None) -> int:
         prog="python -m grading.gradebook", description=__doc__.splitlines()[0]
     )
     parser.add_argument("command", choices=["grades"], help="write the course's grades CSV")
-    from grading.pipeline import COURSE
-
     parser.add_argument("--course", type=Path, default=COURSE)
     args = parser.parse_args(argv)
     if not (args.course / "gradebook.db").is_file():

@@ -55,15 +55,19 @@ from pathlib import Path
 from typing import Any
 
 from grading import gradebook
+from grading.course import (
+    ASSIGNMENTS,
+    COURSE,
+    GRADING,
+    REPO,
+    STUDENT_ID,
+    SUBMITTED,
+    TEST_PREFIX,
+    TODO_PREFIX,
+    released_notebook,
+    source_notebook,
+)
 
-GRADING = Path(__file__).resolve().parent
-REPO = GRADING.parent
-COURSE = GRADING / "course"
-SUBMITTED = GRADING / "submitted"
-ASSIGNMENTS = {"part1": "part1_anime_faces", "part2": "part2_illusions"}
-"""nbgrader assignment -> its notebook's name (in ``notebooks/`` and in every submission)."""
-# Solution cell "todo_X" is tested by grade cell "test_X".
-TODO_PREFIX, TEST_PREFIX = "todo_", "test_"
 REFERENCE_USE = re.compile(r"\bgrading\b|REFERENCE_STEPS|\bimportlib\b|__import__")
 
 
@@ -100,14 +104,6 @@ def kernel_env() -> dict[str, str]:
 
 
 # --- release -----------------------------------------------------------------------
-
-
-def source_notebook(assignment: str) -> Path:
-    return REPO / "notebooks" / f"{ASSIGNMENTS[assignment]}.ipynb"
-
-
-def released_notebook(assignment: str, course: Path = COURSE) -> Path:
-    return course / "release" / assignment / f"{ASSIGNMENTS[assignment]}.ipynb"
 
 
 def release(course: Path = COURSE) -> dict[str, Path]:
@@ -206,8 +202,6 @@ def autograde(
 
 def find_jobs(submitted: Path) -> tuple[list[tuple[str, str]], list[Result]]:
     """The ``(student, assignment)`` folders to grade, and results for those that cannot be."""
-    from grading.collect import STUDENT_ID
-
     jobs, problems = [], []
     for student in sorted(p for p in submitted.iterdir() if p.is_dir()):
         if not STUDENT_ID.match(student.name):

@@ -204,7 +204,7 @@ def main(argv: list[str] | None = None) -> int:
         metavar=("ASSIGNMENT", "STUDENT"),
         help="score the scores.json of this submission and record it in the gradebook",
     )
-    from grading.pipeline import COURSE, SUBMITTED
+    from grading.course import COURSE, SUBMITTED
 
     parser.add_argument("--submitted", type=Path, default=SUBMITTED)
     parser.add_argument("--course", type=Path, default=COURSE)

@@ -28,7 +28,7 @@ from types import ModuleType
 import nbformat
 
 import grading.reference
-from grading.pipeline import ASSIGNMENTS, REPO, source_notebook
+from grading.course import ASSIGNMENTS, REPO, source_notebook
 from grading.reference import prompts
 
 BEGIN, END = "### BEGIN SOLUTION", "### END SOLUTION"
