@@ -8,7 +8,7 @@ UV     := python3 -m uv
 export UV_PYTHON_DOWNLOADS := never
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 
-.PHONY: setup test test-kaggle demo notebooks release collect autograde grades kaggle bench lint lock chromium clean
+.PHONY: setup test test-kaggle demo notebooks release collect autograde grades kaggle bench lint lock chromium bubblewrap clean
 
 setup: $(STAMP)
 
@@ -108,6 +108,13 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 chromium:
 	@test -x /usr/bin/chromium || $(SUDO) sh -c '$(CHROMIUM_APT) >/dev/null 2>&1 || { apt-get update -qq && $(CHROMIUM_APT); }'
 	@/usr/bin/chromium --version 2>/dev/null
+
+# Debian's bubblewrap: the sandbox every submission is graded in (grading/sandbox.py);
+# tests/test_sandbox.py fails without it under CI and skips elsewhere.
+BWRAP_APT := DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends bubblewrap
+bubblewrap:
+	@command -v bwrap >/dev/null || $(SUDO) sh -c '$(BWRAP_APT) >/dev/null 2>&1 || { apt-get update -qq && $(BWRAP_APT); }'
+	@bwrap --version
 
 clean:
 	rm -rf $(VENV) outputs .pytest_cache grading/course

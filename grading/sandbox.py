@@ -1,0 +1,218 @@
+"""One bubblewrap sandbox per submission: where student code runs, and all it can touch.
+
+Every process that runs a student's code (nbgrader's kernel, the judge's runs of each
+TODO) starts through :func:`run`, which wraps it in ``bwrap`` (Debian/Ubuntu package
+``bubblewrap``, the sandbox Flatpak uses; unprivileged, through user namespaces):
+
+* its own user, PID, network, IPC, UTS and cgroup namespaces, no capabilities
+  (``--cap-drop ALL``: nothing can be unmounted or remounted), a new session and
+  ``--die-with-parent`` (no process outlives the sandbox: PID 1 of its namespace dies
+  with the grader's child, and every process in it with PID 1);
+* no network: only its own loopback interface;
+* a read-only view of the system (``/usr``, ``/etc``, the Python installation, the
+  kit's ``.venv`` and ``helpers/``) and nothing else of the machine: not ``grading/``
+  (reference, sources, hidden tests), not the course directory (gradebook, other
+  students, feedback), not the submissions folder, not ``$HOME``; the ``.pth`` file that
+  puts the repository on the venv's path is masked by an empty file;
+* one writable folder, the submission's private scratch (``work``), never shared with
+  another submission or with the grader's own files;
+* limits per process (:class:`grading.course.Limits`): address space, CPU seconds, file
+  size, number of processes of the sandbox's user, no core dumps; the wall clock and the
+  bytes read back are bounded by the caller (:func:`run`).
+
+``--no-sandbox`` (``python -m grading.pipeline autograde --no-sandbox``) runs the same
+commands without ``bwrap``: for trusted code only (the instructor's own notebooks).
+"""
+
+from __future__ import annotations
+
+import os
+import resource
+import shutil
+import signal
+import subprocess
+import sys
+import sysconfig
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from grading.course import LIMITS, REPO, Limits
+
+FIX = (
+    "install bubblewrap (Debian/Ubuntu: `sudo apt install bubblewrap`) and allow unprivileged "
+    "user namespaces (`sudo sysctl -w kernel.unprivileged_userns_clone=1`; on Ubuntu 24.04 also "
+    "`sudo sysctl -w kernel.apparmor_restrict_unprivileged_userns=0`), or pass --no-sandbox "
+    "to grade trusted notebooks only"
+)
+
+
+class SandboxUnavailable(RuntimeError):
+    """bubblewrap is missing or cannot create its namespaces on this machine."""
+
+
+def venv_pth() -> Path:
+    """The ``.pth`` file ``make setup`` writes: it puts the repository on the venv's path."""
+    return Path(sysconfig.get_paths()["purelib"]) / "coursekit_repository.pth"
+
+
+def readable() -> list[Path]:
+    """What a sandbox may read besides the system: Python, the venv and the student package."""
+    paths = {Path(sys.base_prefix).resolve(), Path(sys.prefix), REPO / "helpers"}
+    return sorted(p for p in paths if p.exists())
+
+
+def bwrap_command(
+    argv: list[str], work: Path, env: dict[str, str], extra: tuple[Path, ...] = ()
+) -> list[str]:
+    """``argv`` inside a sandbox whose only writable folder is ``work`` (also its cwd).
+
+    ``extra``: more folders it may read (the grader's own, never the student's).
+    """
+    command = [
+        shutil.which("bwrap") or "bwrap",
+        "--unshare-all",
+        "--die-with-parent",
+        "--new-session",
+        "--cap-drop",
+        "ALL",
+        "--ro-bind",
+        "/usr",
+        "/usr",
+        "--ro-bind",
+        "/etc",
+        "/etc",
+        "--proc",
+        "/proc",
+        "--dev",
+        "/dev",
+        "--tmpfs",
+        "/tmp",
+    ]
+    for link in ("/bin", "/lib", "/lib64", "/sbin"):
+        if os.path.islink(link):
+            command += ["--symlink", os.readlink(link), link]
+        elif os.path.isdir(link):
+            command += ["--ro-bind", link, link]
+    for path in (*readable(), *extra):
+        command += ["--ro-bind", str(path), str(path)]
+    if venv_pth().is_file():
+        command += ["--ro-bind", os.devnull, str(venv_pth())]
+    command += ["--bind", str(work), str(work), "--chdir", str(work), "--clearenv"]
+    for key, value in env.items():
+        command += ["--setenv", key, value]
+    return [*command, "--", *argv]
+
+
+def check() -> None:
+    """Raise :class:`SandboxUnavailable` naming the fix unless a sandbox starts here."""
+    if shutil.which("bwrap") is None:
+        raise SandboxUnavailable(f"bubblewrap (bwrap) is not installed: {FIX}")
+    probe = Path(os.environ.get("TMPDIR", "/tmp"))
+    try:
+        done = subprocess.run(
+            bwrap_command(["/bin/true"], probe, {}), capture_output=True, text=True, timeout=30
+        )
+    except (OSError, subprocess.TimeoutExpired) as error:
+        raise SandboxUnavailable(f"bwrap could not start ({error}): {FIX}") from error
+    if done.returncode:
+        raise SandboxUnavailable(
+            f"bwrap cannot create its namespaces here ({done.stderr.strip()}): {FIX}"
+        )
+
+
+def _set_limits(limits: Limits) -> None:
+    """In the child before exec: inherited by bwrap and every process in the sandbox."""
+    os.setsid()
+    for kind, value in (
+        (resource.RLIMIT_AS, limits.memory_bytes),
+        (resource.RLIMIT_CPU, limits.cpu_seconds),
+        (resource.RLIMIT_FSIZE, limits.file_bytes),
+        (resource.RLIMIT_NPROC, limits.processes),
+        (resource.RLIMIT_CORE, 0),
+    ):
+        resource.setrlimit(kind, (value, value))
+
+
+@dataclass
+class Outcome:
+    """What came back from one sandbox: its exit status, its bounded output, what stopped it."""
+
+    returncode: int | None
+    stdout: bytes
+    stderr: bytes
+    seconds: float
+    limit: str = ""
+    """The limit that ended it (wall clock, output size, CPU, memory), or ``""``."""
+
+
+def run(
+    argv: list[str],
+    work: Path,
+    env: dict[str, str],
+    *,
+    sandbox: bool = True,
+    limits: Limits = LIMITS,
+    wall_seconds: float | None = None,
+    extra: tuple[Path, ...] = (),
+) -> Outcome:
+    """Run ``argv`` in a sandbox with ``work`` as its private scratch and cwd.
+
+    The whole process group is killed when the wall clock runs out or the output passes
+    ``limits.output_bytes``; with ``--die-with-parent`` that ends everything inside.
+    """
+    wall = wall_seconds or limits.wall_seconds
+    command = bwrap_command(argv, work, env, extra) if sandbox else argv
+    start = time.monotonic()
+    process = subprocess.Popen(
+        command,
+        cwd=work,
+        env=None if sandbox else {**env},
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        preexec_fn=lambda: _set_limits(limits),
+    )
+    out, err, limit = _bounded(process, wall, limits.output_bytes)
+    code = process.wait()
+    if not limit and code < 0 and -code == signal.SIGXCPU:
+        limit = f"CPU time limit ({limits.cpu_seconds} s per process)"
+    return Outcome(code, out, err, time.monotonic() - start, limit)
+
+
+def _bounded(process: subprocess.Popen, wall: float, most: int) -> tuple[bytes, bytes, str]:
+    """Read stdout and stderr up to ``most`` bytes in all until ``wall`` seconds have passed."""
+    import selectors
+
+    chunks: dict[int, list[bytes]] = {process.stdout.fileno(): [], process.stderr.fileno(): []}
+    deadline, size, limit = time.monotonic() + wall, 0, ""
+    with selectors.DefaultSelector() as selector:
+        for stream in (process.stdout, process.stderr):
+            selector.register(stream, selectors.EVENT_READ)
+        while selector.get_map():
+            left = deadline - time.monotonic()
+            if left <= 0:
+                limit = f"wall-clock limit ({wall:.0f} s)"
+                break
+            for key, _ in selector.select(min(left, 1.0)):
+                data = os.read(key.fd, 1 << 16)
+                if not data:
+                    selector.unregister(key.fileobj)
+                    continue
+                size += len(data)
+                if size > most:
+                    limit = f"output limit ({most >> 20} MiB)"
+                    break
+                chunks[key.fd].append(data)
+            if limit:
+                break
+    if limit:
+        try:
+            os.killpg(process.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    out = b"".join(chunks[process.stdout.fileno()])
+    err = b"".join(chunks[process.stderr.fileno()])
+    process.stdout.close()
+    process.stderr.close()
+    return out, err, limit

@@ -1,0 +1,118 @@
+"""The bubblewrap sandbox (grading/sandbox.py): what a process inside can and cannot reach.
+
+Each test runs a small program inside a real sandbox and asserts on what it printed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+
+import pytest
+
+from grading import sandbox
+from grading.course import COURSE, GRADING, REPO, Limits
+
+PROBE = r"""
+import importlib.util, json, os, socket, subprocess
+out = {"grading": importlib.util.find_spec("grading") is not None}
+out["repo"] = sorted(os.listdir(REPO))
+out["home"] = os.path.exists(os.path.expanduser("~root/.bashrc"))
+try:
+    socket.create_connection(("127.0.0.1", 22), timeout=2)
+    out["network"] = "connected"
+except OSError as error:
+    out["network"] = type(error).__name__
+out["umount"] = subprocess.run(["umount", REPO + "/.venv"], capture_output=True).returncode
+status = open("/proc/self/status").read()
+out["caps"] = status.split("CapEff:")[1].split()[0]
+out["pid"] = os.getpid()
+import helpers
+out["helpers"] = helpers.__file__
+print(json.dumps(out))
+"""
+
+
+@pytest.fixture(scope="module")
+def available():
+    try:
+        sandbox.check()
+    except sandbox.SandboxUnavailable as error:
+        if os.environ.get("CI"):
+            raise
+        pytest.skip(str(error))
+
+
+def test_inside_only_the_scratch_the_venv_and_helpers_are_there(available, tmp_path):
+    done = sandbox.run(
+        [sys.executable, "-c", f"REPO = {str(REPO)!r}\n" + PROBE],
+        tmp_path,
+        {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)},
+    )
+    assert done.returncode == 0, done.stderr.decode()[-2000:]
+    seen = json.loads(done.stdout)
+    assert not seen["grading"], "grading (the reference, hidden tests) must not be importable"
+    assert seen["repo"] == [".venv", "helpers"], "only the venv and helpers of the repository"
+    assert not seen["home"], "$HOME of the grader must be invisible"
+    assert seen["network"] != "connected", "no network"
+    assert seen["umount"] != 0, "nothing can be unmounted"
+    assert int(seen["caps"], 16) == 0, "no capabilities"
+    assert seen["pid"] < 10, "its own PID namespace"
+    assert seen["helpers"].startswith(str(REPO / "helpers"))
+
+
+def test_writes_outside_the_scratch_fail(available, tmp_path):
+    targets = [REPO / "helpers" / "planted.py", GRADING / "planted.py", COURSE / "planted"]
+    program = "\n".join(
+        f"try:\n    open({str(t)!r}, 'w').write('x')\n    print('wrote')\nexcept OSError:\n    pass"
+        for t in targets
+    )
+    done = sandbox.run([sys.executable, "-c", program], tmp_path, {"PATH": "/usr/bin:/bin"})
+    assert done.returncode == 0, done.stderr.decode()[-2000:]
+    assert b"wrote" not in done.stdout
+    assert not any(t.exists() for t in targets)
+
+
+def test_limits_stop_a_submission_and_say_which(available, tmp_path):
+    slow = sandbox.run(
+        [sys.executable, "-c", "import time\nwhile True: time.sleep(1)"],
+        tmp_path,
+        {"PATH": "/usr/bin:/bin"},
+        wall_seconds=3,
+    )
+    assert slow.limit.startswith("wall-clock limit"), slow
+    loud = sandbox.run(
+        [sys.executable, "-c", "import sys\nwhile True: sys.stdout.write('x' * 65536)"],
+        tmp_path,
+        {"PATH": "/usr/bin:/bin"},
+        limits=Limits(output_bytes=1 << 20),
+    )
+    assert loud.limit.startswith("output limit"), loud
+    big = sandbox.run(
+        [sys.executable, "-c", "open('big', 'wb').write(b'x' * (4 << 20))"],
+        tmp_path,
+        {"PATH": "/usr/bin:/bin"},
+        limits=Limits(file_bytes=1 << 20),
+    )
+    assert big.returncode != 0 and (tmp_path / "big").stat().st_size <= 1 << 20
+
+
+def test_a_process_left_running_dies_with_the_sandbox(available, tmp_path):
+    marker = tmp_path / "alive"
+    program = (
+        "import subprocess, sys\n"
+        "subprocess.Popen(['/bin/sh', '-c', 'sleep 3; touch alive'], start_new_session=True)\n"
+    )
+    done = sandbox.run([sys.executable, "-c", program], tmp_path, {"PATH": "/usr/bin:/bin"})
+    assert done.returncode == 0, done.stderr.decode()[-2000:]
+    import time
+
+    time.sleep(4)
+    assert not marker.exists(), "a double-forked process outlived its sandbox"
+
+
+def test_without_bwrap_the_check_names_the_fix(monkeypatch):
+    monkeypatch.setattr(sandbox.shutil, "which", lambda name: None)
+    with pytest.raises(sandbox.SandboxUnavailable, match="apt install bubblewrap"):
+        sandbox.check()
