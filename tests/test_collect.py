@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from grading import collect, pipeline
+from grading import collect, course, pipeline
 
 REPO = Path(__file__).resolve().parents[1]
 SHIPPED = pipeline.SUBMITTED / "reference"
@@ -80,7 +80,7 @@ def test_student_ids_become_ascii_nbgrader_ids():
     assert collect.student_id("José Núñez") == "Jose_Nunez"
     assert collect.student_id("  o'brien 2 ") == "o_brien_2"
     assert collect.student_id("张伟") == ""
-    assert all(collect.STUDENT_ID.match(collect.student_id(n)) for n in ["José Núñez", "a.b-c_d"])
+    assert all(course.STUDENT_ID.match(collect.student_id(n)) for n in ["José Núñez", "a.b-c_d"])
 
 
 @pytest.fixture
