@@ -34,6 +34,13 @@ print(json.dumps(out))
 """
 
 
+def python_in_sandbox(program: str, folder, **options) -> sandbox.Outcome:
+    """``python -c program`` in a sandbox whose scratch is ``folder``."""
+    return sandbox.run(
+        [sys.executable, "-c", program], folder, {"PATH": "/usr/bin:/bin"}, **options
+    )
+
+
 @pytest.fixture(scope="module")
 def available():
     try:
@@ -45,11 +52,7 @@ def available():
 
 
 def test_inside_only_the_scratch_the_venv_and_helpers_are_there(available, tmp_path):
-    done = sandbox.run(
-        [sys.executable, "-c", f"REPO = {str(REPO)!r}\n" + PROBE],
-        tmp_path,
-        {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)},
-    )
+    done = python_in_sandbox(f"REPO = {str(REPO)!r}\n" + PROBE, tmp_path)
     assert done.returncode == 0, done.stderr.decode()[-2000:]
     seen = json.loads(done.stdout)
     assert not seen["grading"], "grading (the reference, hidden tests) must not be importable"
@@ -68,32 +71,23 @@ def test_writes_outside_the_scratch_fail(available, tmp_path):
         f"try:\n    open({str(t)!r}, 'w').write('x')\n    print('wrote')\nexcept OSError:\n    pass"
         for t in targets
     )
-    done = sandbox.run([sys.executable, "-c", program], tmp_path, {"PATH": "/usr/bin:/bin"})
+    done = python_in_sandbox(program, tmp_path)
     assert done.returncode == 0, done.stderr.decode()[-2000:]
     assert b"wrote" not in done.stdout
     assert not any(t.exists() for t in targets)
 
 
 def test_limits_stop_a_submission_and_say_which(available, tmp_path):
-    slow = sandbox.run(
-        [sys.executable, "-c", "import time\nwhile True: time.sleep(1)"],
-        tmp_path,
-        {"PATH": "/usr/bin:/bin"},
-        wall_seconds=3,
-    )
+    slow = python_in_sandbox("import time\nwhile True: time.sleep(1)", tmp_path, wall_seconds=3)
     assert slow.limit.startswith("wall-clock limit"), slow
-    loud = sandbox.run(
-        [sys.executable, "-c", "import sys\nwhile True: sys.stdout.write('x' * 65536)"],
+    loud = python_in_sandbox(
+        "import sys\nwhile True: sys.stdout.write('x' * 65536)",
         tmp_path,
-        {"PATH": "/usr/bin:/bin"},
         limits=Limits(output_bytes=1 << 20),
     )
     assert loud.limit.startswith("output limit"), loud
-    big = sandbox.run(
-        [sys.executable, "-c", "open('big', 'wb').write(b'x' * (4 << 20))"],
-        tmp_path,
-        {"PATH": "/usr/bin:/bin"},
-        limits=Limits(file_bytes=1 << 20),
+    big = python_in_sandbox(
+        "open('big', 'wb').write(b'x' * (4 << 20))", tmp_path, limits=Limits(file_bytes=1 << 20)
     )
     assert big.returncode != 0 and (tmp_path / "big").stat().st_size <= 1 << 20
 
@@ -104,7 +98,7 @@ def test_a_process_left_running_dies_with_the_sandbox(available, tmp_path):
         "import subprocess, sys\n"
         "subprocess.Popen(['/bin/sh', '-c', 'sleep 3; touch alive'], start_new_session=True)\n"
     )
-    done = sandbox.run([sys.executable, "-c", program], tmp_path, {"PATH": "/usr/bin:/bin"})
+    done = python_in_sandbox(program, tmp_path)
     assert done.returncode == 0, done.stderr.decode()[-2000:]
     import time
 
