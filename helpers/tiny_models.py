@@ -28,7 +28,8 @@ from torch import nn
 from helpers.diffusion import GaussianDiffusion
 from helpers.illusions.models import PromptEmbeddings
 from helpers.illusions.views import View
-from helpers.todos import DiffusionSteps
+from helpers.schedules import get_beta_schedule
+from helpers.todos import DiffusionSteps, extract
 from helpers.unet import UNet
 
 if TYPE_CHECKING:
@@ -84,6 +85,34 @@ def tiny_diffusion(
         beta_schedule=beta_schedule,
         **overrides,
     ).eval()
+
+
+def _stand_in_schedule(
+    timesteps: int, beta_schedule: str, **schedule_kwargs: float
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    betas = get_beta_schedule(beta_schedule)(timesteps, **schedule_kwargs)
+    return betas, 1 - betas, torch.cumprod(1 - betas, dim=0)
+
+
+def _stand_in_step(
+    alphas_bar: torch.Tensor,
+    x0: torch.Tensor,
+    eps: torch.Tensor,
+    t: torch.Tensor,
+    t_prev: torch.Tensor,
+    z: torch.Tensor,
+    eta: float,
+) -> torch.Tensor:
+    ab_prev = extract(alphas_bar, t_prev, x0.shape)
+    return ab_prev.sqrt() * x0 + (1 - ab_prev).sqrt() * eps + 0.1 * eta * z
+
+
+def stand_in_steps() -> DiffusionSteps:
+    """Steps for testing the sampling loop (TODO 1-2-1) alone: helpers' beta schedule and a
+    simple step that is not DDIM (its noise is ``0.1 * eta * z``, not sigma_t's), so that a
+    mistake in TODO 1-1-1 or 1-1-3 costs the loop's test nothing, and the kit gives away
+    neither of those answers. The forward process is not used by sampling."""
+    return DiffusionSteps(_stand_in_schedule, None, _stand_in_step)
 
 
 EMBED_DIM = 32
