@@ -41,18 +41,13 @@ class Verdict:
     reason: str = ""
 
 
-def todo_cell(todo: str) -> str:
-    """The grade id of ``todo``'s solution cell."""
-    return "todo_" + todo.replace("-", "_")
-
-
 def setup_cells(release: Path, todo: str) -> list[tuple[str, str]]:
     """The release's locked code cells before ``todo``'s solution cell, test cells excepted."""
     master = nbcells.read_cells(release)
     ids = [nbcells.grade_id(c) for c in master]
     return [
         ("setup", c["source"])
-        for c in master[: ids.index(todo_cell(todo))]
+        for c in master[: ids.index(TODOS[todo].cell(todo))]
         if c.get("cell_type") == "code"
         and nbcells.nbgrader(c).get("locked")
         and not nbcells.nbgrader(c).get("grade")
@@ -72,10 +67,8 @@ def programs(notebook: Path, release: Path, assignment: str) -> dict[str, list |
     for todo, spec in TODOS.items():
         if spec.assignment != assignment:
             continue
-        cell_id = todo_cell(todo)
-        position = next(
-            (k for k, c in enumerate(mine) if nbcells.grade_id(c) == cell_id), None
-        )
+        cell_id = spec.cell(todo)
+        position = next((k for k, c in enumerate(mine) if nbcells.grade_id(c) == cell_id), None)
         if position is None or mine[position].get("cell_type") != "code":
             out[todo] = f"the solution cell {cell_id} is missing"
             continue

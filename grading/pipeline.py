@@ -19,27 +19,31 @@ examples, or what ``make collect`` put there) or any folder laid out the same wa
 (``--submitted``); a student may have submitted one assignment or both. The notebook of
 each folder is found by its content (:mod:`grading.collect`), whatever its name.
 
-nbgrader grades one student per ``autograde`` call and its sqlite gradebook takes one
-writer at a time, so each submission is graded by its own worker in a private copy of
-the course directory (``course/.work/<student>-<assignment>``: the gradebook, the
-source and that one submission); the results are copied back and the submission is
-merged into the course gradebook (:mod:`grading.gradebook`), as if stock nbgrader had
-graded it there, and ``grades.csv`` is written from it. A submission that hangs, raises,
-kills its kernel or is not a notebook affects only its own row.
+Autograde, per submission (:func:`grade_one`, on a worker: a thread here, or a Dask
+cluster, :mod:`grading.engine`), in steps that never trust what student code wrote:
 
-Before the feedback is written, every code cell a student could edit is scanned for
-uses of the reference solution (``grading``, ``REFERENCE_STEPS``, ``importlib``,
-``__import__``): the hidden tests import ``grading.reference``, so a solution that
-imports it would pass them. A hit in a TODO's solution cell scores that TODO's test
-cell zero; a hit in a cell the student added scores every autograded cell zero. The
-reason is written into the feedback as a comment on the cell. This static scan is an
-early warning; the verdict is the isolated judge's (:mod:`grading.judge`): a TODO keeps
-its points only if its code, re-run alone outside the kernel, agrees with the reference.
+1. the notebook is rebuilt on the release (:mod:`grading.restore`): locked and test cells
+   are the release's, cells claiming nbgrader metadata the release lacks are the student's;
+2. the judge (:mod:`grading.judge`) runs each TODO's cells in a bubblewrap sandbox
+   (:mod:`grading.sandbox`) and compares the outputs with the reference here;
+3. ``nbgrader autograde`` runs the notebook in another sandbox, on a copy of the master
+   gradebook without any student; only the executed notebook is read back, as data;
+4. each TODO scores its points where the judge agrees with the reference and its test
+   cell did not fail in the notebook's run; the notebook is sanitised
+   (:mod:`grading.sanitize`).
+
+This process then merges each submission into the course gradebook as it finishes
+(:func:`grading.gradebook.merge_submission`: scores, the judge's comments, the late
+penalty; manual grades stay the instructor's) and writes the feedback and ``grades.csv``.
+Without a working sandbox ``autograde`` stops before grading, unless ``--no-sandbox``
+(trusted notebooks only). A submission that hangs, raises, kills its processes or is not
+a notebook affects only its own row.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import html
 import json
 import os
@@ -47,28 +51,31 @@ import re
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
-from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
-from typing import Any
 
-from grading import gradebook
+from grading import cells as nbcells
+from grading import gradebook, sandbox
 from grading.course import (
     ASSIGNMENTS,
     COURSE,
     GRADING,
+    LIMITS,
     REPO,
     STUDENT_ID,
     SUBMITTED,
     TEST_PREFIX,
     TODO_PREFIX,
+    Limits,
     released_notebook,
     source_notebook,
 )
-
-REFERENCE_USE = re.compile(r"\bgrading\b|REFERENCE_STEPS|\bimportlib\b|__import__")
+from grading.restore import restore
+from grading.sanitize import sanitize
 
 
 class PipelineError(RuntimeError):
@@ -161,66 +168,132 @@ class Result:
         return sum(v for k, v in self.max_scores.items() if k.startswith(TEST_PREFIX))
 
 
+@dataclass(frozen=True)
+class Job:
+    """One submission to grade: data only, so that a worker on another machine can take it."""
+
+    student: str
+    assignment: str
+    folder: Path
+    """``submitted/<student>/<assignment>/``: read only, never seen by the sandbox."""
+    course: Path
+    use_sandbox: bool = True
+    limits: Limits = LIMITS
+
+
+@dataclass
+class Graded:
+    """What :func:`grade_one` sends back: the scores it decided and the notebook to store."""
+
+    student: str
+    assignment: str
+    auto_scores: dict[str, float]
+    max_scores: dict[str, float]
+    comments: dict[str, str]
+    notes: list[str]
+    notebook: dict | None
+    """The executed notebook, sanitised (:mod:`grading.sanitize`); None if it never ran."""
+    timestamp: datetime | None
+    seconds: float
+
+
 def autograde(
     submitted: Path = SUBMITTED,
     course: Path = COURSE,
     workers: int = 2,
-    timeout: int | None = None,
+    *,
+    student: str | None = None,
+    use_sandbox: bool = True,
+    limits: Limits = LIMITS,
+    scheduler: str | None = None,
+    progress: bool = False,
 ) -> list[Result]:
-    """Grade every ``submitted/<student>/<assignment>`` into the course gradebook.
+    """Grade every ``submitted/<student>/<assignment>`` (or one student's) into the course.
 
-    Writes ``course/grades.csv`` (every student in the gradebook, not only these) and
-    the feedback. Folders that cannot be graded come back as results with a note.
+    Each submission is graded by :func:`grade_one` on a worker (threads here, or a Dask
+    cluster: :mod:`grading.engine`) and merged into the course gradebook by this process,
+    one at a time, as soon as it is done: an interrupted run keeps what finished. Then the
+    feedback pages and ``course/grades.csv`` are written.
     """
     if not (course / "gradebook.db").is_file():
         raise PipelineError(f"no gradebook in {course}: run the release first (make release)")
     if not submitted.is_dir():
         raise PipelineError(f"{submitted} is not a folder of <student>/<assignment>/ submissions")
-    jobs, problems = find_jobs(submitted)
-    if not jobs and not problems:
+    if use_sandbox:
+        try:
+            sandbox.check()
+        except sandbox.SandboxUnavailable as error:
+            raise PipelineError(f"no sandbox to grade in: {error}") from error
+    found, problems = find_jobs(submitted, student)
+    if not found and not problems:
         raise PipelineError(
             f"no submissions under {submitted}/<student>/<assignment>/ "
             f"(assignments: {', '.join(ASSIGNMENTS)})"
         )
     for problem in problems:
         problem.feedback = write_failure_feedback(course, problem)
-    # nbgrader grades the submissions in the workers while the judge re-runs all of them
-    # in one isolated interpreter beside them; then each verdict is applied.
-    with ThreadPoolExecutor(max_workers=1) as side, ThreadPoolExecutor(workers) as pool:
-        judging = side.submit(judge_all, jobs, submitted, course)
-        ran = list(
-            pool.map(lambda job: safely(run_nbgrader, *job, submitted, course, timeout), jobs)
+    write_master_gradebook(course)
+    jobs = [
+        Job(name, assignment, submitted / name / assignment, course, use_sandbox, limits)
+        for name, assignment in found
+    ]
+    results: dict[tuple[str, str], Result] = {}
+    from grading import engine  # dask, only to grade
+
+    def merge(outcome: engine.Outcome) -> None:
+        job = outcome.job
+        if outcome.ok:
+            results[job.student, job.assignment] = record(course, outcome.result)
+        else:  # the grading itself failed (a worker lost, a bug): this row says why
+            results[job.student, job.assignment] = record(
+                course, not_graded(job, f"grading failed: {outcome.error_line}")
+            )
+
+    try:
+        engine.run_jobs(
+            grade_one,
+            jobs,
+            workers=workers,
+            scheduler=scheduler,
+            on_result=merge,
+            progress=progress,
         )
-        try:
-            verdicts = judging.result()
-        except Exception:  # each submission is then judged on its own (finish)
-            verdicts = {}
-        results = list(pool.map(lambda run: safely(finish, run, verdicts.get(run.job)), ran))
-    gradebook.write_grades(course)
-    return results + problems
+    finally:
+        write_feedback(course, sorted({r.assignment for r in results.values()}), results)
+        gradebook.write_grades(course)
+    return [
+        results[j.student, j.assignment] for j in jobs if (j.student, j.assignment) in results
+    ] + problems
 
 
-def find_jobs(submitted: Path) -> tuple[list[tuple[str, str]], list[Result]]:
+def find_jobs(
+    submitted: Path, only: str | None = None
+) -> tuple[list[tuple[str, str]], list[Result]]:
     """The ``(student, assignment)`` folders to grade, and results for those that cannot be."""
     jobs, problems = [], []
-    for student in sorted(p for p in submitted.iterdir() if p.is_dir()):
-        if not STUDENT_ID.match(student.name):
+    students = sorted(p for p in submitted.iterdir() if p.is_dir())
+    if only is not None:
+        students = [p for p in students if p.name == only]
+        if not students:
+            raise PipelineError(f"no folder {submitted / only}: nothing to grade for {only}")
+    for folder in students:
+        if not STUDENT_ID.match(folder.name):
             problems.append(
                 Result(
-                    student.name,
+                    folder.name,
                     "",
                     notes=[
-                        f"student id {student.name!r} is not an nbgrader id (ASCII letters, digits, _ . -): "
+                        f"student id {folder.name!r} is not an nbgrader id (ASCII letters, digits, _ . -): "
                         "not graded; rename the folder (make collect does)"
                     ],
                 )
             )
             continue
-        folders = sorted(p.name for p in student.iterdir() if p.is_dir())
-        jobs += [(student.name, a) for a in ASSIGNMENTS if a in folders]
+        folders = sorted(p.name for p in folder.iterdir() if p.is_dir())
+        jobs += [(folder.name, a) for a in ASSIGNMENTS if a in folders]
         problems += [
             Result(
-                student.name,
+                folder.name,
                 name,
                 notes=[
                     f"{name} is not an assignment of this course ({', '.join(ASSIGNMENTS)}): not graded"
@@ -231,211 +304,253 @@ def find_jobs(submitted: Path) -> tuple[list[tuple[str, str]], list[Result]]:
         ]
         if not folders:
             problems.append(
-                Result(student.name, "", notes=["the folder is empty: nothing submitted"])
+                Result(folder.name, "", notes=["the folder is empty: nothing submitted"])
             )
     return jobs, problems
 
 
-def judge_all(jobs: list[tuple[str, str]], submitted: Path, course: Path) -> dict:
-    """The judge's verdicts on every submission, ``{(student, assignment): {todo: Verdict}}``."""
-    from grading import judge  # imports torch: only when there is something to judge
+def master_gradebook(course: Path) -> Path:
+    return course / ".master" / "gradebook.db"
+
+
+def write_master_gradebook(course: Path) -> Path:
+    """The course gradebook without any student: what a sandbox may see of it.
+
+    nbgrader's autograde reads the master cells (the test cells it restores) from it;
+    the course gradebook itself holds every student's grades and never enters a sandbox.
+    """
+    from nbgrader.api import Gradebook
+
+    path = master_gradebook(course)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    scratch = path.with_suffix(".tmp")
+    shutil.copy2(course / "gradebook.db", scratch)
+    with Gradebook(f"sqlite:///{scratch}") as gb:
+        for who in list(gb.students):
+            gb.remove_student(who.id)
+    scratch.replace(path)
+    return path
+
+
+def test_cells(release: dict) -> dict[str, float]:
+    """The release's autograded test cells: ``{grade id: points}``."""
+    return {
+        nbcells.grade_id(c): float(nbcells.nbgrader(c).get("points", 0))
+        for c in release["cells"]
+        if nbcells.nbgrader(c).get("grade")
+        and not nbcells.nbgrader(c).get("solution")
+        and (nbcells.grade_id(c) or "").startswith(TEST_PREFIX)
+    }
+
+
+def todo_of(test_cell: str) -> str:
+    return test_cell.removeprefix(TEST_PREFIX).replace("_", "-")
+
+
+def not_graded(job: Job, *why: str) -> Graded:
+    release = nbcells.read_notebook(released_notebook(job.assignment, job.course))
+    tests = test_cells(release)
+    return Graded(
+        job.student,
+        job.assignment,
+        auto_scores=dict.fromkeys(tests, 0.0),
+        max_scores=tests,
+        comments={},
+        notes=[*why, "not graded: every TODO scores 0"],
+        notebook=None,
+        timestamp=gradebook.read_timestamp(job.folder),
+        seconds=0.0,
+    )
+
+
+def grade_one(job: Job) -> Graded:
+    """Grade one submission: its TODOs judged and its notebook run by nbgrader, each in a
+    sandbox of its own; every score decided here, from what came back as data.
+
+    A TODO scores its points only where the judge's run agrees with the reference and
+    the test cell did not fail in the notebook's own run (a failure there is the
+    student's to see; a pass there proves nothing, since the kernel is the student's).
+    """
+    from grading import judge
     from grading.collect import find_notebook
 
-    notebooks = {}
-    for student, assignment in jobs:
-        notebook, _ = find_notebook(submitted / student / assignment, assignment)
-        if notebook is not None:
-            notebooks[student, assignment] = (
-                notebook,
-                released_notebook(assignment, course),
-                assignment,
-            )
-    return judge.judge_notebooks(notebooks, hide=(course, submitted))
-
-
-@dataclass
-class Run:
-    """One submission between nbgrader's autograde and the judge's verdicts."""
-
-    result: Result
-    work: Path
-    notebook: Path | None
-    args: tuple[str, ...]
-    limit: int
-    flagged: dict[str, list[str]]
-    graded: bool
-    course: Path
-    submitted: Path
-
-    @property
-    def job(self) -> tuple[str, str]:
-        return self.result.job
-
-
-def safely(step: Callable[..., Result | Run], *args: Any) -> Result | Run:
-    """A grading step; a failure of the pipeline itself costs only this submission's row."""
-    try:
-        return step(*args)
-    except Exception as exc:  # one submission must never stop the others
-        first = args[0]
-        if isinstance(first, Run):
-            shutil.rmtree(first.work, ignore_errors=True)
-            student, assignment = first.job
-        else:
-            student, assignment = args[:2]
-        return Result(student, assignment, notes=[f"grading failed: {type(exc).__name__}: {exc}"])
-
-
-def run_nbgrader(
-    student: str, assignment: str, submitted: Path, course: Path, timeout: int | None
-) -> Run:
-    """``nbgrader autograde`` of one submission in a private copy of the course directory."""
     start = time.perf_counter()
-    result = Result(student, assignment)
-    work = course / ".work" / f"{student}-{assignment}"
-    shutil.rmtree(work, ignore_errors=True)
-    (work / "submitted").mkdir(parents=True)
-    shutil.copy2(course / "gradebook.db", work / "gradebook.db")
-    shutil.copytree(course / "source", work / "source")
-    shutil.copytree(submitted / student / assignment, work / "submitted" / student / assignment)
-    notebook = place_notebook(work / "submitted" / student / assignment, result)
-
-    extra = [f"--Execute.timeout={timeout}"] if timeout else []
-    # Backstop for a kernel that ignores interrupts: every cell at its limit, then some.
-    limit = 60 * 60 if timeout is None else 40 * timeout
-    flagged = scan_for_reference(notebook)
-    result.notes += locked_cell_changes(notebook, released_notebook(assignment, course))
-    args = (
-        "autograde",
-        assignment,
-        f"--student={student}",
-        "--force",
-        "--CourseDirectory.submitted_directory=submitted",
-        *extra,
-    )
-    try:
-        done = nbgrader(*args, root=work, timeout=limit) if notebook else None
-        log = done.stdout + done.stderr if done else ""
-    except subprocess.TimeoutExpired:
-        log = f"grading stopped after {limit} s"
-    result.notes += summarize_log(log)
-    graded = read_grades(work, result)
-    result.seconds = time.perf_counter() - start
-    return Run(result, work, notebook, args, limit, flagged, graded, course, submitted)
-
-
-def finish(run: Run | Result, verdicts: dict | None) -> Result:
-    """Apply the judge's verdicts to one autograded submission, write its feedback, merge it
-    into the course gradebook and copy its autograded notebook and feedback back."""
-    if isinstance(run, Result):  # nbgrader's step already failed: its row says why
-        return run
-    from grading import judge
-
-    start = time.perf_counter()
-    result, work, course, notebook = run.result, run.work, run.course, run.notebook
-    student, assignment = run.job
-    graded = run.graded
-    if verdicts is None and notebook is not None:
-        release = released_notebook(assignment, course)
-        verdicts = judge.judge_notebook(notebook, release, assignment, (course, run.submitted))
-    if not graded and "the kernel died" in result.notes and verdicts:
-        again = judge.neutralise_killers(notebook, verdicts)
-        if again:
-            result.notes += again
-            nbgrader(*run.args, root=work, timeout=run.limit)
-            graded = read_grades(work, result)
-    if graded:
-        judge.apply_judge(work, result, notebook, verdicts or {})
-        apply_reference_penalty(work, run.flagged, result)
-        gradebook.annotate(work, assignment, student, result.notes)
-        done = nbgrader(
-            "generate_feedback", assignment, f"--student={student}", "--force", root=work
+    notebook, notes = find_notebook(job.folder, job.assignment)
+    if notebook is None:
+        return not_graded(job, *notes)
+    release_path = released_notebook(job.assignment, job.course)
+    release = nbcells.read_notebook(release_path)
+    tests = test_cells(release)
+    with tempfile.TemporaryDirectory(prefix=f"grade-{job.student}-") as tmp:
+        restored = Path(tmp) / f"{ASSIGNMENTS[job.assignment]}.ipynb"
+        try:
+            notes += restore(notebook, release_path, restored)
+        except nbcells.NotANotebook as error:
+            return not_graded(job, *notes, str(error))
+        verdicts = judge.judge(
+            restored, release_path, job.assignment, use_sandbox=job.use_sandbox, limits=job.limits
         )
-        if done.returncode:
-            result.notes.append("feedback could not be generated")
-    else:
-        result.notes.append("not graded: every TODO scores 0")
-        write_failure_feedback(work, result)
-    gradebook.merge_submission(work, course, assignment, student, result.notes)
+        executed, ran = run_notebook(job, restored, Path(tmp) / "course")
+    notes += ran
+    kernel = kernel_results(executed, tests) if executed else {}
+    scores, comments = {}, {}
+    for cell, points in tests.items():
+        todo = todo_of(cell)
+        verdict = verdicts.get(todo, judge.Verdict(False, "no judge for this test cell"))
+        failed_here = kernel.get(cell) is False
+        scores[cell] = points if verdict.ok and not failed_here else 0.0
+        if not verdict.ok:
+            comments[TODO_PREFIX + cell.removeprefix(TEST_PREFIX)] = (
+                f"Scored 0: this TODO's code, run on its own in a fresh Python on the grading "
+                f"cases, {_plain(verdict.reason)}."
+            )
+            notes.append(f"TODO {todo}: {verdict.reason}")
+        elif failed_here:
+            notes.append(f"TODO {todo}: the tests in the notebook failed")
+    return Graded(
+        job.student,
+        job.assignment,
+        auto_scores=scores,
+        max_scores=tests,
+        comments=comments,
+        notes=notes,
+        notebook=sanitize(executed, release, job.limits.cell_output_bytes) if executed else None,
+        timestamp=gradebook.read_timestamp(job.folder),
+        seconds=time.perf_counter() - start,
+    )
 
-    for kind in ("autograded", "feedback"):
-        target = course / kind / student / assignment
-        shutil.rmtree(target, ignore_errors=True)
-        if (work / kind / student / assignment).is_dir():
-            shutil.copytree(work / kind / student / assignment, target)
-    html_files = sorted((course / "feedback" / student / assignment).rglob("*.html"))
-    result.feedback = html_files[0] if html_files else None
-    shutil.rmtree(work, ignore_errors=True)
-    result.seconds += time.perf_counter() - start
+
+def _plain(reason: str) -> str:
+    return (
+        reason
+        if reason.startswith(("raised", "killed", "segfault", "stopped", "uses "))
+        else f"gives: {reason}"
+    )
+
+
+NBGRADER_CONFIG = """\
+# Written by grading.pipeline for one sandboxed autograde: this folder is the course.
+c = get_config()
+c.CourseDirectory.course_id = "diffusion"
+c.CourseDirectory.root = {root!r}
+c.Execute.timeout = {timeout}
+c.Execute.interrupt_on_timeout = True
+c.OverwriteCells.add_missing_cells = True
+"""
+
+
+def run_notebook(job: Job, restored: Path, work: Path) -> tuple[dict | None, list[str]]:
+    """``nbgrader autograde`` of the restored notebook in a sandbox whose only writable
+    folder is ``work``: the master gradebook (no student in it), this one submission."""
+    submission = work / "submitted" / job.student / job.assignment
+    submission.mkdir(parents=True)
+    (work / "source" / job.assignment).mkdir(parents=True)
+    shutil.copy2(master_gradebook(job.course), work / "gradebook.db")
+    shutil.copy2(restored, submission / restored.name)
+    (work / "nbgrader_config.py").write_text(
+        NBGRADER_CONFIG.format(root=str(work), timeout=job.limits.cell_seconds)
+    )
+    from grading.judge import sandbox_env
+
+    outcome = sandbox.run(
+        [
+            sys.executable,
+            "-m",
+            "nbgrader",
+            "autograde",
+            job.assignment,
+            f"--student={job.student}",
+            "--force",
+        ],
+        work,
+        sandbox_env(work),
+        sandbox=job.use_sandbox,
+        limits=job.limits,
+    )
+    notes = summarize_log(outcome.stderr.decode(errors="replace"))
+    if outcome.limit:
+        notes.append(f"the notebook's run was stopped at its {outcome.limit}")
+    executed = work / "autograded" / job.student / job.assignment / restored.name
+    try:
+        if executed.stat().st_size > job.limits.output_bytes:
+            raise nbcells.NotANotebook("the executed notebook is too large")
+        return nbcells.read_notebook(executed), notes
+    except (OSError, nbcells.NotANotebook):
+        return None, [*notes, "the notebook did not run to the end: graded on the judge alone"]
+
+
+def kernel_results(executed: dict, tests: dict[str, float]) -> dict[str, bool | None]:
+    """Per test cell: False if it raised in the notebook's run, True if it ran, None if not."""
+    out: dict[str, bool | None] = {}
+    for cell in executed["cells"]:
+        name = nbcells.grade_id(cell)
+        if name not in tests or cell.get("cell_type") != "code":
+            continue
+        outputs = cell.get("outputs") if isinstance(cell.get("outputs"), list) else []
+        if any(isinstance(o, dict) and o.get("output_type") == "error" for o in outputs):
+            out[name] = False
+        else:
+            out[name] = True if cell.get("execution_count") is not None else None
+    return out
+
+
+def record(course: Path, graded: Graded) -> Result:
+    """Merge one graded submission into the course (this process only: one writer)."""
+    result = Result(
+        graded.student,
+        graded.assignment,
+        scores=dict(graded.auto_scores),
+        max_scores=dict(graded.max_scores),
+        notes=list(graded.notes),
+        seconds=graded.seconds,
+    )
+    name = f"{ASSIGNMENTS[graded.assignment]}.ipynb"
+    target = course / "autograded" / graded.student / graded.assignment / name
+    staged = None
+    if graded.notebook is not None:
+        staged = target.with_name(f".{name}.incoming")
+        staged.parent.mkdir(parents=True, exist_ok=True)
+        staged.write_text(json.dumps(graded.notebook, indent=1), encoding="utf-8")
+    try:
+        merged = gradebook.merge_submission(
+            course,
+            graded.assignment,
+            graded.student,
+            timestamp=graded.timestamp,
+            auto_scores=graded.auto_scores,
+            comments=graded.comments,
+            notes=graded.notes,
+            notebook=staged,
+        )
+    except BaseException:
+        if staged is not None:
+            staged.unlink(missing_ok=True)
+        raise
+    result.notes = list(merged.notes) or result.notes
+    if not merged.replaced:
+        if staged is not None:
+            staged.unlink()
+        result.notes.append("a newer submission is already graded: kept it")
+        return result
+    if staged is not None:
+        staged.replace(target)
+    else:
+        target.unlink(missing_ok=True)
+        result.feedback = write_failure_feedback(course, result)
     return result
 
 
-def place_notebook(folder: Path, result: Result) -> Path | None:
-    """Give the submission's notebook, found by content, the name nbgrader looks for."""
-    from grading.collect import find_notebook
-
-    notebook, problems = find_notebook(folder, result.assignment)
-    result.notes += problems
-    if notebook is None:
-        return None
-    expected = folder / f"{ASSIGNMENTS[result.assignment]}.ipynb"
-    if notebook != expected:
-        expected.unlink(missing_ok=True)
-        notebook.rename(expected)
-    return expected
-
-
-def scan_for_reference(notebook: Path | None) -> dict[str, list[str]]:
-    """Cells a student could edit that use the reference: ``{grade_id or "added cell": [lines]}``."""
-    try:
-        cells = json.loads(notebook.read_text())["cells"]
-    except (OSError, ValueError, KeyError, TypeError, AttributeError):
-        return {}
-    hits: dict[str, list[str]] = {}
-    for cell in cells:
-        meta = cell.get("metadata", {}).get("nbgrader", {})
-        # Locked and test cells are replaced by the master copy before they run.
-        if cell.get("cell_type") != "code" or meta.get("locked") or meta.get("grade"):
-            continue
-        source = cell.get("source", "")
-        source = "".join(source) if isinstance(source, list) else source
-        lines = [line.strip() for line in source.splitlines() if REFERENCE_USE.search(line)]
-        if lines:
-            key = meta.get("grade_id") if meta.get("solution") else "added cell"
-            hits.setdefault(key or "added cell", []).extend(lines)
-    return hits
-
-
-def locked_cell_changes(notebook: Path | None, release: Path) -> list[str]:
-    """Name the locked cells a submission edited or deleted (autograde restores them).
-
-    Compared with the release, not the gradebook: the gradebook's test cells hold the
-    hidden tests, so nbgrader reports every one of them as changed.
-    """
-    try:
-        cells = json.loads(notebook.read_text())["cells"]
-        released = json.loads(release.read_text())["cells"]
-    except (OSError, ValueError, KeyError, TypeError, AttributeError):
-        return []
-
-    def locked(cells: list) -> dict[str, str]:
-        out = {}
-        for cell in cells:
-            meta = cell.get("metadata", {}).get("nbgrader", {})
-            if meta.get("locked") and meta.get("grade_id"):
-                source = cell.get("source", "")
-                out[meta["grade_id"]] = "".join(source) if isinstance(source, list) else source
-        return out
-
-    mine, master = locked(cells), locked(released)
-    deleted = sorted(set(master) - set(mine))
-    edited = sorted(k for k in master.keys() & mine.keys() if mine[k].strip() != master[k].strip())
-    notes = []
-    if edited:
-        notes.append(f"edited locked cell(s) restored: {', '.join(edited)}")
-    if deleted:
-        notes.append(f"deleted locked cell(s) restored: {', '.join(deleted)}")
-    return notes
+def write_feedback(course: Path, assignments: list[str], results: dict) -> None:
+    """nbgrader's feedback pages for the submissions that ran (trusted: no code executes)."""
+    for assignment in assignments:
+        done = nbgrader("generate_feedback", assignment, "--force", root=course)
+        for (student, part), result in results.items():
+            if part != assignment:
+                continue
+            pages = sorted((course / "feedback" / student / assignment).rglob("*.html"))
+            result.feedback = result.feedback or (pages[0] if pages else None)
+            if done.returncode and not pages:
+                result.notes.append("feedback could not be generated")
 
 
 def summarize_log(log: str) -> list[str]:
@@ -447,63 +562,7 @@ def summarize_log(log: str) -> list[str]:
         notes.append("the kernel died")
     if re.search(r"(NotJSONError|Notebook does not appear to be JSON|Unreadable Notebook)", log):
         notes.append("the file is not a readable notebook")
-    if "grading stopped after" in log:
-        notes.append(log.strip())
     return notes
-
-
-def read_grades(work: Path, result: Result) -> bool:
-    """Fill ``result`` from the worker's gradebook; False if nothing was graded."""
-    from nbgrader.api import Gradebook, MissingEntry
-
-    with Gradebook(f"sqlite:///{work / 'gradebook.db'}") as gb:
-        try:
-            submission = gb.find_submission_notebook(
-                ASSIGNMENTS[result.assignment], result.assignment, result.student
-            )
-        except MissingEntry:
-            return False
-        for grade in submission.grades:
-            result.max_scores[grade.name] = grade.max_score
-            # The report cell waits for the instructor: blank in grades.csv, not a 0.
-            if not grade.needs_manual_grade:
-                result.scores[grade.name] = grade.score
-        # An autograde that crashed before executing leaves every test ungraded.
-        return any(grade.auto_score is not None for grade in submission.grades)
-
-
-def apply_reference_penalty(work: Path, flagged: dict[str, list[str]], result: Result) -> None:
-    """Score zero the tests of each TODO whose solution uses the reference, with a comment."""
-    if not flagged:
-        return
-    from nbgrader.api import Gradebook
-
-    with Gradebook(f"sqlite:///{work / 'gradebook.db'}") as gb:
-        submission = gb.find_submission_notebook(
-            ASSIGNMENTS[result.assignment], result.assignment, result.student
-        )
-        tests = [g for g in submission.grades if g.name.startswith(TEST_PREFIX)]
-        comments = {c.name: c for c in submission.comments}
-        for cell_id, lines in flagged.items():
-            todo = cell_id.removeprefix(TODO_PREFIX)
-            zeroed = [g for g in tests if cell_id == "added cell" or g.name == TEST_PREFIX + todo]
-            for grade in zeroed:
-                grade.manual_score = 0.0
-                result.scores[grade.name] = 0.0
-            why = (
-                "Scored 0: this code uses the instructor's reference solution "
-                f"({'; '.join(lines)}). Solutions must be your own code."
-            )
-            # An added cell has no comment box of its own: use the first solution cell's.
-            target = comments.get(cell_id) or next(iter(comments.values()), None)
-            if target is not None:
-                target.manual_comment = why
-            result.notes.append(
-                f"{cell_id} uses the reference solution: "
-                + ", ".join(g.name for g in zeroed)
-                + " scored 0"
-            )
-        gb.db.commit()
 
 
 def write_failure_feedback(course: Path, result: Result) -> Path:
@@ -579,9 +638,22 @@ def main(argv: list[str] | None = None) -> int:
         "autograde", help="grade every submission, write grades.csv and feedback"
     )
     grade.add_argument("--submitted", type=Path, default=SUBMITTED)
-    grade.add_argument("--workers", type=int, default=2)
+    grade.add_argument("--student", help="grade this student only (their folder in --submitted)")
+    grade.add_argument("--workers", type=int, default=2, help="submissions graded at once")
     grade.add_argument(
-        "--timeout", type=int, default=None, help="seconds per cell (default: nbgrader_config.py)"
+        "--scheduler",
+        help="a Dask scheduler address or scheduler file: grade on its workers (grading.engine)",
+    )
+    grade.add_argument(
+        "--timeout",
+        type=int,
+        default=LIMITS.cell_seconds,
+        help=f"seconds per notebook cell (default {LIMITS.cell_seconds})",
+    )
+    grade.add_argument(
+        "--no-sandbox",
+        action="store_true",
+        help="run student code without bubblewrap: ONLY for trusted notebooks (your own)",
     )
     args = parser.parse_args(argv)
     try:
@@ -589,7 +661,15 @@ def main(argv: list[str] | None = None) -> int:
             for path in release().values():
                 print(f"release: {path} (validated: its TODO tests fail)")
         else:
-            results = autograde(args.submitted, workers=args.workers, timeout=args.timeout)
+            results = autograde(
+                args.submitted,
+                workers=args.workers,
+                student=args.student,
+                use_sandbox=not args.no_sandbox,
+                limits=dataclasses.replace(LIMITS, cell_seconds=args.timeout),
+                scheduler=args.scheduler,
+                progress=True,
+            )
             print(format_table(results))
             print(
                 f"\ngradebook: {COURSE / 'gradebook.db'}\ngrades: {COURSE / 'grades.csv'}"
