@@ -47,13 +47,14 @@ notebooks: $(STAMP)
 release: $(STAMP)
 	$(PY) -m grading.pipeline release
 
-# An LMS download (a zip or folder: one folder or zip per student, any file names) into
-# grading/submitted/<student>/<assignment>/ (or OUT=dir), each notebook placed by its
-# nbgrader cells.
+# An LMS download (Canvas, Moodle, Blackboard, Brightspace or one folder per student; a zip
+# or a folder) into grading/submitted/<student>/<assignment>/ (or OUT=dir), each notebook
+# placed by its nbgrader cells. LMS=, ROSTER= (students.csv), ASSIGNMENT= and TZ_NAME= (the
+# LMS's time zone) are passed on when set; exits 1 when anything was skipped.
 OUT ?= grading/submitted
 collect: $(STAMP)
-	@test -n "$(ZIP)" || { echo "usage: make collect ZIP=path/to/download.zip (or a folder) [OUT=$(OUT)]"; exit 2; }
-	$(PY) -m grading.collect "$(ZIP)" --out "$(OUT)"
+	@test -n "$(ZIP)" || { echo "usage: make collect ZIP=path/to/download.zip (or a folder) [OUT=$(OUT)] [LMS=canvas|moodle|blackboard|brightspace|folders] [ROSTER=grading/students.csv] [ASSIGNMENT=part1] [TZ_NAME=Europe/Berlin]"; exit 2; }
+	$(PY) -m grading.collect "$(ZIP)" --out "$(OUT)"$(if $(LMS), --lms $(LMS))$(if $(ROSTER), --roster "$(ROSTER)")$(if $(ASSIGNMENT), --assignment $(ASSIGNMENT))$(if $(TZ_NAME), --timezone $(TZ_NAME))
 
 # Grade grading/submitted/<student>/ (releasing first if there is no gradebook yet) into
 # grading/course/gradebook.db: grades.csv, feedback/<student>/, autograded/<student>/.
