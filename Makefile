@@ -8,7 +8,7 @@ UV     := python3 -m uv
 export UV_PYTHON_DOWNLOADS := never
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 
-.PHONY: setup test test-kaggle demo notebooks release collect autograde grades kaggle bench lint lock chromium bubblewrap clean
+.PHONY: setup test test-kaggle demo notebooks release collect autograde grades lms kaggle bench lint lock chromium bubblewrap clean
 
 setup: $(STAMP)
 
@@ -65,6 +65,20 @@ autograde: $(STAMP)
 # grading/course/grades.csv from the gradebook: after manual grading in formgrader.
 grades: $(STAMP)
 	$(PY) -m grading.gradebook grades
+
+# What the LMS imports, from grades.csv (make grades) and the roster's ids: LMS_DIR/
+# canvas_grades.csv (Canvas's gradebook import; CANVAS_PART1="Part 1 (12345)" names the
+# existing Canvas column, CANVAS_PART2 likewise) and moodle_<part>.csv (one Moodle grading
+# worksheet per part); ROSTER defaults to grading/students.csv. Fails, after writing all
+# three, when a student of grades.csv is not in the roster.
+GRADES ?= grading/course/grades.csv
+LMS_DIR ?= grading/course
+lms: $(STAMP)
+	@status=0; \
+	$(PY) -m grading.lms canvas --grades "$(GRADES)" --roster "$(or $(ROSTER),grading/students.csv)" --out "$(LMS_DIR)/canvas_grades.csv"$(if $(CANVAS_PART1), --canvas-assignment part1="$(CANVAS_PART1)")$(if $(CANVAS_PART2), --canvas-assignment part2="$(CANVAS_PART2)") || status=1; \
+	for part in part1 part2; do \
+		$(PY) -m grading.lms moodle --grades "$(GRADES)" --roster "$(or $(ROSTER),grading/students.csv)" --assignment $$part --out "$(LMS_DIR)/moodle_$$part.csv" || status=1; \
+	done; exit $$status
 
 # What a course uploads to Kaggle (grading/kaggle/): outputs/kaggle/<assignment>/ (the
 # released notebook with a bootstrap cell, kernel-metadata.json), outputs/kaggle/wheels/
