@@ -183,6 +183,7 @@ def canvas_zip(tmp_path) -> Path:
     shutil.copy2(shipped("part2"), root / "nunezjose_34567_678903_illusions.ipynb")
     shutil.copy2(shipped("part1"), root / "strangerbob_99999_678904_part1_anime_faces.ipynb")
     (root / "leeann_45678_678905_part1_anime_faces.ipynb").write_text("")
+    (root / "smithjohn_12345_678901_empty.ipynb").write_text("")
     return zipped(root, tmp_path / "submissions.zip")
 
 
@@ -198,10 +199,23 @@ def test_canvas_files_map_through_the_roster_with_late_marks(canvas_zip, tmp_pat
     ]
     assert json.loads((out / "jsmith" / "part1" / "scores.json").read_text()) == {"fid": 70.1}
     assert sorted(p.name for p in out.iterdir()) == ["jdoe", "jnunez", "jsmith"]
-    assert len(result.skipped) == 2
+    assert len(result.skipped) == 3
     assert result.skipped[0].startswith("'leeann_45678' is not in the roster")
     assert result.skipped[1].startswith("'strangerbob_99999' is not in the roster")
     assert "LMS id 99999" in result.skipped[1] and "add the student" in result.skipped[1]
+    assert result.skipped[2] == "jsmith: empty.ipynb is empty (0 bytes): not collected"
+
+
+def test_student_folders_map_through_the_roster_by_any_of_its_keys(lms_download, tmp_path):
+    path = write_roster(tmp_path / "s.csv")
+    with path.open("a", newline="", encoding="utf-8") as f:
+        csv.writer(f).writerow(["alice", "Alice Liddell", "alice@uni.example", "56789", "A"])
+    out = tmp_path / "out"
+    result = collect.collect(lms_download, out, roster=roster.read_roster(path))
+    assert "jnunez: part1 collected" in result.collected, "José Núñez's folder, by name"
+    assert "alice: part2 collected (was illusions.ipynb)" in result.collected
+    assert any(line.startswith("'bob' is not in the roster") for line in result.skipped)
+    assert not (out / "bob").exists()
 
 
 def test_with_an_assignment_the_other_parts_notebook_is_named_and_skipped(canvas_zip, tmp_path):
