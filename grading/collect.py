@@ -288,7 +288,7 @@ def _local(text: str, fmt: str, tz: ZoneInfo) -> datetime | None:
         return None
 
 
-def canvas_uploads(root: Path, scratch: Path) -> tuple[list[Upload], list[str]]:
+def _canvas_uploads(root: Path, scratch: Path) -> tuple[list[Upload], list[str]]:
     groups, strays = {}, []
     for path in _entries(root):
         match = CANVAS.match(path.name) if path.is_file() else None
@@ -310,7 +310,7 @@ def canvas_uploads(root: Path, scratch: Path) -> tuple[list[Upload], list[str]]:
     ], strays
 
 
-def moodle_uploads(
+def _moodle_uploads(
     root: Path, scratch: Path, worksheet: dict[str, dict[str, str]], tz: ZoneInfo
 ) -> tuple[list[Upload], list[str]]:
     groups, folders, strays = {}, {}, []
@@ -332,7 +332,13 @@ def moodle_uploads(
     uploads = []
     for (name, participant), folder in sorted(folders.items()):
         row = worksheet.get(participant, {})
-        time = row.get(WORKSHEET_TIME, "")
+        text = row.get(WORKSHEET_TIME, "").strip()
+        time = _moodle_time(text, tz) if text not in ("", "-") else None
+        if text not in ("", "-") and time is None:
+            strays.append(
+                f"{name}_{participant}: the worksheet's time {text!r} is no date: collected "
+                "without a time (download the worksheet with the site language English)"
+            )
         uploads.append(
             Upload(
                 who=f"{name}_{participant}",
@@ -340,7 +346,7 @@ def moodle_uploads(
                 name=name,
                 lms_id=participant,
                 email=row.get(WORKSHEET_EMAIL, ""),
-                time=_moodle_time(time, tz) if time else None,
+                time=time,
             )
         )
     return uploads, strays
@@ -372,7 +378,7 @@ def read_worksheet(path: Path) -> dict[str, dict[str, str]]:
     }
 
 
-def blackboard_uploads(root: Path, scratch: Path, tz: ZoneInfo) -> tuple[list[Upload], list[str]]:
+def _blackboard_uploads(root: Path, scratch: Path, tz: ZoneInfo) -> tuple[list[Upload], list[str]]:
     groups, strays = {}, []
     for path in _entries(root):
         match = BLACKBOARD.match(path.stem if path.suffix == ".txt" else path.name)
@@ -392,7 +398,7 @@ def blackboard_uploads(root: Path, scratch: Path, tz: ZoneInfo) -> tuple[list[Up
     ], strays
 
 
-def brightspace_uploads(root: Path, scratch: Path, tz: ZoneInfo) -> tuple[list[Upload], list[str]]:
+def _brightspace_uploads(root: Path, scratch: Path, tz: ZoneInfo) -> tuple[list[Upload], list[str]]:
     groups, strays = {}, []
     for path in _entries(root):
         if path.name in LMS_FILES:
@@ -418,7 +424,7 @@ def _four_digit_clock(text: str) -> str:
     return re.sub(r"(\d{3,4}) ([AP]M)$", lambda m: f"{m[1].zfill(4)} {m[2]}", text)
 
 
-def folder_uploads(root: Path, scratch: Path) -> tuple[list[Upload], list[str]]:
+def _folder_uploads(root: Path, scratch: Path) -> tuple[list[Upload], list[str]]:
     uploads, strays = [], []
     for entry in _entries(root):
         raw = entry.name.removesuffix(entry.suffix) if entry.is_file() else entry.name
@@ -487,17 +493,17 @@ def collect(
         root = _students_folder(root)
         layout = detect_layout(root) if lms == "auto" else lms
         if layout == "canvas":
-            uploads, strays = canvas_uploads(root, scratch)
+            uploads, strays = _canvas_uploads(root, scratch)
         elif layout == "moodle":
             sheets = [worksheet] if worksheet else [p for p in _entries(root) if _is_worksheet(p)]
             rows = {k: v for sheet in sheets for k, v in read_worksheet(sheet).items()}
-            uploads, strays = moodle_uploads(root, scratch, rows, tz)
+            uploads, strays = _moodle_uploads(root, scratch, rows, tz)
         elif layout == "blackboard":
-            uploads, strays = blackboard_uploads(root, scratch, tz)
+            uploads, strays = _blackboard_uploads(root, scratch, tz)
         elif layout == "brightspace":
-            uploads, strays = brightspace_uploads(root, scratch, tz)
+            uploads, strays = _brightspace_uploads(root, scratch, tz)
         else:
-            uploads, strays = folder_uploads(root, scratch)
+            uploads, strays = _folder_uploads(root, scratch)
         result.skipped += strays
         by_student: dict[str, list[Upload]] = {}
         for upload in uploads:

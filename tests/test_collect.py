@@ -271,6 +271,8 @@ def write_worksheet(path: Path) -> Path:
          "100.00", "Yes", "Monday, 30 November 2026, 2:05 PM", "-", ""],
         ["Participant 802", "Jane Doe", "jane@uni.example", "Submitted for grading", "",
          "100.00", "Yes", "Tuesday, 1 December 2026, 11:59 PM", "-", ""],
+        ["Participant 804", "José Núñez", "jose@uni.example", "Submitted for grading", "",
+         "100.00", "Yes", "Dienstag, 1. Dezember 2026, 09:00", "-", ""],
     ]  # fmt: skip
     with path.open("w", newline="", encoding="utf-8-sig") as f:
         writer = csv.writer(f)
@@ -303,10 +305,13 @@ def test_moodle_folders_take_the_worksheets_time_in_the_lms_time_zone(moodle_zip
         "jdoe: part1 collected (was draft.ipynb; submitted 2026-12-01 22:59:00.000000 UTC)",
         "jsmith: part1 collected (was my part 1.ipynb; submitted 2026-11-30 13:05:00.000000 UTC)",
     ]
-    assert result.skipped[0].startswith("'Max Mustermann_803' is not in the roster")
-    assert result.skipped[1] == (
-        "jnunez: the upload holds no notebook (.ipynb) (only report.docx): nothing submitted"
-    )
+    assert result.skipped == [
+        "José Núñez_804: the worksheet's time 'Dienstag, 1. Dezember 2026, 09:00' is no date: "
+        "collected without a time (download the worksheet with the site language English)",
+        f"'Max Mustermann_803' is not in the roster {tmp_path / 's.csv'} (LMS id 803, name "
+        "Max Mustermann): nothing collected; add the student to the roster",
+        "jnunez: the upload holds no notebook (.ipynb) (only report.docx): nothing submitted",
+    ]
 
 
 def test_the_newest_of_two_attempts_is_kept_by_the_lms_time(tmp_path):
