@@ -139,7 +139,9 @@ def student_id(name: str) -> str:
 # Canvas's "Download Submissions" names each file of a student's latest attempt
 # `<sortable name, folded>_[LATE_]<user id>_<submission id>_<uploaded name>` and adds `-1`,
 # `-2` to a name the student uploaded before (mikewesthad/canvas-unzipper's README;
-# TimHanneman/Canvas_submission_sort reads "LATE" as the second field). No time is in it.
+# TimHanneman/Canvas_submission_sort and HCI-Data-Analysis's convert_zip_file_id read
+# "LATE" as the second field). No time is in it, nor in any Canvas export
+# (ssardina-teaching/canvas-submission-time-scraper): only the LATE mark is reported.
 CANVAS = re.compile(
     r"^(?P<key>[^_\s]+)_(?:(?P<late>LATE)_)?(?P<id>\d+)_(?P<submission>\d+)_(?P<file>.+)$"
 )
