@@ -48,6 +48,10 @@ MOODLE_COLUMNS = [
 
 def read_grades(path: Path) -> list[dict[str, str]]:
     """The rows of grades.csv (``python -m grading.gradebook grades``); extra columns are kept."""
+    if not path.is_file():
+        raise ValueError(
+            f"{path}: no grades file: write it with make grades (after make autograde)"
+        )
     with path.open(newline="", encoding="utf-8-sig") as f:
         reader = csv.DictReader(f)
         if not reader.fieldnames or "student" not in reader.fieldnames:
@@ -177,7 +181,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         roster = read_roster(args.roster)
         grades = read_grades(args.grades)
-    except (RosterError, ValueError, OSError) as error:
+    except (RosterError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
     if args.lms == "canvas":

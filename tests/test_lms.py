@@ -175,3 +175,13 @@ def test_a_bad_canvas_column_names_the_fix(capsys):
     with pytest.raises(SystemExit):
         lms.main(["canvas", "--out", "x.csv", "--canvas-assignment", "Part 1 (777001)"])
     assert "write PART=HEADER with PART one of part1, part2" in capsys.readouterr().err
+
+
+def test_missing_inputs_name_the_command_that_writes_them(files, tmp_path, capsys):
+    grades, students = files
+    out = ["--out", str(tmp_path / "x.csv")]
+    assert lms.main(["moodle", "--roster", str(students), "--grades", "nope.csv", *out]) == 1
+    assert "nope.csv: no grades file: write it with make grades" in capsys.readouterr().err
+    assert lms.main(["moodle", "--roster", "nope.csv", "--grades", str(grades), *out]) == 1
+    assert "nope.csv: no roster there" in capsys.readouterr().err
+    assert not (tmp_path / "x.csv").exists()
