@@ -178,9 +178,9 @@ class Upload:
     folder: Path
     """The files, under the names the student gave them."""
     name: str = ""
+    """The student's name as the LMS writes it (Canvas: its name key ``smithjohn``)."""
     lms_id: str = ""
     email: str = ""
-    canvas_key: str = ""
     time: datetime | None = None
     """The LMS's submission time (aware), when it gives one."""
     late: bool = False
@@ -303,7 +303,6 @@ def _canvas_uploads(root: Path, scratch: Path) -> tuple[list[Upload], list[str]]
         Upload(
             who=f"{key}_{lms_id}",
             folder=folder,
-            canvas_key=key,
             lms_id=lms_id,
             late=late,
             name=key,
@@ -325,25 +324,26 @@ def _moodle_uploads(
                 f"{path.name}: not a Moodle submission (Name_id_assignsubmission_…): skipped"
             )
         elif path.is_dir():
-            folders[(match["name"], match["id"])] = path
+            folders[match[0]] = path
         else:
             # Without "Download submissions in folders" Moodle prefixes each file instead.
             rest = path.name[match.end() :].lstrip("_")
-            groups.setdefault((match["name"], match["id"]), []).append((path, rest or path.name))
+            groups.setdefault(match[0], []).append((path, rest or path.name))
     folders.update(_flat(scratch, groups))
     uploads = []
-    for (name, participant), folder in sorted(folders.items()):
+    for entry, folder in sorted(folders.items()):
+        name, participant = MOODLE_ENTRY.match(entry).group("name", "id")
         row = worksheet.get(participant, {})
         text = row.get(WORKSHEET_TIME, "").strip()
         time = _moodle_time(text, tz) if text not in ("", "-") else None
         if text not in ("", "-") and time is None:
             strays.append(
-                f"{name}_{participant}: the worksheet's time {text!r} is no date: collected "
+                f"{entry}: the worksheet's time {text!r} is no date: collected "
                 "without a time (download the worksheet with the site language English)"
             )
         uploads.append(
             Upload(
-                who=f"{name}_{participant}",
+                who=entry,
                 folder=folder,
                 name=name,
                 lms_id=participant,
@@ -448,16 +448,17 @@ def _student(upload: Upload, layout: str, roster: Roster | None) -> tuple[str | 
                 f"{upload.who!r}: no usable student id (ASCII letters, digits, _ . -): skipped",
             )
         return found, ""
-    lookups = [
-        (roster.by_email, upload.email),
-        (roster.by_lms_id, upload.lms_id),
-        (roster.by_canvas_key, upload.canvas_key),
-        (roster.by_name, upload.name if layout != "canvas" else ""),
-    ]
-    if layout == "folders":
+    lookups = {
+        "canvas": [(roster.by_lms_id, upload.lms_id), (roster.by_canvas_key, upload.name)],
+        "moodle": [(roster.by_email, upload.email), (roster.by_moodle_folder, upload.who)],
+        "blackboard": [(roster.by_lms_id, upload.lms_id)],
+        "brightspace": [(roster.by_name, upload.name)],
         # A folder is named by whoever zipped it: any of the roster's keys.
-        lookups = [(find, upload.name) for find in (roster.by_nbgrader_id, roster.by_lms_id)]
-        lookups += [(roster.by_email, upload.name), (roster.by_name, upload.name)]
+        "folders": [
+            (find, upload.name)
+            for find in (roster.by_nbgrader_id, roster.by_lms_id, roster.by_email, roster.by_name)
+        ],
+    }[layout]
     for find, key in lookups:
         student = find(key) if key else None
         if student:

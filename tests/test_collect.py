@@ -306,9 +306,9 @@ def test_moodle_folders_take_the_worksheets_time_in_the_lms_time_zone(moodle_zip
         "jsmith: part1 collected (was my part 1.ipynb; submitted 2026-11-30 13:05:00.000000 UTC)",
     ]
     assert result.skipped == [
-        "José Núñez_804: the worksheet's time 'Dienstag, 1. Dezember 2026, 09:00' is no date: "
+        "José Núñez_804_assignsubmission_file: the worksheet's time 'Dienstag, 1. Dezember 2026, 09:00' is no date: "
         "collected without a time (download the worksheet with the site language English)",
-        f"'Max Mustermann_803' is not in the roster {tmp_path / 's.csv'} (LMS id 803, name "
+        f"'Max Mustermann_803_assignsubmission_file' is not in the roster {tmp_path / 's.csv'} (LMS id 803, name "
         "Max Mustermann): nothing collected; add the student to the roster",
         "jnunez: the upload holds no notebook (.ipynb) (only report.docx): nothing submitted",
     ]
