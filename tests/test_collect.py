@@ -416,3 +416,16 @@ def test_make_collect_as_the_readme_prints_it(canvas_zip, lms_download, tmp_path
         ["make", "-s", "collect"], cwd=REPO, env=env, capture_output=True, text=True
     )
     assert bad.returncode == 2 and "usage: make collect ZIP=" in bad.stdout
+
+
+def test_a_bad_time_zone_or_roster_stops_before_anything_is_written(canvas_zip, tmp_path, capsys):
+    out = ["--out", str(tmp_path / "out")]
+    assert collect.main([str(canvas_zip), *out, "--timezone", "Berlin"]) == 1
+    assert "--timezone 'Berlin' is no IANA time zone: use a name like Europe/Berlin" in (
+        capsys.readouterr().err
+    )
+    bad = tmp_path / "students.csv"
+    bad.write_text("lms_id,name,email,nbgrader_id\n1,A B,,José\n", encoding="utf-8")
+    assert collect.main([str(canvas_zip), *out, "--roster", str(bad)]) == 1
+    assert f"{bad}, line 2: nbgrader_id 'José' is not an nbgrader id" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
