@@ -68,17 +68,19 @@ grades: $(STAMP)
 
 # What the LMS imports, from grades.csv (make grades) and the roster's ids: LMS_DIR/
 # canvas_grades.csv (Canvas's gradebook import; CANVAS_PART1="Part 1 (12345)" names the
-# existing Canvas column, CANVAS_PART2 likewise) and moodle_<part>.csv (one Moodle grading
-# worksheet per part); ROSTER defaults to grading/students.csv. Fails, after writing all
-# three, when a student of grades.csv is not in the roster.
+# existing Canvas column, CANVAS_PART2 likewise) and moodle_part1.csv, moodle_part2.csv
+# (Moodle grading worksheets; MOODLE_PART1=worksheet.csv fills in the one downloaded from
+# Moodle's Part 1 assignment, MOODLE_PART2 likewise). ROSTER defaults to
+# grading/students.csv. Fails, after writing all three, when a student is left out.
 GRADES ?= grading/course/grades.csv
 LMS_DIR ?= grading/course
+LMS_ARGS = --grades "$(GRADES)" --roster "$(or $(ROSTER),grading/students.csv)"
 lms: $(STAMP)
 	@status=0; \
-	$(PY) -m grading.lms canvas --grades "$(GRADES)" --roster "$(or $(ROSTER),grading/students.csv)" --out "$(LMS_DIR)/canvas_grades.csv"$(if $(CANVAS_PART1), --canvas-assignment part1="$(CANVAS_PART1)")$(if $(CANVAS_PART2), --canvas-assignment part2="$(CANVAS_PART2)") || status=1; \
-	for part in part1 part2; do \
-		$(PY) -m grading.lms moodle --grades "$(GRADES)" --roster "$(or $(ROSTER),grading/students.csv)" --assignment $$part --out "$(LMS_DIR)/moodle_$$part.csv" || status=1; \
-	done; exit $$status
+	$(PY) -m grading.lms canvas $(LMS_ARGS) --out "$(LMS_DIR)/canvas_grades.csv"$(if $(CANVAS_PART1), --canvas-assignment part1="$(CANVAS_PART1)")$(if $(CANVAS_PART2), --canvas-assignment part2="$(CANVAS_PART2)") || status=1; \
+	$(PY) -m grading.lms moodle $(LMS_ARGS) --assignment part1 --out "$(LMS_DIR)/moodle_part1.csv"$(if $(MOODLE_PART1), --worksheet "$(MOODLE_PART1)") || status=1; \
+	$(PY) -m grading.lms moodle $(LMS_ARGS) --assignment part2 --out "$(LMS_DIR)/moodle_part2.csv"$(if $(MOODLE_PART2), --worksheet "$(MOODLE_PART2)") || status=1; \
+	exit $$status
 
 # What a course uploads to Kaggle (grading/kaggle/): outputs/kaggle/<assignment>/ (the
 # released notebook with a bootstrap cell, kernel-metadata.json), outputs/kaggle/wheels/

@@ -49,6 +49,13 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from dateutil import parser as dateparser
 
 from grading.course import ASSIGNMENTS, SUBMITTED, source_notebook
+from grading.lms import (
+    WORKSHEET_EMAIL,
+    WORKSHEET_ID,
+    WORKSHEET_SUBMITTED,
+    participant,
+    read_worksheet,
+)
 from grading.roster import MOODLE_ENTRY, Roster, RosterError, read_roster
 
 IGNORED = {".ipynb_checkpoints", "__MACOSX"}
@@ -158,12 +165,6 @@ BLACKBOARD = re.compile(
 BRIGHTSPACE = re.compile(
     r"^(?P<submission>\d+-\d+) - (?P<name>.+?) - "
     r"(?P<time>[A-Z][a-z]{2} \d{1,2}, \d{4} \d{3,4} [AP]M) - (?P<file>.+)$"
-)
-# Moodle's grading worksheet ("Download grading worksheet"): the columns that matter here.
-WORKSHEET_ID, WORKSHEET_EMAIL, WORKSHEET_TIME = (
-    "Identifier",
-    "Email address",
-    "Last modified (submission)",
 )
 LMS_FILES = {"index.html"}
 """Files an LMS adds to a download that are nobody's submission."""
@@ -332,9 +333,9 @@ def _moodle_uploads(
     folders.update(_flat(scratch, groups))
     uploads = []
     for entry, folder in sorted(folders.items()):
-        name, participant = MOODLE_ENTRY.match(entry).group("name", "id")
-        row = worksheet.get(participant, {})
-        text = row.get(WORKSHEET_TIME, "").strip()
+        name, number = MOODLE_ENTRY.match(entry).group("name", "id")
+        row = worksheet.get(number, {})
+        text = row.get(WORKSHEET_SUBMITTED, "").strip()
         time = _moodle_time(text, tz) if text not in ("", "-") else None
         if text not in ("", "-") and time is None:
             strays.append(
@@ -346,7 +347,7 @@ def _moodle_uploads(
                 who=entry,
                 folder=folder,
                 name=name,
-                lms_id=participant,
+                lms_id=number,
                 email=row.get(WORKSHEET_EMAIL, ""),
                 time=time,
             )
@@ -367,17 +368,6 @@ def _is_worksheet(path: Path) -> bool:
         return False
     with path.open(newline="", encoding="utf-8-sig", errors="replace") as f:
         return WORKSHEET_ID in next(csv.reader(f), [])
-
-
-def read_worksheet(path: Path) -> dict[str, dict[str, str]]:
-    """Moodle's grading worksheet: participant number -> its row."""
-    with path.open(newline="", encoding="utf-8-sig") as f:
-        rows = list(csv.DictReader(f))
-    return {
-        row[WORKSHEET_ID].removeprefix("Participant").strip(): row
-        for row in rows
-        if row.get(WORKSHEET_ID)
-    }
 
 
 def _blackboard_uploads(root: Path, scratch: Path, tz: ZoneInfo) -> tuple[list[Upload], list[str]]:
@@ -499,7 +489,7 @@ def collect(
             uploads, strays = _canvas_uploads(root, scratch)
         elif layout == "moodle":
             sheets = [worksheet] if worksheet else [p for p in _entries(root) if _is_worksheet(p)]
-            rows = {k: v for sheet in sheets for k, v in read_worksheet(sheet).items()}
+            rows = {participant(r): r for sheet in sheets for r in read_worksheet(sheet)[1]}
             uploads, strays = _moodle_uploads(root, scratch, rows, tz)
         elif layout == "blackboard":
             uploads, strays = _blackboard_uploads(root, scratch, tz)
@@ -656,7 +646,9 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     try:
         roster = read_roster(args.roster) if args.roster else None
-    except RosterError as error:
+        if args.worksheet:
+            read_worksheet(args.worksheet)
+    except (RosterError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
     result = collect(

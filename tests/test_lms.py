@@ -94,7 +94,7 @@ def test_moodle_worksheet_has_moodles_columns_and_its_participant_ids(files, tmp
     grades, students = files
     out = tmp_path / "moodle.csv"
     when = datetime(2026, 12, 2, 13, 7, tzinfo=UTC)
-    lms.write_moodle(lms.read_grades(grades), roster.read_roster(students), out, "part1", when)
+    lms.write_moodle(lms.read_grades(grades), roster.read_roster(students), out, "part1", now=when)
     header, rows = read_csv(out)
     assert header == lms.MOODLE_COLUMNS
     assert header[:6] == [
@@ -116,6 +116,42 @@ def test_moodle_worksheet_has_moodles_columns_and_its_participant_ids(files, tmp
     _, rows = read_csv(out)
     assert [r["Grade"] for r in rows] == ["49.5", "12"]
     assert rows[0]["Maximum Grade"] == "60"
+
+
+def test_moodles_own_worksheet_gets_the_grades_by_email_and_keeps_its_other_rows(files, tmp_path):
+    """Moodle numbers participants per assignment: Part 2's worksheet has its own numbers."""
+    grades, students = files
+    downloaded = write_csv(
+        tmp_path / "Grades-Part 2.csv",
+        lms.MOODLE_COLUMNS,
+        [
+            ["Participant 901", "John Smith", "JOHN@uni.example", "Submitted", "", "20.00",
+             "Yes", "Monday, 30 November 2026, 2:05 PM", "-", "well done"],
+            ["Participant 902", "Jane Doe", "jane.doe@other.example", "Submitted", "", "20.00",
+             "Yes", "-", "-", ""],
+            ["Participant 903", "Kim Park", "kim@uni.example", "No submission", "7", "20.00",
+             "Yes", "-", "-", ""],
+        ],
+    )  # fmt: skip
+    out = tmp_path / "moodle_part2.csv"
+    missing = lms.write_moodle(
+        lms.read_grades(grades), roster.read_roster(students), out, "part2", downloaded
+    )
+    header, rows = read_csv(out)
+    assert header == lms.MOODLE_COLUMNS
+    assert [(r["Identifier"], r["Grade"], r["Feedback comments"]) for r in rows] == [
+        ("Participant 901", "14.5", "well done"),
+        ("Participant 902", "", ""),
+        ("Participant 903", "7", ""),
+    ]
+    assert dateparser.parse(rows[0]["Last modified (grade)"]).year >= 2026
+    assert rows[2]["Last modified (grade)"] == "-", "a row the kit does not grade is unchanged"
+    assert missing == [
+        f"ghost: not in the roster {students}: no LMS id, left out; "
+        "add the student's row (lms_id, name, email, nbgrader_id)",
+        f"jdoe: not in the worksheet {downloaded} (email jane@uni.example, Participant 23456): "
+        "left out; download the worksheet of this assignment again",
+    ]
 
 
 def test_lms_commands_as_the_readme_prints_them(files, tmp_path):
@@ -154,6 +190,7 @@ def test_lms_commands_as_the_readme_prints_them(files, tmp_path):
             f"GRADES={grades}",
             f"LMS_DIR={tmp_path / 'lms'}",
             "CANVAS_PART1=Part 1 (777001)",
+            f"MOODLE_PART2={write_csv(tmp_path / 'w.csv', lms.MOODLE_COLUMNS, [])}",
         ],
         cwd=REPO,
         env=env,
@@ -167,8 +204,13 @@ def test_lms_commands_as_the_readme_prints_them(files, tmp_path):
         "moodle_part2.csv",
     ]
     assert read_csv(tmp_path / "lms" / "canvas_grades.csv")[0][5] == "Part 1 (777001)"
-    _, part2 = read_csv(tmp_path / "lms" / "moodle_part2.csv")
-    assert [r["Grade"] for r in part2] == ["14.5", ""]
+    _, part1 = read_csv(tmp_path / "lms" / "moodle_part1.csv")
+    assert [(r["Identifier"], r["Grade"]) for r in part1] == [
+        ("Participant 12345", "35"),
+        ("Participant 23456", "12"),
+    ]
+    assert read_csv(tmp_path / "lms" / "moodle_part2.csv")[1] == [], "Moodle's (empty) sheet"
+    assert "jsmith: not in the worksheet" in made.stdout
 
 
 def test_a_bad_canvas_column_names_the_fix(capsys):
