@@ -5,12 +5,14 @@
     lms_id,name,email,nbgrader_id
     12345,John Smith,john.smith@uni.example,jsmith
 
-``lms_id`` is the student's number in the LMS (Canvas's user id, the ``ID`` column of
-its gradebook export; Moodle's participant number, ``Participant 12345`` in its grading
-worksheet; Brightspace's OrgDefinedId; Blackboard's username), ``name`` as the LMS
-shows it ("First Last"), ``nbgrader_id`` the id the student gets in the gradebook,
-``submitted/`` and ``feedback/`` (ASCII letters, digits, ``_ . -``). Columns may come in
-any order; other columns are ignored. Import it into the course gradebook (what
+``lms_id`` is the student's id in the LMS: Canvas's user id (the ``ID`` column of its
+gradebook export), Blackboard's username, or Moodle's participant number (``Participant
+12345`` in an assignment's grading worksheet; Moodle numbers them per assignment, so
+collection also matches Moodle students by the worksheet's email and by name).
+``name`` is as the LMS shows it ("First Last"; Brightspace's downloads name students only
+by it), ``nbgrader_id`` the id the student gets in the gradebook, ``submitted/`` and
+``feedback/`` (ASCII letters, digits, ``_ . -``). Columns may come in any order; other
+columns are ignored. Import it into the course gradebook (what
 ``nbgrader db student import`` does with ``id,first_name,last_name,email``)::
 
     python -m grading.roster import [--roster grading/students.csv] [--course grading/course]
