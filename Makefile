@@ -8,7 +8,7 @@ UV     := python3 -m uv
 export UV_PYTHON_DOWNLOADS := never
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 
-.PHONY: setup test test-kaggle demo notebooks release collect autograde grades kaggle bench lint lock chromium bubblewrap clean
+.PHONY: setup test test-kaggle demo notebooks release collect autograde grades lms kaggle bench lint lock chromium bubblewrap clean
 
 setup: $(STAMP)
 
@@ -47,13 +47,14 @@ notebooks: $(STAMP)
 release: $(STAMP)
 	$(PY) -m grading.pipeline release
 
-# An LMS download (a zip or folder: one folder or zip per student, any file names) into
-# grading/submitted/<student>/<assignment>/ (or OUT=dir), each notebook placed by its
-# nbgrader cells.
+# An LMS download (Canvas, Moodle, Blackboard, Brightspace or one folder per student; a zip
+# or a folder) into grading/submitted/<student>/<assignment>/ (or OUT=dir), each notebook
+# placed by its nbgrader cells. LMS=, ROSTER= (students.csv), ASSIGNMENT= and TZ_NAME= (the
+# LMS's time zone) are passed on when set; exits 1 when anything was skipped.
 OUT ?= grading/submitted
 collect: $(STAMP)
-	@test -n "$(ZIP)" || { echo "usage: make collect ZIP=path/to/download.zip (or a folder) [OUT=$(OUT)]"; exit 2; }
-	$(PY) -m grading.collect "$(ZIP)" --out "$(OUT)"
+	@test -n "$(ZIP)" || { echo "usage: make collect ZIP=path/to/download.zip (or a folder) [OUT=$(OUT)] [LMS=canvas|moodle|blackboard|brightspace|folders] [ROSTER=grading/students.csv] [ASSIGNMENT=part1] [TZ_NAME=Europe/Berlin]"; exit 2; }
+	$(PY) -m grading.collect "$(ZIP)" --out "$(OUT)"$(if $(LMS), --lms $(LMS))$(if $(ROSTER), --roster "$(ROSTER)")$(if $(ASSIGNMENT), --assignment $(ASSIGNMENT))$(if $(TZ_NAME), --timezone $(TZ_NAME))
 
 # Grade grading/submitted/<student>/ (releasing first if there is no gradebook yet) into
 # grading/course/gradebook.db: grades.csv, feedback/<student>/, autograded/<student>/.
@@ -64,6 +65,22 @@ autograde: $(STAMP)
 # grading/course/grades.csv from the gradebook: after manual grading in formgrader.
 grades: $(STAMP)
 	$(PY) -m grading.gradebook grades
+
+# What the LMS imports, from grades.csv (make grades) and the roster's ids: LMS_DIR/
+# canvas_grades.csv (Canvas's gradebook import; CANVAS_PART1="Part 1 (12345)" names the
+# existing Canvas column, CANVAS_PART2 likewise) and moodle_part1.csv, moodle_part2.csv
+# (Moodle grading worksheets; MOODLE_PART1=worksheet.csv fills in the one downloaded from
+# Moodle's Part 1 assignment, MOODLE_PART2 likewise). ROSTER defaults to
+# grading/students.csv. Fails, after writing all three, when a student is left out.
+GRADES ?= grading/course/grades.csv
+LMS_DIR ?= grading/course
+LMS_ARGS = --grades "$(GRADES)" --roster "$(or $(ROSTER),grading/students.csv)"
+lms: $(STAMP)
+	@status=0; \
+	$(PY) -m grading.lms canvas $(LMS_ARGS) --out "$(LMS_DIR)/canvas_grades.csv"$(if $(CANVAS_PART1), --canvas-assignment part1="$(CANVAS_PART1)")$(if $(CANVAS_PART2), --canvas-assignment part2="$(CANVAS_PART2)") || status=1; \
+	$(PY) -m grading.lms moodle $(LMS_ARGS) --assignment part1 --out "$(LMS_DIR)/moodle_part1.csv"$(if $(MOODLE_PART1), --worksheet "$(MOODLE_PART1)") || status=1; \
+	$(PY) -m grading.lms moodle $(LMS_ARGS) --assignment part2 --out "$(LMS_DIR)/moodle_part2.csv"$(if $(MOODLE_PART2), --worksheet "$(MOODLE_PART2)") || status=1; \
+	exit $$status
 
 # What a course uploads to Kaggle (grading/kaggle/): outputs/kaggle/<assignment>/ (the
 # released notebook with a bootstrap cell, kernel-metadata.json), outputs/kaggle/wheels/

@@ -26,6 +26,7 @@ GRADING = Path(__file__).resolve().parent
 REPO = GRADING.parent
 COURSE = GRADING / "course"
 SUBMITTED = GRADING / "submitted"
+ROSTER = GRADING / "students.csv"
 
 ASSIGNMENTS = {"part1": "part1_anime_faces", "part2": "part2_illusions"}
 """nbgrader assignment -> its notebook's name (in ``notebooks/`` and in every submission)."""

@@ -1,19 +1,24 @@
-"""Collection: notebooks matched to their assignment by content, an LMS download taken in.
+"""Collection: notebooks matched to their assignment by content, LMS downloads taken in.
 
-Fast: no notebook runs. The grading of what is collected is in tests/test_grading.py.
+Each LMS's bulk download is built here as grading/collect.py documents it. Fast: no
+notebook runs. The grading of what is collected is in tests/test_grading.py.
 """
 
 from __future__ import annotations
 
+import csv
 import json
 import shutil
 import subprocess
 import zipfile
+from datetime import datetime
 from pathlib import Path
 
 import pytest
+from nbgrader.coursedir import CourseDirectory
+from nbgrader.utils import parse_utc
 
-from grading import collect, course, pipeline
+from grading import collect, course, pipeline, roster
 
 REPO = Path(__file__).resolve().parents[1]
 SHIPPED = pipeline.SUBMITTED / "reference"
@@ -117,7 +122,7 @@ def lms_download(tmp_path) -> Path:
 
 def test_collect_places_every_notebook_by_content_and_names_each_problem(lms_download, tmp_path):
     out = tmp_path / "submitted"
-    lines = collect.collect(lms_download, out)
+    result = collect.collect(lms_download, out)
     assert (out / "alice" / "part1" / "part1_anime_faces.ipynb").read_bytes() == shipped(
         "part1"
     ).read_bytes()
@@ -127,22 +132,243 @@ def test_collect_places_every_notebook_by_content_and_names_each_problem(lms_dow
     assert (out / "Jose_Nunez" / "part1" / "part1_anime_faces.ipynb").is_file()
     assert sorted(p.name for p in (out / "carol" / "part1").iterdir()) == ["v1.ipynb", "v2.ipynb"]
     assert sorted(p.name for p in out.iterdir()) == ["Jose_Nunez", "alice", "bob", "carol"]
-    assert lines == [
+    assert not list(out.rglob("timestamp.txt")), "a plain folder carries no LMS time"
+    assert result.collected == [
         "'José Núñez' collected as student Jose_Nunez (nbgrader ids take ASCII letters, digits, _ . -)",
         "Jose_Nunez: part1 collected",
         "alice: part1 collected (was alice_part1_final.ipynb)",
         "alice: part2 collected (was illusions.ipynb)",
         "bob: part2 collected (was Untitled.ipynb)",
-        "carol: 2 notebooks of part1 (v1.ipynb, v2.ipynb): submit one; none will be graded",
-        "dave: the folder holds no notebook (.ipynb): nothing submitted",
+    ]
+    assert result.skipped == [
         "erin: erin.zip is not a readable zip file (File is not a zip file): nothing collected",
+        "carol: 2 notebooks of part1 (v1.ipynb, v2.ipynb): submit one; none will be graded",
+        "dave: the upload holds no notebook (.ipynb): nothing submitted",
         "frank: notebook.ipynb has no nbgrader metadata: it is not a notebook of this course "
         "(submit the notebook you were given, saved from Jupyter): not collected",
     ]
+    assert not result.ok
 
 
-def test_make_collect_as_the_readme_prints_it(lms_download, tmp_path):
-    """`make collect ZIP=...` in a clean environment; --out keeps the checkout's folder clean."""
+def write_roster(path: Path) -> Path:
+    with path.open("w", newline="", encoding="utf-8-sig") as f:
+        writer = csv.writer(f)
+        writer.writerow(["nbgrader_id", "name", "email", "lms_id", "section"])
+        writer.writerow(["jsmith", "John Smith", "john@uni.example", "12345", "A"])
+        writer.writerow(["jdoe", "Jane Doe", "jane@uni.example", "23456", "A"])
+        writer.writerow(["jnunez", "José Núñez", "jose@uni.example", "34567", "B"])
+    return path
+
+
+def zipped(folder: Path, target: Path) -> Path:
+    with zipfile.ZipFile(target, "w") as archive:
+        for path in sorted(folder.rglob("*")):
+            archive.write(path, path.relative_to(folder.parent))
+    return target
+
+
+def submitted_at(folder: Path) -> datetime:
+    """The time nbgrader itself reads from ``folder/timestamp.txt`` (naive UTC)."""
+    return CourseDirectory().get_existing_timestamp(str(folder))
+
+
+@pytest.fixture
+def canvas_zip(tmp_path) -> Path:
+    """Canvas's "Download Submissions": flat files, LATE markers, a re-upload's -1 suffix."""
+    root = tmp_path / "canvas" / "submissions"
+    root.mkdir(parents=True)
+    shutil.copy2(shipped("part1"), root / "smithjohn_12345_678901_part1_anime_faces-1.ipynb")
+    (root / "smithjohn_12345_678901_scores.json").write_text('{"fid": 70.1}')
+    shutil.copy2(shipped("part1"), root / "doejane_LATE_23456_678902_part1_anime_faces.ipynb")
+    shutil.copy2(shipped("part2"), root / "nunezjose_34567_678903_illusions.ipynb")
+    shutil.copy2(shipped("part1"), root / "strangerbob_99999_678904_part1_anime_faces.ipynb")
+    (root / "leeann_45678_678905_part1_anime_faces.ipynb").write_text("")
+    (root / "smithjohn_12345_678901_empty.ipynb").write_text("")
+    return zipped(root, tmp_path / "submissions.zip")
+
+
+def test_canvas_files_map_through_the_roster_with_late_marks(canvas_zip, tmp_path):
+    out = tmp_path / "out"
+    result = collect.collect(
+        canvas_zip, out, roster=roster.read_roster(write_roster(tmp_path / "s.csv"))
+    )
+    assert result.collected == [
+        "jdoe: part1 collected (marked LATE by the LMS)",
+        "jnunez: part2 collected (was illusions.ipynb)",
+        "jsmith: part1 collected (was part1_anime_faces-1.ipynb)",
+    ]
+    assert json.loads((out / "jsmith" / "part1" / "scores.json").read_text()) == {"fid": 70.1}
+    assert sorted(p.name for p in out.iterdir()) == ["jdoe", "jnunez", "jsmith"]
+    assert len(result.skipped) == 3
+    assert result.skipped[0].startswith("'leeann_45678' is not in the roster")
+    assert result.skipped[1].startswith("'strangerbob_99999' is not in the roster")
+    assert "LMS id 99999" in result.skipped[1] and "add the student" in result.skipped[1]
+    assert result.skipped[2] == "jsmith: empty.ipynb is empty (0 bytes): not collected"
+
+
+def test_student_folders_map_through_the_roster_by_any_of_its_keys(lms_download, tmp_path):
+    path = write_roster(tmp_path / "s.csv")
+    with path.open("a", newline="", encoding="utf-8") as f:
+        csv.writer(f).writerow(["alice", "Alice Liddell", "alice@uni.example", "56789", "A"])
+    out = tmp_path / "out"
+    result = collect.collect(lms_download, out, roster=roster.read_roster(path))
+    assert "jnunez: part1 collected" in result.collected, "José Núñez's folder, by name"
+    assert "alice: part2 collected (was illusions.ipynb)" in result.collected
+    assert any(line.startswith("'bob' is not in the roster") for line in result.skipped)
+    assert not (out / "bob").exists()
+
+
+def test_with_an_assignment_the_other_parts_notebook_is_named_and_skipped(canvas_zip, tmp_path):
+    out = tmp_path / "out"
+    result = collect.collect(
+        canvas_zip,
+        out,
+        roster=roster.read_roster(write_roster(tmp_path / "s.csv")),
+        assignment="part1",
+    )
+    assert "jnunez: illusions.ipynb is a notebook of part2, not of part1: not collected" in (
+        result.skipped
+    )
+    assert not (out / "jnunez").exists()
+
+
+@pytest.fixture
+def moodle_zip(tmp_path) -> Path:
+    """Moodle's "Download all submissions" in folders, and its grading worksheet."""
+    root = tmp_path / "moodle" / "Diffusion-Part 1-42"
+    smith = root / "John Smith_801_assignsubmission_file"
+    smith.mkdir(parents=True)
+    shutil.copy2(shipped("part1"), smith / "my part 1.ipynb")
+    doe = root / "Jane Doe_802_assignsubmission_file"
+    doe.mkdir()
+    shutil.copy2(shipped("part1"), doe / "draft.ipynb")
+    (doe / "notes.pdf").write_bytes(b"%PDF-1.4")
+    nobody = root / "Max Mustermann_803_assignsubmission_file"
+    nobody.mkdir()
+    shutil.copy2(shipped("part1"), nobody / "part1.ipynb")
+    empty = root / "José Núñez_804_assignsubmission_file"
+    empty.mkdir()
+    (empty / "report.docx").write_bytes(b"PK")
+    return zipped(root, tmp_path / "moodle.zip")
+
+
+def write_worksheet(path: Path) -> Path:
+    """Moodle's worksheet columns (mod/assign gradingtable: recordid, fullname, email, ...)."""
+    header = [
+        "Identifier",
+        "Full name",
+        "Email address",
+        "Status",
+        "Grade",
+        "Maximum Grade",
+        "Grade can be changed",
+        "Last modified (submission)",
+        "Last modified (grade)",
+        "Feedback comments",
+    ]
+    rows = [
+        ["Participant 801", "John Smith", "john@uni.example", "Submitted for grading", "",
+         "100.00", "Yes", "Monday, 30 November 2026, 2:05 PM", "-", ""],
+        ["Participant 802", "Jane Doe", "jane@uni.example", "Submitted for grading", "",
+         "100.00", "Yes", "Tuesday, 1 December 2026, 11:59 PM", "-", ""],
+        ["Participant 804", "José Núñez", "jose@uni.example", "Submitted for grading", "",
+         "100.00", "Yes", "Dienstag, 1. Dezember 2026, 09:00", "-", ""],
+    ]  # fmt: skip
+    with path.open("w", newline="", encoding="utf-8-sig") as f:
+        writer = csv.writer(f)
+        writer.writerow(header)
+        writer.writerows(rows)
+    return path
+
+
+def test_moodle_folders_take_the_worksheets_time_in_the_lms_time_zone(moodle_zip, tmp_path):
+    out = tmp_path / "out"
+    result = collect.collect(
+        moodle_zip,
+        out,
+        lms="moodle",
+        roster=roster.read_roster(write_roster(tmp_path / "s.csv")),
+        tz=collect.ZoneInfo("Europe/Berlin"),
+        worksheet=write_worksheet(tmp_path / "worksheet.csv"),
+    )
+    # 14:05 in Berlin (CET, UTC+1) is 13:05 UTC, as nbgrader reads it back.
+    assert submitted_at(out / "jsmith" / "part1") == datetime(2026, 11, 30, 13, 5)
+    assert submitted_at(out / "jdoe" / "part1") == datetime(2026, 12, 1, 22, 59)
+    assert (out / "jsmith" / "part1" / "timestamp.txt").read_text() == (
+        "2026-11-30 13:05:00.000000 UTC"
+    )
+    assert parse_utc((out / "jdoe" / "part1" / "timestamp.txt").read_text()) == datetime(
+        2026, 12, 1, 22, 59
+    )
+    assert (out / "jdoe" / "part1" / "notes.pdf").is_file()
+    assert result.collected == [
+        "jdoe: part1 collected (was draft.ipynb; submitted 2026-12-01 22:59:00.000000 UTC)",
+        "jsmith: part1 collected (was my part 1.ipynb; submitted 2026-11-30 13:05:00.000000 UTC)",
+    ]
+    assert result.skipped == [
+        "José Núñez_804_assignsubmission_file: the worksheet's time 'Dienstag, 1. Dezember 2026, 09:00' is no date: "
+        "collected without a time (download the worksheet with the site language English)",
+        f"'Max Mustermann_803_assignsubmission_file' is not in the roster {tmp_path / 's.csv'} (LMS id 803, name "
+        "Max Mustermann): nothing collected; add the student to the roster",
+        "jnunez: the upload holds no notebook (.ipynb) (only report.docx): nothing submitted",
+    ]
+
+
+def test_the_newest_of_two_attempts_is_kept_by_the_lms_time(tmp_path):
+    """Blackboard: one file and one .txt receipt per attempt, times in the server's zone."""
+    root = tmp_path / "gradebook_download"
+    root.mkdir()
+    for stamp, name in [("2026-11-30-14-05-12", "old.ipynb"), ("2026-12-01-09-00-00", "new.ipynb")]:
+        shutil.copy2(shipped("part1"), root / f"Part 1_jsmith_attempt_{stamp}_{name}")
+        (root / f"Part 1_jsmith_attempt_{stamp}.txt").write_text("Name: John Smith (jsmith)\n")
+    shutil.copy2(shipped("part2"), root / "Part 1_jdoe_attempt_2026-11-29-08-00-00_p2.ipynb")
+    (root / "Part 1_jdoe_attempt_2026-11-29-08-00-00.txt").write_text("Name: Jane Doe\n")
+    out = tmp_path / "out"
+    result = collect.collect(root, out, tz=collect.ZoneInfo("America/New_York"))
+    assert collect.detect_layout(root) == "blackboard"
+    assert (out / "jsmith" / "part1" / "part1_anime_faces.ipynb").is_file()
+    assert submitted_at(out / "jsmith" / "part1") == datetime(2026, 12, 1, 14, 0)
+    assert result.skipped == [
+        "jsmith: 2 notebooks of part1 (new.ipynb, old.ipynb): kept the newest by the LMS's "
+        "time, new.ipynb (2026-12-01 14:00:00.000000 UTC)"
+    ]
+    assert result.collected == [
+        "jdoe: part2 collected (was p2.ipynb; submitted 2026-11-29 13:00:00.000000 UTC)",
+        "jsmith: part1 collected (was new.ipynb; submitted 2026-12-01 14:00:00.000000 UTC)",
+    ]
+
+
+def test_brightspace_files_are_found_by_name_with_their_local_time(tmp_path):
+    root = tmp_path / "Part 1 Download Nov 30, 2026 1005 PM"
+    root.mkdir()
+    (root / "index.html").write_text("<html></html>")
+    shutil.copy2(
+        shipped("part1"), root / "12345-67890 - John Smith - Nov 30, 2026 105 PM - part1.ipynb"
+    )
+    shutil.copy2(
+        shipped("part1"), root / "12346-67891 - José Núñez - Dec 1, 2026 1159 AM - faces.ipynb"
+    )
+    out = tmp_path / "out"
+    result = collect.collect(root, out, roster=roster.read_roster(write_roster(tmp_path / "s.csv")))
+    assert result.ok, result.skipped
+    assert submitted_at(out / "jsmith" / "part1") == datetime(2026, 11, 30, 13, 5)
+    assert submitted_at(out / "jnunez" / "part1") == datetime(2026, 12, 1, 11, 59)
+
+
+def test_auto_tells_the_layouts_apart(canvas_zip, moodle_zip, lms_download, tmp_path):
+    for download, layout in [
+        (canvas_zip, "canvas"),
+        (moodle_zip, "moodle"),
+        (lms_download, "folders"),
+    ]:
+        folder = tmp_path / layout
+        with zipfile.ZipFile(download) as archive:
+            archive.extractall(folder)
+        assert collect.detect_layout(collect._students_folder(folder)) == layout
+
+
+def test_make_collect_as_the_readme_prints_it(canvas_zip, lms_download, tmp_path):
+    """The README's commands in a clean environment; --out/OUT keep the checkout clean."""
     env = {"PATH": f"{REPO / '.venv' / 'bin'}:/usr/bin:/bin", "HOME": str(tmp_path)}
     done = subprocess.run(
         [
@@ -158,10 +384,48 @@ def test_make_collect_as_the_readme_prints_it(lms_download, tmp_path):
         capture_output=True,
         text=True,
     )
-    assert done.returncode == 0, done.stderr
+    assert done.returncode == 1, done.stderr
     assert "bob: part2 collected (was Untitled.ipynb)" in done.stdout
+    assert "skipped: dave: the upload holds no notebook (.ipynb): nothing submitted" in done.stdout
     assert done.stdout.strip().endswith(f"submissions: {tmp_path / 's'}/<student>/<assignment>/")
+    students = write_roster(tmp_path / "students.csv")
+    done = subprocess.run(
+        [
+            "make",
+            "collect",
+            f"ZIP={canvas_zip}",
+            "LMS=canvas",
+            f"ROSTER={students}",
+            "ASSIGNMENT=part1",
+            "TZ_NAME=Europe/Berlin",
+            f"OUT={tmp_path / 'c'}",
+        ],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode != 0, "a student outside the roster was skipped"
+    assert (
+        f'-m grading.collect "{canvas_zip}" --out "{tmp_path / "c"}" --lms canvas '
+        f'--roster "{students}" --assignment part1 --timezone Europe/Berlin'
+    ) in done.stdout
+    assert "jdoe: part1 collected (marked LATE by the LMS)" in done.stdout
+    assert sorted(p.name for p in (tmp_path / "c").iterdir()) == ["jdoe", "jsmith"]
     bad = subprocess.run(
         ["make", "-s", "collect"], cwd=REPO, env=env, capture_output=True, text=True
     )
     assert bad.returncode == 2 and "usage: make collect ZIP=" in bad.stdout
+
+
+def test_a_bad_time_zone_or_roster_stops_before_anything_is_written(canvas_zip, tmp_path, capsys):
+    out = ["--out", str(tmp_path / "out")]
+    assert collect.main([str(canvas_zip), *out, "--timezone", "Berlin"]) == 1
+    assert "--timezone 'Berlin' is no IANA time zone: use a name like Europe/Berlin" in (
+        capsys.readouterr().err
+    )
+    bad = tmp_path / "students.csv"
+    bad.write_text("lms_id,name,email,nbgrader_id\n1,A B,,José\n", encoding="utf-8")
+    assert collect.main([str(canvas_zip), *out, "--roster", str(bad)]) == 1
+    assert f"{bad}, line 2: nbgrader_id 'José' is not an nbgrader id" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
