@@ -26,6 +26,8 @@ GRADING = Path(__file__).resolve().parent
 REPO = GRADING.parent
 COURSE = GRADING / "course"
 SUBMITTED = GRADING / "submitted"
+DEADLINES = GRADING / "deadlines.toml"
+"""Due dates and extensions (:mod:`grading.deadlines`); a course directory's sit beside it."""
 
 ASSIGNMENTS = {"part1": "part1_anime_faces", "part2": "part2_illusions"}
 """nbgrader assignment -> its notebook's name (in ``notebooks/`` and in every submission)."""
