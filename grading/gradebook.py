@@ -482,9 +482,13 @@ def read_grades(course: Path) -> dict[str, dict[str, PartGrade]]:
 def write_grades(course: Path, path: Path | None = None) -> Path:
     """One row per student: autograded, manual, late penalty and total points per part, and
     the sum; a part not submitted is blank, and counts 0 in the sum (as in nbgrader export)."""
+    from nbgrader.api import Gradebook
+
     path = path or course / "grades.csv"
     grades = read_grades(course)
-    parts = sorted({a for by_part in grades.values() for a in by_part})
+    # Every assignment of the gradebook, as nbgrader export lists them, submitted or not.
+    with Gradebook(database_url(course)) as gb:
+        parts = sorted(assignment.name for assignment in gb.assignments)
     what = ("autograded", "manual", "late_penalty", "total")
     columns = [f"{part}_{w}" for part in parts for w in what]
     with path.open("w", newline="") as f:
