@@ -82,17 +82,18 @@ def _table(path: Path, key: str, value: object) -> dict:
 
 def _due_date(path: Path, assignment: str, value: object) -> datetime:
     # TOML's own offset date-time arrives parsed; a quoted ISO 8601 string is taken too.
+    due = value
     if isinstance(value, str):
         try:
-            value = datetime.fromisoformat(value)
+            due = datetime.fromisoformat(value)
         except ValueError:
-            value = None
-    if not isinstance(value, datetime) or value.tzinfo is None:
+            due = None
+    if not isinstance(due, datetime) or due.tzinfo is None:
         raise DeadlineError(
             f"{path}: due.{assignment} = {value!r} is not a date-time with its timezone: "
             f"write it as ISO 8601 with an offset, e.g. {_EXAMPLE_DUE} (or Z for UTC)"
         )
-    return value
+    return due
 
 
 def _student(path: Path, assignment: str, student: str) -> str:

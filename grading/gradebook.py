@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import functools
 import sys
 import threading
 from dataclasses import dataclass, field
@@ -75,7 +76,8 @@ class Merged:
     late_penalty: float
     """Points nbgrader's late-penalty plugin took off (0.0 if on time)."""
     notes: list[str] = field(default_factory=list)
-    """The notes written into the gradebook (the caller's, then the merge's own: lateness)."""
+    """Replaced: the notes written into the gradebook (the caller's, then the merge's own:
+    the lateness). Not replaced: why not."""
 
 
 def merge_submission(
@@ -128,7 +130,6 @@ def merge_submission(
     notes = list(notes)
     with _WRITER:
         with Gradebook(database_url(course)) as gb:
-            write_deadlines(gb, deadlines, assignment)
             master = _master_notebook(gb, assignment, notebook)
             _check_scores(master, auto_scores, comments, graded=cells is not None)
             notebook_name = master.name
@@ -146,6 +147,7 @@ def merge_submission(
                             f"({stored.timestamp} UTC) than this one ({timestamp} UTC)"
                         ],
                     )
+            write_deadlines(gb, deadlines, assignment)
             gb.update_or_create_student(student)
             stamp = {"timestamp": timestamp} if timestamp else {}
             # nbgrader builds the rows before adding them: without this, SQLAlchemy warns
@@ -321,7 +323,15 @@ def _duration(seconds: float) -> str:
 def nbgrader_config(course: Path) -> Config:
     """The configuration ``nbgrader`` reads for ``course``: Jupyter's config folders (system,
     then user), then the ``nbgrader_config.py`` beside the course (``grading/``, where the
-    kit runs nbgrader), then the course directory's own; a later one wins, as in nbgrader."""
+    kit runs nbgrader), then the course directory's own; a later one wins, as in nbgrader.
+
+    Read once per process, as an nbgrader command reads it once: the file has side effects
+    (it extends PATH) that must not pile up over hundreds of merges."""
+    return _nbgrader_config(str(Path(course).resolve()))
+
+
+@functools.cache
+def _nbgrader_config(course: str) -> Config:
     from jupyter_core.paths import jupyter_config_path
     from traitlets.config import Config
     from traitlets.config.loader import ConfigFileNotFound, PyFileConfigLoader
