@@ -205,15 +205,19 @@ def test_the_instructor_grades_survive_a_re_merge_as_in_stock_nbgrader(course, s
     gradebook.record_manual_grade(course, "part1", "erin", 17, "good report")
     with Gradebook(gradebook.database_url(course)) as gb:
         gb.find_grade("test_1_1_1", NOTEBOOK, "part1", "erin").extra_credit = 2
+        # formgrader's override of an autograded cell: it stays, flagged for review.
+        override = gb.find_grade("test_1_2_2", NOTEBOOK, "part1", "erin")
+        override.manual_score, override.needs_manual_grade = 1, False
         gb.db.commit()
     merge(course, "erin", None, full(0), stock["notebook"], comments={"test_1_1_1": "wrong"})
     got = snapshot(course, "erin")
     assert got["grades"]["report_scores"] == (None, 17, None, True), "kept, flagged for review"
     assert got["grades"]["test_1_1_1"] == (0.0, None, 2, False)
+    assert got["grades"]["test_1_2_2"] == (0.0, 1, None, True)
     assert got["comments"]["report_scores"][1] == "good report"
     assert got["comments"]["todo_1_1_1"] == ("wrong", None)
     grade = gradebook.read_grades(course)["erin"]["part1"]
-    assert (grade.autograded, grade.manual, grade.total) == (2, 17, 19)
+    assert (grade.autograded, grade.manual, grade.total) == (3, 17, 20)
     assert "report to review" in grade.notes
 
 
