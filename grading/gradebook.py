@@ -38,7 +38,7 @@ from grading.rubric import load_rubric
 
 if TYPE_CHECKING:
     from nbformat import NotebookNode
-    from nbgrader.api import Gradebook, SubmittedNotebook
+    from nbgrader.api import Gradebook, Notebook, SubmittedNotebook
     from traitlets.config import Config
 
 REPORT_CELL = "report_scores"
@@ -186,7 +186,8 @@ def _cells(notebook: Path) -> dict[str, NotebookNode]:
     return cells
 
 
-def _master_notebook(gb: Gradebook, assignment: str, notebook: Path | None):
+def _master_notebook(gb: Gradebook, assignment: str, notebook: Path | None) -> Notebook:
+    """The assignment's notebook in the gradebook (the release's cells), the one graded."""
     from nbgrader.api import MissingEntry
 
     try:
@@ -206,7 +207,7 @@ def _master_notebook(gb: Gradebook, assignment: str, notebook: Path | None):
 
 
 def _check_scores(
-    master, auto_scores: dict[str, float], comments: dict[str, str], graded: bool
+    master: Notebook, auto_scores: dict[str, float], comments: dict[str, str], graded: bool
 ) -> None:
     """Refuse what the trusted grader cannot have meant, before anything is written."""
     solutions = {cell.name for cell in master.solution_cells}

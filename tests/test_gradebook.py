@@ -296,6 +296,14 @@ def test_the_deadlines_command_prints_and_writes_the_due_dates(course, capsys):
         assert gb.find_assignment("part2").duedate is None
 
 
+def test_the_deadlines_command_names_a_malformed_line(course, capsys):
+    (course.parent / "deadlines.toml").write_text('[extensions.part1]\nivy = "soon"\n')
+    assert gradebook.main(["deadlines", "--course", str(course)]) == 1
+    error = capsys.readouterr().err
+    assert "deadlines.toml: extensions.part1.ivy = 'soon' is not a length of time" in error
+    assert 'e.g. student_id = "2 days"' in error
+
+
 def test_the_shipped_deadlines_file_reads():
     deadlines = load_deadlines(REPO / "grading" / "deadlines.toml")
     assert set(deadlines.due) == {"part1", "part2"}
