@@ -27,6 +27,8 @@ REPO = GRADING.parent
 COURSE = GRADING / "course"
 SUBMITTED = GRADING / "submitted"
 ROSTER = GRADING / "students.csv"
+DEADLINES = GRADING / "deadlines.toml"
+"""Due dates and extensions (:mod:`grading.deadlines`); a course directory's sit beside it."""
 
 ASSIGNMENTS = {"part1": "part1_anime_faces", "part2": "part2_illusions"}
 """nbgrader assignment -> its notebook's name (in ``notebooks/`` and in every submission)."""

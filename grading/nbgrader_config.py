@@ -15,6 +15,7 @@ from pathlib import Path
 
 from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor
 from nbgrader.converters import Autograde
+from nbgrader.plugins import LateSubmissionPlugin
 from nbgrader.preprocessors import ClearHiddenTests, GetGrades
 
 GRADING = Path(__file__).resolve().parent
@@ -67,3 +68,10 @@ c.Autograde.sanitize_preprocessors = [
 # nbgrader's feedback shows the autograded notebook, hidden tests included; strip them
 # so that the feedback can go to students without giving the hidden tests away.
 c.GenerateFeedback.preprocessors = [GetGrades, ClearHiddenTests, CSSHTMLHeaderPreprocessor]
+# Late work: grading/deadlines.toml sets the due dates and extensions; what a late
+# submission loses is nbgrader's late-submission plugin, here and in `make autograde`
+# alike. "none" records the lateness and takes nothing off; "zero" scores a late notebook
+# 0; your own subclass of LateSubmissionPlugin (its late_submission_penalty(student_id,
+# score, total_seconds_late)) goes in plugin_class.
+c.AssignLatePenalties.plugin_class = LateSubmissionPlugin
+c.LateSubmissionPlugin.penalty_method = "none"
