@@ -19,14 +19,22 @@ class NotANotebook(ValueError):
 def read_notebook(path: Path) -> dict[str, Any]:
     """The notebook's JSON, with every cell's ``source`` as one string."""
     try:
-        nb = json.loads(Path(path).read_text(encoding="utf-8"))
+        return read_notebook_bytes(Path(path).read_bytes(), Path(path).name)
+    except OSError as error:
+        raise NotANotebook(f"{Path(path).name} is not a readable notebook ({error})") from error
+
+
+def read_notebook_bytes(data: bytes, name: str = "the notebook") -> dict[str, Any]:
+    """:func:`read_notebook` of a notebook's bytes (what a sandbox sent back)."""
+    try:
+        nb = json.loads(data.decode("utf-8"))
         cells = nb["cells"]
         if not isinstance(cells, list) or not all(isinstance(c, dict) for c in cells):
             raise TypeError("cells is not a list of cells")
         for cell in cells:
             cell["source"] = source(cell)
-    except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError) as error:
-        raise NotANotebook(f"{Path(path).name} is not a readable notebook ({error})") from error
+    except (UnicodeDecodeError, ValueError, KeyError, TypeError) as error:
+        raise NotANotebook(f"{name} is not a readable notebook ({error})") from error
     return nb
 
 

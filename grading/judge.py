@@ -152,12 +152,13 @@ def run_in_sandbox(
             limits=limits,
             wall_seconds=limits.todo_seconds * len(jobs) + 60,
         )
-    try:
-        report = json.loads(outcome.stdout or b"{}")
-        if not isinstance(report, dict):
-            raise ValueError("not a report")
-    except ValueError:
-        report = {}
+    report = {}
+    for line in outcome.stdout.splitlines():
+        try:
+            entry = json.loads(line)
+            report[str(entry["job"])] = entry
+        except (ValueError, KeyError, TypeError):
+            break  # what follows is not the judge's
     failure = outcome.limit or (
         f"the judge's run failed: {outcome.stderr.decode(errors='replace').strip()[-300:]}"
     )
@@ -215,6 +216,8 @@ def reference_outputs(todo: str) -> list | None:
 def _verdict(todo: str, cases: list, entry: dict) -> Verdict:
     if entry.get("status"):
         return Verdict(False, str(entry["status"])[:300])
+    if not isinstance(entry.get("data"), str):
+        return Verdict(False, "the outputs could not be read back as data")
     try:
         sent = torch.load(io.BytesIO(bytes.fromhex(entry["data"])), weights_only=True)
         if not isinstance(sent, dict) or set(sent) != {"outputs", "error"}:

@@ -10,9 +10,10 @@ withheld (:attr:`grading.todos.Todo.withheld`), then the TODO's ``run`` on its c
 and sends the outputs back as data. Nothing is compared here: the grader reads the
 outputs with ``torch.load(weights_only=True)`` and compares them outside.
 
-Input (written by the grader): ``jobs.json`` (the job names), ``<job>/job.json`` (the
-TODO and its cells), ``<job>/cases.pt``. Output: one JSON object on stdout,
-``{job: {"status": why it failed or "", "data": the torch.save'd result, hex}}``.
+Input (written by the grader): ``jobs.json`` (the job names and limits),
+``<job>/job.json`` (the TODO and its cells), ``<job>/cases.pt``. Output: one JSON line per
+job on stdout as it finishes, ``{"job": name, "status": why it failed or "", "data": the
+torch.save'd result, hex}``: a run that kills this interpreter loses only the jobs after it.
 """
 
 from __future__ import annotations
@@ -148,20 +149,20 @@ def serve(folder: Path) -> None:
         import helpers.illusions.sampler  # noqa: F401
         import helpers.tiny_models  # noqa: F401
 
-    report = {}
+    report = os.fdopen(results, "w")
     for name, job in jobs.items():
         read_end, write_end = os.pipe()
         pid = os.fork()
         if pid == 0:
             os.close(read_end)
-            os.close(results)
+            report.close()
             os.setsid()
             _child(folder / name, job, write_end, plan["cpu_seconds"])
         os.close(write_end)
         data, status = _collect(pid, read_end, plan["wall_seconds"], plan["result_bytes"])
-        report[name] = {"status": status, "data": data.hex()}
-    with os.fdopen(results, "w") as out:
-        json.dump(report, out)
+        report.write(json.dumps({"job": name, "status": status, "data": data.hex()}) + "\n")
+        report.flush()
+    report.close()
 
 
 if __name__ == "__main__":

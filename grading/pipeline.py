@@ -452,31 +452,35 @@ def run_notebook(job: Job, restored: Path, work: Path) -> tuple[dict | None, lis
     )
     from grading.judge import sandbox_env
 
+    executed = Path("autograded", job.student, job.assignment, restored.name)
     outcome = sandbox.run(
-        [
-            sys.executable,
-            "-m",
-            "nbgrader",
-            "autograde",
-            job.assignment,
-            f"--student={job.student}",
-            "--force",
-        ],
+        [sys.executable, "-c", AUTOGRADE_AND_SEND.format(
+            assignment=job.assignment, student=job.student, executed=str(executed)
+        )],
         work,
         sandbox_env(work),
         sandbox=job.use_sandbox,
         limits=job.limits,
-    )
+    )  # fmt: skip
     notes = summarize_log(outcome.stderr.decode(errors="replace"))
     if outcome.limit:
         notes.append(f"the notebook's run was stopped at its {outcome.limit}")
-    executed = work / "autograded" / job.student / job.assignment / restored.name
     try:
-        if executed.stat().st_size > job.limits.output_bytes:
-            raise nbcells.NotANotebook("the executed notebook is too large")
-        return nbcells.read_notebook(executed), notes
-    except (OSError, nbcells.NotANotebook):
+        return nbcells.read_notebook_bytes(outcome.stdout), notes
+    except nbcells.NotANotebook:
         return None, [*notes, "the notebook did not run to the end: graded on the judge alone"]
+
+
+AUTOGRADE_AND_SEND = """\
+import pathlib, subprocess, sys
+subprocess.run([sys.executable, "-m", "nbgrader", "autograde", {assignment!r},
+                "--student={student}", "--force"], stdout=2)
+executed = pathlib.Path({executed!r})
+if executed.is_file():
+    sys.stdout.buffer.write(executed.read_bytes())
+"""
+"""Inside the sandbox: nbgrader's log on stderr, then the executed notebook on stdout (the
+scratch disappears with the sandbox)."""
 
 
 def kernel_results(executed: dict, tests: dict[str, float]) -> dict[str, bool | None]:
@@ -508,7 +512,8 @@ def record(course: Path, graded: Graded) -> Result:
     target = course / "autograded" / graded.student / graded.assignment / name
     staged = None
     if graded.notebook is not None:
-        staged = target.with_name(f".{name}.incoming")
+        # nbgrader knows a notebook by its file name: staged under it, moved in if merged.
+        staged = course / ".staging" / graded.student / graded.assignment / name
         staged.parent.mkdir(parents=True, exist_ok=True)
         staged.write_text(json.dumps(graded.notebook, indent=1), encoding="utf-8")
     try:

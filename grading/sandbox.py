@@ -14,8 +14,11 @@ TODO) starts through :func:`run`, which wraps it in ``bwrap`` (Debian/Ubuntu pac
   (reference, sources, hidden tests), not the course directory (gradebook, other
   students, feedback), not the submissions folder, not ``$HOME``; the ``.pth`` file that
   puts the repository on the venv's path is masked by an empty file;
-* one writable folder, the submission's private scratch (``work``), never shared with
-  another submission or with the grader's own files;
+* one writable folder, the submission's private scratch: a tmpfs of
+  ``limits.scratch_bytes`` at the path of ``work``, filled with a copy of ``work`` when the
+  sandbox starts and gone when it ends. ``work`` itself is read-only inside, so nothing a
+  submission writes reaches the machine's disk or outlives it; what the grader needs back
+  comes on stdout (bounded);
 * limits per process (:class:`grading.course.Limits`): address space, CPU seconds, file
   size, number of processes of the sandbox's user, no core dumps; the wall clock and the
   bytes read back are bounded by the caller (:func:`run`).
@@ -33,6 +36,7 @@ import signal
 import subprocess
 import sys
 import sysconfig
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -62,10 +66,18 @@ def readable() -> list[Path]:
     return sorted(p for p in paths if p.exists())
 
 
+INBOX = "/run/inbox"
+"""Where ``work`` is visible, read-only, inside the sandbox: copied from there into the scratch."""
+
+
 def bwrap_command(
-    argv: list[str], work: Path, env: dict[str, str], extra: tuple[Path, ...] = ()
+    argv: list[str],
+    work: Path,
+    env: dict[str, str],
+    extra: tuple[Path, ...] = (),
+    scratch_bytes: int = LIMITS.scratch_bytes,
 ) -> list[str]:
-    """``argv`` inside a sandbox whose only writable folder is ``work`` (also its cwd).
+    """``argv`` inside a sandbox whose only writable folder is a scratch copy of ``work``.
 
     ``extra``: more folders it may read (the grader's own, never the student's).
     """
@@ -98,21 +110,26 @@ def bwrap_command(
         command += ["--ro-bind", str(path), str(path)]
     if venv_pth().is_file():
         command += ["--ro-bind", os.devnull, str(venv_pth())]
-    command += ["--bind", str(work), str(work), "--chdir", str(work), "--clearenv"]
+    command += ["--ro-bind", str(work), INBOX, "--size", str(scratch_bytes), "--tmpfs", str(work)]
+    command += ["--chdir", str(work), "--clearenv"]
     for key, value in env.items():
         command += ["--setenv", key, value]
-    return [*command, "--", *argv]
+    fill = f'cp -a {INBOX}/. . && exec "$@"'
+    return [*command, "--", "/bin/sh", "-c", fill, "sh", *argv]
 
 
 def check() -> None:
     """Raise :class:`SandboxUnavailable` naming the fix unless a sandbox starts here."""
     if shutil.which("bwrap") is None:
         raise SandboxUnavailable(f"bubblewrap (bwrap) is not installed: {FIX}")
-    probe = Path(os.environ.get("TMPDIR", "/tmp"))
     try:
-        done = subprocess.run(
-            bwrap_command(["/bin/true"], probe, {}), capture_output=True, text=True, timeout=30
-        )
+        with tempfile.TemporaryDirectory(prefix="sandbox-check-") as probe:
+            done = subprocess.run(
+                bwrap_command(["/bin/true"], Path(probe), {}, scratch_bytes=1 << 20),
+                capture_output=True,
+                text=True,
+                timeout=30,
+            )
     except (OSError, subprocess.TimeoutExpired) as error:
         raise SandboxUnavailable(f"bwrap could not start ({error}): {FIX}") from error
     if done.returncode:
@@ -156,13 +173,15 @@ def run(
     wall_seconds: float | None = None,
     extra: tuple[Path, ...] = (),
 ) -> Outcome:
-    """Run ``argv`` in a sandbox with ``work`` as its private scratch and cwd.
+    """Run ``argv`` in a sandbox on a private scratch copy of ``work`` (its cwd).
+
+    Without the sandbox (``sandbox=False``: trusted code only) it runs in ``work`` itself.
 
     The whole process group is killed when the wall clock runs out or the output passes
     ``limits.output_bytes``; with ``--die-with-parent`` that ends everything inside.
     """
     wall = wall_seconds or limits.wall_seconds
-    command = bwrap_command(argv, work, env, extra) if sandbox else argv
+    command = bwrap_command(argv, work, env, extra, limits.scratch_bytes) if sandbox else argv
     start = time.monotonic()
     process = subprocess.Popen(
         command,

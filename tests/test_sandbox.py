@@ -89,21 +89,39 @@ def test_limits_stop_a_submission_and_say_which(available, tmp_path):
     big = python_in_sandbox(
         "open('big', 'wb').write(b'x' * (4 << 20))", tmp_path, limits=Limits(file_bytes=1 << 20)
     )
-    assert big.returncode != 0 and (tmp_path / "big").stat().st_size <= 1 << 20
+    assert big.returncode != 0 and b"File too large" in big.stderr, big
+
+
+def test_the_scratch_is_a_bounded_private_copy(available, tmp_path):
+    (tmp_path / "given.txt").write_text("input")
+    program = (
+        "import os\nprint(open('given.txt').read())\nopen('given.txt', 'w').write('changed')\n"
+        "written = 0\ntry:\n    for k in range(64):\n"
+        "        open(f'fill{k}', 'wb').write(b'x' * (1 << 20))\n        written += 1\n"
+        "except OSError as error:\n    print(error.strerror)\nprint(written)"
+    )
+    done = python_in_sandbox(program, tmp_path, limits=Limits(scratch_bytes=8 << 20))
+    lines = done.stdout.decode().split()
+    assert lines[0] == "input", "the scratch starts as a copy of the work folder"
+    assert "space" in done.stdout.decode() and int(lines[-1]) <= 8, "the scratch is bounded"
+    assert (tmp_path / "given.txt").read_text() == "input", "the work folder is read-only"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["given.txt"], "nothing comes out"
 
 
 def test_a_process_left_running_dies_with_the_sandbox(available, tmp_path):
-    marker = tmp_path / "alive"
+    marker = f"orphan-{os.getpid()}-{tmp_path.name}"
     program = (
-        "import subprocess, sys\n"
-        "subprocess.Popen(['/bin/sh', '-c', 'sleep 3; touch alive'], start_new_session=True)\n"
+        "import subprocess\n"
+        f"subprocess.Popen(['/bin/sh', '-c', 'sleep 60; echo {marker}'], start_new_session=True)\n"
     )
     done = python_in_sandbox(program, tmp_path)
     assert done.returncode == 0, done.stderr.decode()[-2000:]
+    import subprocess
     import time
 
-    time.sleep(4)
-    assert not marker.exists(), "a double-forked process outlived its sandbox"
+    time.sleep(1)
+    alive = subprocess.run(["pgrep", "-f", marker], capture_output=True, text=True).stdout
+    assert not alive.strip(), "a double-forked process outlived its sandbox"
 
 
 def test_without_bwrap_the_check_names_the_fix(monkeypatch):
