@@ -19,27 +19,34 @@ Shipped in ``grading/submitted/<student>/<assignment>/``, for both assignments:
   TODO 2-2 (``torchvision``'s ``rotate(im, 180)``); its TODO 2-3 is incomplete in the
   report, so the reference's stands in. Full marks.
 
-Hostile submissions (``--hostile``, Part 1 only: the pipeline treats both parts alike),
-each built so that every TODO it does not attack is correct, which shows that the attack
-costs only its own cells:
+Hostile submissions (``--hostile``), each built so that every TODO it does not attack is
+correct, which shows that the attack costs only its own cells (and, graded in the same
+batch as ``reference`` and ``seed_report``, that it costs no one else anything):
 
-* ``infinite_loop``: TODO 1-1-2's cell never ends (the cell timeout stops it; it
-  sleeps rather than spins, so that the test suite spends no CPU while it waits);
+* ``infinite_loop``: TODO 1-1-2's cell never ends (the cell timeout stops it);
 * ``exception``: TODO 1-2-2's cell raises at the top level;
 * ``kernel_death``: TODO 1-1-3's cell kills the kernel (``os._exit(1)``);
 * ``malformed``: the file is not JSON;
 * ``edited_tests``: a wrong TODO 1-1-3 whose test cell was replaced by a print, and
-  TODO 1-2-2's test cell deleted (nbgrader restores both from the gradebook);
-* ``reference_import``: TODO 1-1-3 imports the reference solution;
-* ``cheats``: cheats that pass the tests inside the kernel, each defeated by the isolated
-  judge (and a correct cell that prints 30 MB): TODO 1-1-1 is right only for T = 1000 and
-  replaces ``torch.testing.assert_close``; TODO 1-1-3 reaches the reference through
-  ``sys.modules`` with its name split in two; TODO 1-2-2 is wrong and writes 1000 points into
-  the gradebook it finds above its folder; TODO 1-2-1 is right and prints 30 MB (the
-  autograded notebook and the feedback keep 64 KiB of it).
-
-``kernel_death`` loses only TODO 1-1-3: the judge finds the cell whose run dies, it is
-replaced by a ``raise`` naming the cause, and the notebook is graded again.
+  TODO 1-2-2's test cell deleted (both restored from the release);
+* ``reference_import``: TODO 1-1-3 imports the reference solution (not in any sandbox);
+* ``cheats``: TODO 1-1-1 is right only for T = 1000 and replaces
+  ``torch.testing.assert_close``; TODO 1-1-3 reaches the reference through ``sys.modules``;
+  TODO 1-2-2 is wrong and writes manual scores, extra credit and comments into the
+  gradebook it finds above its folder; TODO 1-2-1 is right and prints 30 MB;
+* ``leak``: TODO 1-2-2's cell prints every reference, source notebook, gradebook, job file
+  and submission it can find; ``tamper``: TODO 1-1-1's cell appends to the reference, the
+  kit, the course gradebook, the judge and the standard library; ``isolation``: TODO 1-1-2's
+  cell tries to unmount and remount; ``parent_killer``: TODO 1-2-2's cell kills its parent
+  process; ``orphans``: TODO 1-1-2's cell leaves double-forked processes behind;
+  ``memory``: TODO 1-1-3's cell asks for 16 GiB; ``disk``: TODO 1-1-1's cell fills its
+  disk; ``network``: TODO 1-1-2's cell connects to the grader's ports and to PyPI;
+  ``tags``: a wrong TODO 1-1-3 whose test cell is tagged ``skip-execution``, and a forged
+  graded cell worth 40 points; ``html``: TODO 1-2-2's cell and the report display
+  ``<script>`` and ``onerror=`` HTML and JavaScript;
+* ``delegation``: TODO 1-2-2 is the kit's ``plot_losses`` and (Part 2) TODO 2-2's
+  ``Rotate180View`` inherits the kit's methods; ``hidden_delegation``: TODO 1-2-1 calls
+  ``diffusion.ddim_sample`` through ``getattr`` with names split in two.
 
 The expected scores are in ``EXPECTED`` (the tests check them).
 """
@@ -184,81 +191,219 @@ class Rotate180View(views.Rotate180View):
 }
 """The seed report's own code per solution cell (the rest of ``seed_report`` is the reference)."""
 
-HOSTILE: dict[str, list[Edit] | None] = {
-    "infinite_loop": [
-        (
-            "todo_1_1_2",
-            "def denoise_forward(",
-            "import time\n\nwhile True:\n    time.sleep(1)\n\n\ndef denoise_forward(",
-        ),
-    ],
-    "exception": [
-        (
-            "todo_1_2_2",
-            "def plot_losses(",
-            "raise RuntimeError('a student bug')\n\n\ndef plot_losses(",
-        ),
-    ],
-    "kernel_death": [
-        (
-            "todo_1_1_3",
-            "def denoise_backward(",
-            "import os\n\nos._exit(1)\n\n\ndef denoise_backward(",
-        ),
-    ],
-    "malformed": None,  # written by write_submission below
-    "edited_tests": [
-        ("todo_1_1_3", "        eta\n        * (", "        0.0\n        * eta\n        * ("),
-    ],
-    "cheats": [
-        (
-            "todo_1_1_1",
-            "def schedule_init(",
-            "import torch.testing\n\ntorch.testing.assert_close = lambda *args, **kwargs: None\n\n\n"
-            "def schedule_init(",
-        ),
-        (
-            "todo_1_1_1",
-            "get_beta_schedule(beta_schedule)(timesteps, ",
-            'get_beta_schedule(beta_schedule)(1000 if beta_schedule != "sigmoid" else timesteps, ',
-        ),
-        ("todo_1_1_3", "def denoise_backward(", "import sys\n\n\ndef denoise_backward("),
-        (
-            "todo_1_1_3",
-            "    alpha_bar_t = extract(",
-            '    return sys.modules["grad" + "ing.reference"].denoise_backward(\n'
-            "        alphas_bar, pred_x_start, pred_noise, t, t_prev, noise, eta\n    )\n"
-            "    alpha_bar_t = extract(",
-        ),
-        (
-            "todo_1_2_1",
-            "@torch.inference_mode()",
-            'print("x" * (30 << 20))\n\n\n@torch.inference_mode()',
-        ),
-        (
-            "todo_1_2_2",
-            "def plot_losses(",
-            "import sqlite3\n\nfor folder in Path.cwd().parents:  # the kernel runs inside the course directory\n"
-            '    if (folder / "gradebook.db").is_file():\n'
-            '        with sqlite3.connect(folder / "gradebook.db") as db:\n'
-            '            db.execute("UPDATE grade SET manual_score = 1000")\n'
-            "        break\n\n\ndef plot_losses(",
-        ),
-        ("todo_1_2_2", "    return fig", "    return None"),
-    ],
-    "reference_import": [
-        (
-            "todo_1_1_3",
-            "def denoise_backward(",
-            "from grading.reference import denoise_backward as _reference\n\n\ndef denoise_backward(",
-        ),
-        (
-            "todo_1_1_3",
-            "    alpha_bar_t = extract(",
-            "    return _reference(alphas_bar, pred_x_start, pred_noise, t, t_prev, noise, eta)\n    alpha_bar_t = extract(",
-        ),
-    ],
+HOSTILE: dict[str, dict[str, list[Edit] | None]] = {
+    "part1": {
+        "infinite_loop": [
+            (
+                "todo_1_1_2",
+                "def denoise_forward(",
+                "import time\n\nwhile True:\n    time.sleep(1)\n\n\ndef denoise_forward(",
+            ),
+        ],
+        "exception": [
+            (
+                "todo_1_2_2",
+                "def plot_losses(",
+                "raise RuntimeError('a student bug')\n\n\ndef plot_losses(",
+            ),
+        ],
+        "kernel_death": [
+            (
+                "todo_1_1_3",
+                "def denoise_backward(",
+                "import os\n\nos._exit(1)\n\n\ndef denoise_backward(",
+            ),
+        ],
+        "malformed": None,  # written by write_submission below
+        "edited_tests": [
+            ("todo_1_1_3", "        eta\n        * (", "        0.0\n        * eta\n        * ("),
+        ],
+        "cheats": [
+            (
+                "todo_1_1_1",
+                "def schedule_init(",
+                "import torch.testing\n\ntorch.testing.assert_close = lambda *args, **kwargs: None\n\n\n"
+                "def schedule_init(",
+            ),
+            (
+                "todo_1_1_1",
+                "get_beta_schedule(beta_schedule)(timesteps, ",
+                'get_beta_schedule(beta_schedule)(1000 if beta_schedule != "sigmoid" else timesteps, ',
+            ),
+            ("todo_1_1_3", "def denoise_backward(", "import sys\n\n\ndef denoise_backward("),
+            (
+                "todo_1_1_3",
+                "    alpha_bar_t = extract(",
+                '    return sys.modules["grad" + "ing.reference"].denoise_backward(\n'
+                "        alphas_bar, pred_x_start, pred_noise, t, t_prev, noise, eta\n    )\n"
+                "    alpha_bar_t = extract(",
+            ),
+            (
+                "todo_1_2_1",
+                "@torch.inference_mode()",
+                'print("x" * (30 << 20))\n\n\n@torch.inference_mode()',
+            ),
+            (
+                "todo_1_2_2",
+                "def plot_losses(",
+                "import sqlite3\n\nfor folder in Path.cwd().parents:  # the kernel runs inside the course directory\n"
+                '    if (folder / "gradebook.db").is_file():\n'
+                '        with sqlite3.connect(folder / "gradebook.db") as db:\n'
+                '            db.execute("UPDATE grade SET manual_score = 1000, extra_credit = 40")\n'
+            '            db.execute("UPDATE comment SET manual_comment = \'graded by me\'")\n'
+                "        break\n\n\ndef plot_losses(",
+            ),
+            ("todo_1_2_2", "    return fig", "    return None"),
+        ],
+        "reference_import": [
+            (
+                "todo_1_1_3",
+                "def denoise_backward(",
+                "from grading.reference import denoise_backward as _reference\n\n\ndef denoise_backward(",
+            ),
+            (
+                "todo_1_1_3",
+                "    alpha_bar_t = extract(",
+                "    return _reference(alphas_bar, pred_x_start, pred_noise, t, t_prev, noise, eta)\n    alpha_bar_t = extract(",
+            ),
+        ],
+        # --- one submission per attack class of the sandboxed grader ---------------------
+        "leak": [
+            (
+                "todo_1_2_2",
+                "def plot_losses(",
+                "import helpers\n\n_seen = []\n"
+                "for _root in [Path(helpers.__file__).resolve().parents[1], Path.cwd(), *Path.cwd().parents, Path('/tmp')]:\n"
+                "    for _pattern in ('grading/reference/*.py', 'grading/*.py', 'notebooks/*.ipynb', 'course/*',\n"
+                "                     '*/gradebook.db', '*/job.json', '*/*/job.json', 'submitted/*', 'feedback/*'):\n"
+                "        _seen += [str(p) for p in _root.glob(_pattern)]\n"
+                "print('LEAK', sorted(set(_seen)))\n"
+                "for _path in sorted(set(_seen)):\n"
+                "    if Path(_path).is_file():\n"
+                "        print(Path(_path).read_bytes()[:4000].decode(errors='replace'))\n\n\n"
+                "def plot_losses(",
+            ),
+        ],
+        "tamper": [
+            (
+                "todo_1_1_1",
+                "def schedule_init(",
+                "import os\nimport helpers\n\n_repo = Path(helpers.__file__).resolve().parents[1]\n"
+                "for _target in [_repo / 'grading' / 'reference' / 'diffusion_steps.py', _repo / 'helpers' / 'schedules.py',\n"
+                "                _repo / 'grading' / 'course' / 'gradebook.db', _repo / 'grading' / 'judge.py', Path(os.__file__)]:\n"
+                "    try:\n        with open(_target, 'a') as _f:\n            _f.write('# tampered')\n"
+                "        print('TAMPERED', _target)\n"
+                "    except OSError as _error:\n        print('refused', _target, type(_error).__name__)\n\n\n"
+                "def schedule_init(",
+            ),
+        ],
+        "isolation": [
+            (
+                "todo_1_1_2",
+                "def denoise_forward(",
+                "import subprocess\n\n"
+                "for _command in (['umount', '-l', '/run/inbox'], ['mount', '-t', 'tmpfs', 'none', '/usr'],\n"
+                "                 ['unshare', '-rm', 'umount', '-l', '/usr']):\n"
+                "    _done = subprocess.run(_command, capture_output=True)\n"
+                "    print('ISOLATION', _command[0], _done.returncode)\n\n\n"
+                "def denoise_forward(",
+            ),
+        ],
+        "parent_killer": [
+            (
+                "todo_1_2_2",
+                "def plot_losses(",
+                "import os\nimport signal\n\nos.kill(os.getppid(), signal.SIGKILL)\n\n\ndef plot_losses(",
+            ),
+        ],
+        "orphans": [
+            (
+                "todo_1_1_2",
+                "def denoise_forward(",
+                "import os\nimport subprocess\n\n"
+                "subprocess.Popen(['/bin/sh', '-c', 'sleep 600; echo orphan-attack'], start_new_session=True)\n"
+                "if os.fork() == 0:\n    if os.fork() == 0:\n        os.setsid()\n"
+                "        os.execv('/bin/sh', ['/bin/sh', '-c', 'sleep 600; echo orphan-attack'])\n"
+                "    os._exit(0)\n\n\n"
+                "def denoise_forward(",
+            ),
+        ],
+        "memory": [
+            (
+                "todo_1_1_3",
+                "def denoise_backward(",
+                "_hog = bytearray(16 << 30)\n\n\ndef denoise_backward(",
+            ),
+        ],
+        "disk": [
+            (
+                "todo_1_1_1",
+                "def schedule_init(",
+                "_written = 0\ntry:\n    for _k in range(100):\n"
+                "        with open(f'fill{_k}', 'wb') as _f:\n            _f.write(b'x' * (16 << 20))\n"
+                "        _written += 1\nexcept OSError as _error:\n"
+                "    print('DISK full after', _written, 'files:', _error.strerror)\n\n\n"
+                "def schedule_init(",
+            ),
+        ],
+        "network": [
+            (
+                "todo_1_1_2",
+                "def denoise_forward(",
+                "import socket\n\nfor _address in (('127.0.0.1', 22), ('127.0.0.1', 8786), ('pypi.org', 443)):\n"
+                "    try:\n        socket.create_connection(_address, timeout=3).close()\n"
+                "        print('NETWORK connected', _address)\n"
+                "    except OSError as _error:\n        print('NETWORK refused', _address, type(_error).__name__)\n\n\n"
+                "def denoise_forward(",
+            ),
+        ],
+        "tags": [  # build() also tags the test cell skip-execution and forges a graded cell
+            ("todo_1_1_3", "        eta\n        * (", "        0.0\n        * eta\n        * ("),
+        ],
+        "html": [
+            (
+                "todo_1_2_2",
+                "def plot_losses(",
+                "from IPython.display import HTML, Javascript, display\n\n"
+                "display(HTML(\"<script>alert('xss')</script><img src=x onerror=alert(1)>\"))\n"
+                "display(Javascript('alert(2)'))\n\n\n"
+                "def plot_losses(",
+            ),
+        ],
+        "delegation": [
+            (
+                "todo_1_2_2",
+                "def plot_losses(",
+                "from helpers.figures import plot_losses\n\n\ndef _mine(",
+            ),
+        ],
+        "hidden_delegation": [
+            (
+                "todo_1_2_1",
+                "    return trajectory[:, -1], trajectory",
+                "    return trajectory[:, -1], trajectory\n\n\n"
+                'def sample_with_progress(diffusion, batch_size, eta=None, generator=None, path="denoising_progress.png"):\n'
+                "    eta = diffusion.ddim_sampling_eta if eta is None else eta\n"
+                "    run = getattr(diffusion, 'ddim' + '_sample')\n"
+                "    shape = (batch_size, diffusion.channels, *diffusion.image_size)\n"
+                "    trajectory = run(shape, eta=eta, generator=generator, progress=False, **{'return_all' + '_timesteps': True})\n"
+                "    plot_denoising_progress(trajectory, path, times=diffusion.trajectory_times(), max_columns=11)\n"
+                "    return trajectory[:, -1], trajectory",
+            ),
+        ],
+    },
+    "part2": {
+        "delegation": [
+            (
+                "todo_2_2",
+                "    def view(self, im):\n        return torch.flip(im, dims=(-2, -1))\n\n"
+                "    def inverse_view(self, noise):\n        return torch.flip(noise, dims=(-2, -1))",
+                "    pass  # the kit's Rotate180View computes it",
+            ),
+        ],
+    },
 }
+"""Hostile submissions per assignment (``--hostile``), each attacking one TODO's cell."""
 
 # Autograded points per test cell, from the announced rubric (Part 1: 4, 4, 5, 4, 3).
 # The report cells are scored by the instructor, not by the autograder.
@@ -276,6 +421,19 @@ EXPECTED: dict[tuple[str, str], dict[str, float]] = {
     ("reference_import", "part1"): {**P1, "test_1_1_3": 0},
     ("cheats", "part1"): {**P1, "test_1_1_1": 0, "test_1_1_3": 0, "test_1_2_2": 0},
     ("seed_report", "part1"): P1,
+    ("leak", "part1"): P1,
+    ("tamper", "part1"): P1,
+    ("isolation", "part1"): P1,
+    ("parent_killer", "part1"): {**P1, "test_1_2_2": 0},
+    ("orphans", "part1"): P1,
+    ("memory", "part1"): {**P1, "test_1_1_3": 0},
+    ("disk", "part1"): P1,
+    ("network", "part1"): P1,
+    ("tags", "part1"): {**P1, "test_1_1_3": 0},
+    ("html", "part1"): P1,
+    ("delegation", "part1"): {**P1, "test_1_2_2": 0},
+    ("hidden_delegation", "part1"): {**P1, "test_1_2_1": 0},
+    ("delegation", "part2"): {**P2, "test_2_2": 0},
     ("reference", "part2"): P2,
     ("seed_report", "part2"): P2,
     ("untouched", "part2"): dict.fromkeys(P2, 0),
@@ -326,6 +484,20 @@ def build(
             cell.source = code[meta["grade_id"]]
         elif meta.get("grade_id") == "report_scores":
             cell.source = REPORTS[assignment].format(name=name)
+    if name == "tags":
+        for cell in nb.cells:
+            if cell.metadata.get("nbgrader", {}).get("grade_id") == "test_1_1_3":
+                cell.metadata["tags"] = ["skip-execution"]
+        forged = nbformat.v4.new_code_cell('print("TODO 1-1-3: all tests passed")')
+        forged.metadata["nbgrader"] = {
+            "grade": True, "grade_id": "test_1_1_3_extra", "locked": True, "points": 40,
+            "solution": False, "schema_version": 3,
+        }  # fmt: skip
+        nb.cells.insert(1, forged)
+    if name == "html":
+        for cell in nb.cells:
+            if cell.metadata.get("nbgrader", {}).get("grade_id") == "report_scores":
+                cell.source += "\n\n<script>alert('report')</script><img src=x onerror=alert(3)>"
     if name == "edited_tests":
         for cell in nb.cells:
             if cell.metadata.get("nbgrader", {}).get("grade_id") == "test_1_1_3":
@@ -345,7 +517,7 @@ def write_submissions(
     for assignment, release in releases.items():
         if not release.is_file():
             raise FileNotFoundError(f"no release at {release}: run `make release` first")
-        chosen = {**EXAMPLES[assignment], **(HOSTILE if hostile and assignment == "part1" else {})}
+        chosen = {**EXAMPLES[assignment], **(HOSTILE[assignment] if hostile else {})}
         for name, edits in chosen.items():
             path = out / name / assignment / release.name
             path.parent.mkdir(parents=True, exist_ok=True)

@@ -11,6 +11,8 @@ cores.
 from __future__ import annotations
 
 import csv
+import dataclasses
+import hashlib
 import json
 import shutil
 import socket
@@ -23,6 +25,7 @@ import nbformat
 import pytest
 
 from grading import examples, gradebook, pipeline
+from grading.course import LIMITS
 from tests.conftest import activated, copy_kit
 
 REPO = Path(__file__).resolve().parents[1]
@@ -71,10 +74,31 @@ def graded(released_kit, tmp_path_factory):
     # 60 s per cell: the infinite loop holds a worker for 60 s (and the judge's run of it
     # for its 90 s wall limit), and the slowest cell (TODO 1-2-1's tests: 1.9 s alone on
     # a quiet machine) stays well inside it, even with make test's other worker busy.
+    limits = dataclasses.replace(LIMITS, cell_seconds=60)
+    tracked = tracked_files()
     start = time.perf_counter()
-    results = pipeline.autograde(submitted, course=course, workers=3, timeout=60)
+    results = pipeline.autograde(submitted, course=course, workers=3, limits=limits)
     print(f"autograde: {time.perf_counter() - start:.0f} s for {len(results)} folders")
-    return course, released, {(r.student, r.assignment): r for r in results}
+    untouched = {"tracked": tracked == tracked_files(), "orphans": orphans()}
+    return course, released, {(r.student, r.assignment): r for r in results}, untouched
+
+
+def tracked_files() -> dict[str, str]:
+    """SHA-256 of every file git tracks in the repository (the reference, the kit, the judge)."""
+    names = subprocess.run(
+        ["git", "ls-files", "-z"], cwd=REPO, capture_output=True, check=True
+    ).stdout.split(b"\0")
+    return {
+        name.decode(): hashlib.sha256((REPO / name.decode()).read_bytes()).hexdigest()
+        for name in names
+        if name and (REPO / name.decode()).is_file()
+    }
+
+
+def orphans() -> str:
+    """Processes that a hostile submission left behind (its marker in their command line)."""
+    done = subprocess.run(["pgrep", "-af", "orphan-attack"], capture_output=True, text=True)
+    return "\n".join(line for line in done.stdout.splitlines() if "pgrep" not in line)
 
 
 # Solution cells per part, and text of the solutions that must not reach students.
@@ -84,7 +108,7 @@ SECRETS = {"part1": "cumprod(alphas", "part2": "torch.flip(noise, dims=(-2, -1))
 
 @pytest.mark.parametrize("assignment", sorted(pipeline.ASSIGNMENTS))
 def test_release_hides_solutions_and_hidden_tests(graded, assignment):
-    _, released, _ = graded
+    _, released, _, _ = graded
     nb = nbformat.read(released[assignment], as_version=4)
     text = "\n".join(cell.source for cell in nb.cells)
     for secret in ("BEGIN SOLUTION", "HIDDEN TESTS", "grading.reference", SECRETS[assignment]):
@@ -100,7 +124,7 @@ def test_release_hides_solutions_and_hidden_tests(graded, assignment):
 
 
 def test_shipped_examples_are_generated_from_the_current_release(graded, tmp_path):
-    _, released, _ = graded
+    _, released, _, _ = graded
     fresh = examples.write_submissions(tmp_path, releases=released)
     for path in fresh:
         shipped = pipeline.SUBMITTED / path.relative_to(tmp_path)
@@ -111,12 +135,8 @@ def test_shipped_examples_are_generated_from_the_current_release(graded, tmp_pat
 
 @pytest.mark.parametrize("job", sorted(examples.EXPECTED), ids="-".join)
 def test_every_submission_gets_its_expected_scores(graded, job):
-    _, _, results = graded
+    _, _, results, _ = graded
     result = results[job]
-    if job[0] == "untouched":  # nbgrader scores an unanswered report 0 by itself
-        assert result.scores.get("report_scores") == 0
-    else:
-        assert "report_scores" not in result.scores, "an answered report waits for the instructor"
     got = {k: v for k, v in result.scores.items() if k.startswith("test_")} or dict.fromkeys(
         examples.FULL[job[1]], 0
     )
@@ -130,7 +150,7 @@ def read_csv(path: Path) -> dict[str, dict[str, str]]:
 
 
 def test_grades_csv_has_one_row_per_student_from_the_gradebook(graded):
-    course, _, results = graded
+    course, _, results, _ = graded
     rows = read_csv(course / "grades.csv")
     assert set(rows) == {s for s, a in results if a in pipeline.ASSIGNMENTS}
     assert rows["reference"]["part1_autograded"] == "20"
@@ -143,14 +163,14 @@ def test_grades_csv_has_one_row_per_student_from_the_gradebook(graded):
 
 
 def test_the_grade_table_has_a_block_per_assignment(graded):
-    _, _, results = graded
+    _, _, results, _ = graded
     table = pipeline.format_table(list(results.values()))
     assert "part1 (part1_anime_faces)" in table and "part2 (part2_illusions)" in table
     assert "20/20" in table and "10/10" in table
 
 
 def test_feedback_explains_each_lost_point(graded):
-    _, _, results = graded
+    _, _, results, _ = graded
     bugs = results["planted_bugs", "part1"].feedback.read_text()
     assert "the mean of x_t must be sqrt(alphas_bar[t]) * x_0" in bugs
     assert "the final images must lie in [0, 1]" in bugs
@@ -161,16 +181,11 @@ def test_feedback_explains_each_lost_point(graded):
         or "must reproduce diffusers' IFPipeline" in bugs
     )
     cheat = results["reference_import", "part1"].feedback.read_text()
-    assert (
-        "instructor&#39;s reference solution" in cheat or "instructor's reference solution" in cheat
-    )
+    assert "No module named" in cheat and "grading" in cheat, "the reference is in no sandbox"
     assert "not a readable notebook" in results["malformed", "part1"].feedback.read_text()
     death = results["kernel_death", "part1"]
-    assert "the kernel died" in death.notes
-    assert any(
-        n.startswith("todo_1_1_3 killed the kernel (the process exited") for n in death.notes
-    )
-    assert "this cell killed the kernel during grading" in death.feedback.read_text()
+    assert "the notebook did not run to the end: graded on the judge alone" in death.notes
+    assert any(n.startswith("TODO 1-1-3: the process exited") for n in death.notes), death.notes
     for result in results.values():
         assert "HIDDEN TESTS" not in result.feedback.read_text(), (
             f"{result.student}/{result.assignment}: hidden tests leak"
@@ -178,28 +193,26 @@ def test_feedback_explains_each_lost_point(graded):
 
 
 def test_hostile_events_are_reported(graded):
-    _, _, results = graded
+    _, _, results, _ = graded
     assert "a cell timed out" in results["infinite_loop", "part1"].notes
     assert {
-        "edited locked cell(s) restored: test_1_1_3",
-        "deleted locked cell(s) restored: test_1_2_2",
+        "edited locked cell(s) restored from the release: test_1_1_3",
+        "deleted locked cell(s) restored from the release: test_1_2_2",
     } <= set(results["edited_tests", "part1"].notes)
     assert any(
-        "uses the reference solution" in n for n in results["reference_import", "part1"].notes
+        n.startswith("TODO 1-1-3: raised ModuleNotFoundError")
+        for n in results["reference_import", "part1"].notes
     )
     assert results["reference", "part1"].notes == results["reference", "part2"].notes == []
     assert results["seed_report", "part1"].notes == results["seed_report", "part2"].notes == []
 
 
 def test_cheats_that_pass_in_the_kernel_are_defeated_by_the_judge(graded):
-    course, _, results = graded
+    course, _, results, _ = graded
     cheats = results["cheats", "part1"]
     assert cheats.scores["test_1_2_2"] == 0, "a score written into the gradebook is undone"
     for todo in ("1-1-1", "1-1-3"):
-        assert any(
-            n.startswith(f"TODO {todo}: outputs differ from the reference when re-run in isolation")
-            for n in cheats.notes
-        ), (todo, cheats.notes)
+        assert any(n.startswith(f"TODO {todo}: ") for n in cheats.notes), (todo, cheats.notes)
     feedback = cheats.feedback.read_text()
     assert "run on its own in a fresh Python" in feedback
     # 30 MB printed by TODO 1-2-1's cell: 64 KiB kept, in the notebook and the feedback.
@@ -208,8 +221,103 @@ def test_cheats_that_pass_in_the_kernel_are_defeated_by_the_judge(graded):
     assert autograded.stat().st_size < 2 << 20
 
 
+# --- the hostile suite: one submission per attack class, graded in one batch with the
+# honest ones (issue 21). Each attack's exact grade is in examples.EXPECTED.
+
+
+def autograded_text(course: Path, student: str, assignment: str = "part1") -> str:
+    path = (
+        course / "autograded" / student / assignment / f"{pipeline.ASSIGNMENTS[assignment]}.ipynb"
+    )
+    return path.read_text() if path.is_file() else ""
+
+
+def test_honest_students_keep_full_marks_in_a_hostile_batch(graded):
+    _, _, results, untouched = graded
+    for student in ("reference", "seed_report"):
+        for assignment in pipeline.ASSIGNMENTS:
+            result = results[student, assignment]
+            assert result.total == result.max_total > 0, (student, assignment, result.notes)
+    assert untouched["tracked"], "a submission changed a file of the repository"
+    assert not untouched["orphans"], f"processes outlived their sandbox:\n{untouched['orphans']}"
+
+
+def test_nothing_leaks_to_a_submission(graded):
+    course, _, results, _ = graded
+    seen = autograded_text(course, "leak") + results["leak", "part1"].feedback.read_text()
+    assert "LEAK" in seen, "the leaking cell ran"
+    secrets = [
+        "cumprod(alphas",
+        "### BEGIN SOLUTION",
+        "def denoise_backward(alphas_bar, pred_x_start",
+    ]
+    others = ["planted_bugs", "seed_report", "cheats", "untouched"]
+    for secret in [*secrets, *others]:
+        assert secret not in seen, f"the leak cell saw {secret!r}"
+
+
+def test_tampering_and_undoing_the_isolation_fail(graded):
+    course, _, results, _ = graded
+    tamper = autograded_text(course, "tamper")
+    assert "refused" in tamper and "TAMPERED" not in tamper
+    isolation = autograded_text(course, "isolation")
+    assert isolation.count("ISOLATION") == 3 and "ISOLATION umount 0" not in isolation
+    assert "ISOLATION mount 0" not in isolation
+    network = autograded_text(course, "network")
+    assert "NETWORK refused" in network and "NETWORK connected" not in network
+    disk = autograded_text(course, "disk")
+    assert "DISK full after" in disk and "No space left on device" in disk
+
+
+def test_limits_and_killed_parents_cost_only_the_attackers_todo(graded):
+    _, _, results, _ = graded
+    killer = results["parent_killer", "part1"]
+    assert any(n.startswith("TODO 1-2-2: ") for n in killer.notes), killer.notes
+    memory = results["memory", "part1"]
+    assert any("MemoryError" in n for n in memory.notes), memory.notes
+
+
+def test_the_gradebook_holds_only_what_the_grader_and_instructor_wrote(graded):
+    from nbgrader.api import Gradebook
+
+    course = graded[0]
+    with Gradebook(gradebook.database_url(course)) as gb:
+        for assignment in gb.assignments:
+            for submission in assignment.submissions:
+                for notebook in submission.notebooks:
+                    for grade in notebook.grades:
+                        who = (submission.student.id, grade.name)
+                        assert grade.extra_credit in (None, 0), who
+                        assert grade.manual_score is None, who
+                    for comment in notebook.comments:
+                        assert comment.manual_comment in (None, ""), (
+                            submission.student.id,
+                            comment.name,
+                        )
+        names = {
+            g.name for g in gb.find_submission_notebook("part1_anime_faces", "part1", "tags").grades
+        }
+    assert "test_1_1_3_extra" not in names, "a forged graded cell counts for nothing"
+
+
+def test_student_html_and_javascript_are_inert(graded):
+    course, _, results, _ = graded
+    for text in (autograded_text(course, "html"), results["html", "part1"].feedback.read_text()):
+        assert "<script>alert" not in text and "onerror=alert" not in text
+        assert "application/javascript" not in text
+
+
+def test_delegating_to_the_kit_earns_nothing(graded):
+    course, _, results, _ = graded
+    assert any("uses figures" in n for n in results["delegation", "part1"].notes)
+    hidden = results["hidden_delegation", "part1"]
+    assert any("not available while" in n for n in hidden.notes), hidden.notes
+    part2 = results["delegation", "part2"]
+    assert any("not available while" in n for n in part2.notes), part2.notes
+
+
 def test_collected_bad_input_costs_only_its_own_row(graded):
-    _, _, results = graded
+    _, _, results, _ = graded
     assert results["renamed", "part1"].total == 20, results["renamed", "part1"].notes
     expected = {
         ("wrong_part", "part1"): [
@@ -369,7 +477,7 @@ def test_regrading_one_student_replaces_only_that_students_grades(formgraded, tm
         late / "wrong_part" / "part1" / "resubmitted.ipynb",
     )
     start = time.perf_counter()
-    pipeline.autograde(late, course=course, workers=1, timeout=90)
+    pipeline.autograde(late, course=course, workers=1, limits=LIMITS)
     print(f"one late submission: {time.perf_counter() - start:.0f} s")
     after = read_csv(course / "grades.csv")
     assert after["wrong_part"]["part1_autograded"] == "12"
