@@ -100,7 +100,7 @@ def _run_one(function: Callable[[Any], Any], job: Any) -> tuple[Any, str | None,
     start = time.perf_counter()
     try:
         return function(job), None, time.perf_counter() - start
-    except Exception as e:
+    except (Exception, SystemExit) as e:  # a main() called as a function exits, never kills the run
         return None, _one_line(e), time.perf_counter() - start
 
 

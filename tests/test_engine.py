@@ -32,6 +32,8 @@ def test_threads_deliver_in_completion_order_in_the_callers_thread():
             return n if second_delivered.wait(timeout=20) else -1
         if n == 2:
             raise KeyError("no such student")
+        if n == 4:
+            sys.exit("usage: grade STUDENT")
         return n * 10
 
     def on_result(outcome: engine.Outcome) -> None:
@@ -39,13 +41,14 @@ def test_threads_deliver_in_completion_order_in_the_callers_thread():
         if outcome.job == 1:
             second_delivered.set()
 
-    outcomes = engine.run_jobs(work, [0, 1, 2, 3], workers=4, on_result=on_result)
+    outcomes = engine.run_jobs(work, [0, 1, 2, 3, 4], workers=5, on_result=on_result)
 
-    assert [o.job for o in outcomes] == [0, 1, 2, 3]
-    assert [o.result for o in outcomes] == [0, 10, None, 30]
+    assert [o.job for o in outcomes] == [0, 1, 2, 3, 4]
+    assert [o.result for o in outcomes] == [0, 10, None, 30, None]
     assert outcomes[2].error == "KeyError: 'no such student'" and not outcomes[2].ok
-    assert all(o.ok for i, o in enumerate(outcomes) if i != 2)
-    assert sorted(o.job for o, _ in seen) == [0, 1, 2, 3]  # once per job
+    assert outcomes[4].error == "SystemExit: usage: grade STUDENT"
+    assert all(o.ok for i, o in enumerate(outcomes) if i not in (2, 4))
+    assert sorted(o.job for o, _ in seen) == [0, 1, 2, 3, 4]  # once per job
     assert {thread for _, thread in seen} == {caller}
     assert [o.job for o, _ in seen].index(1) < [o.job for o, _ in seen].index(0)
 
