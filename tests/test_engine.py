@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
 import re
 import shlex
+import shutil
 import signal
 import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -98,11 +101,11 @@ def test_check_names_the_fix_for_each_mismatch(tmp_path):
     assert engine._problem("tcp://w:1", mine, mine, tmp_path) is None
 
 
-@pytest.fixture(scope="module")
-def cluster(tmp_path_factory):
-    """A scheduler and two one-thread workers, each its own process group, in a clean
-    environment (no PYTHONPATH: the workers import the kit through the venv's .pth)."""
-    tmp = tmp_path_factory.mktemp("dask")
+@contextlib.contextmanager
+def dask_cluster(tmp: Path, workers: list[dict[str, str]]) -> Iterator[Path]:
+    """A scheduler and one one-thread worker per entry of ``workers`` (its extra
+    environment), each its own process group, in a clean environment: no PYTHONPATH unless
+    given, so the workers import the kit through the venv's .pth."""
     scheduler_file = tmp / "scheduler.json"
     env = {
         "PATH": os.environ["PATH"],
@@ -112,22 +115,29 @@ def cluster(tmp_path_factory):
         "DASK_DISTRIBUTED__SCHEDULER__ALLOWED_FAILURES": "1",
     }
     common = ["--scheduler-file", str(scheduler_file), "--no-dashboard"]
-    commands = [[str(DASK), "scheduler", "--host", "127.0.0.1", "--port", "0", *common]] + [
-        [str(DASK), "worker", *common, "--nthreads", "1", "--local-directory", str(tmp)]
-    ] * 2
+    worker = [str(DASK), "worker", *common, "--nthreads", "1", "--local-directory", str(tmp)]
+    commands = [([str(DASK), "scheduler", "--host", "127.0.0.1", "--port", "0", *common], {})]
+    commands += [(worker, extra) for extra in workers]
     processes = []
     try:
-        for command in commands:
-            log = open(tmp / f"{len(processes)}.log", "w")  # noqa: SIM115  # closed with the test
-            processes.append(
-                subprocess.Popen(
-                    command, env=env, cwd=tmp, stdout=log, stderr=log, start_new_session=True
+        for command, extra in commands:
+            with open(tmp / f"{len(processes)}.log", "w") as log:
+                processes.append(
+                    subprocess.Popen(
+                        command,
+                        env=env | extra,
+                        cwd=tmp,
+                        stdout=log,
+                        stderr=log,
+                        start_new_session=True,
+                    )
                 )
-            )
-            while command[1] == "scheduler" and not scheduler_file.exists():
+            deadline = time.monotonic() + 60
+            while not scheduler_file.exists():
+                assert time.monotonic() < deadline, (tmp / "0.log").read_text()
                 time.sleep(0.1)
         client = engine.connect(str(scheduler_file))
-        client.wait_for_workers(2, timeout=60)
+        client.wait_for_workers(len(workers), timeout=60)
         client.close()
         yield scheduler_file
     finally:
@@ -138,6 +148,12 @@ def cluster(tmp_path_factory):
                 process.wait(timeout=15)
             except subprocess.TimeoutExpired:
                 os.killpg(process.pid, signal.SIGKILL)
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory):
+    with dask_cluster(tmp_path_factory.mktemp("dask"), [{}, {}]) as scheduler_file:
+        yield scheduler_file
 
 
 def test_dask_cluster_runs_jobs_survives_an_error_and_a_dead_worker(cluster):
@@ -222,3 +238,20 @@ def test_ctrl_c_on_the_cluster_reraises_and_leaves_it_usable(cluster):
     assert len(delivered) == len(set(delivered)) < len(jobs)
     after = engine.run_jobs(job, [("square", 9)], scheduler=str(cluster), progress=False)
     assert after[0].result["square"] == 81
+
+
+def test_check_finds_a_worker_on_another_version_of_the_kit(tmp_path):
+    other = tmp_path / "other-checkout"
+    skip = shutil.ignore_patterns("course", "submitted", "__pycache__", "*.pt")
+    for package in ("grading", "helpers"):
+        shutil.copytree(REPO / package, other / package, ignore=skip)
+    with open(other / "grading" / "judge.py", "a") as judge:
+        judge.write("# a later commit\n")
+    course = tmp_path / "course"
+    course.mkdir()
+    # The copy comes first on the path: that worker imports grading from another checkout.
+    with dask_cluster(tmp_path, [{}, {"PYTHONPATH": str(other)}]) as scheduler_file:
+        problems = engine.check(str(scheduler_file), course, out=io.StringIO())
+    assert len(problems) == 1
+    assert "another version of grading/ and helpers/" in problems[0]
+    assert str(other) in problems[0] and "same commit" in problems[0]
