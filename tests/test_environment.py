@@ -20,10 +20,10 @@ CONDA_PYTHON = "3.11"
 MARKER_ENV = {"python_full_version": "3.11.9", "python_version": "3.11", "sys_platform": "linux"}
 
 
-def direct_requirements() -> list[str]:
+def direct_requirements() -> list[Requirement]:
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())
     names = project["project"]["dependencies"] + project["dependency-groups"]["dev"]
-    return [Requirement(r).name for r in names]
+    return [Requirement(r) for r in names]
 
 
 def locked_versions() -> dict[str, str]:
@@ -38,8 +38,11 @@ def locked_versions() -> dict[str, str]:
 
 def render_environment_yml() -> str:
     versions = locked_versions()
+    # Extras stay on the pin: pip installs dask's scheduler and workers only for
+    # dask[distributed], and the lock lists the extra's packages under dask, not on their own.
     pins = "\n".join(
-        f"      - {name}=={versions[_normalise(name)]}" for name in direct_requirements()
+        f"      - {r.name}{_extras(r)}=={versions[_normalise(r.name)]}"
+        for r in direct_requirements()
     )
     return (
         "# Generated from uv.lock by `make lock`: the same pins as `make setup` installs.\n"
@@ -54,6 +57,10 @@ def render_environment_yml() -> str:
         "  - pip:\n"
         f"{pins}\n"
     )
+
+
+def _extras(requirement: Requirement) -> str:
+    return f"[{','.join(sorted(requirement.extras))}]" if requirement.extras else ""
 
 
 def _normalise(name: str) -> str:
