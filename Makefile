@@ -56,15 +56,23 @@ collect: $(STAMP)
 	@test -n "$(ZIP)" || { echo "usage: make collect ZIP=path/to/download.zip (or a folder) [OUT=$(OUT)] [LMS=canvas|moodle|blackboard|brightspace|folders] [ROSTER=grading/students.csv] [ASSIGNMENT=part1] [TZ_NAME=Europe/Berlin]"; exit 2; }
 	$(PY) -m grading.collect "$(ZIP)" --out "$(OUT)"$(if $(LMS), --lms $(LMS))$(if $(ROSTER), --roster "$(ROSTER)")$(if $(ASSIGNMENT), --assignment $(ASSIGNMENT))$(if $(TZ_NAME), --timezone $(TZ_NAME))
 
-# Grade grading/submitted/<student>/ (releasing first if there is no gradebook yet) into
-# grading/course/gradebook.db: grades.csv, feedback/<student>/, autograded/<student>/.
+# Grade SUBMITTED/<student>/<assignment>/ (default grading/submitted; STUDENT=id for one
+# student) into grading/course/gradebook.db, each submission in bubblewrap sandboxes
+# (grading/sandbox.py), merged as it finishes: grades.csv, feedback/, autograded/.
+# WORKERS=n submissions at once (default 2); SCHEDULER=tcp://host:8786 or a scheduler
+# file grades on a Dask cluster (grading/engine.py); NO_SANDBOX=1 for trusted notebooks
+# only. Releases first if there is no gradebook yet.
+SUBMITTED ?= grading/submitted
 autograde: $(STAMP)
 	@test -f grading/course/gradebook.db || $(PY) -m grading.pipeline release
-	$(PY) -m grading.pipeline autograde
+	$(PY) -m grading.pipeline autograde --submitted "$(SUBMITTED)"$(if $(STUDENT), --student "$(STUDENT)")$(if $(WORKERS), --workers $(WORKERS))$(if $(SCHEDULER), --scheduler "$(SCHEDULER)")$(if $(NO_SANDBOX), --no-sandbox)
 
-# grading/course/grades.csv from the gradebook: after manual grading in formgrader.
+# grading/course/grades.csv from the gradebook (after manual grading in formgrader), and
+# the LMS's import files (make lms) when there is a roster.
 grades: $(STAMP)
 	$(PY) -m grading.gradebook grades
+	@if [ -f "$(or $(ROSTER),grading/students.csv)" ]; then $(MAKE) --no-print-directory lms; \
+	else echo "no roster ($(or $(ROSTER),grading/students.csv)): no LMS files (make lms)"; fi
 
 # What the LMS imports, from grades.csv (make grades) and the roster's ids: LMS_DIR/
 # canvas_grades.csv (Canvas's gradebook import; CANVAS_PART1="Part 1 (12345)" names the

@@ -250,7 +250,7 @@ HOSTILE: dict[str, dict[str, list[Edit] | None]] = {
                 '    if (folder / "gradebook.db").is_file():\n'
                 '        with sqlite3.connect(folder / "gradebook.db") as db:\n'
                 '            db.execute("UPDATE grade SET manual_score = 1000, extra_credit = 40")\n'
-            '            db.execute("UPDATE comment SET manual_comment = \'graded by me\'")\n'
+                "            db.execute(\"UPDATE comment SET manual_comment = 'graded by me'\")\n"
                 "        break\n\n\ndef plot_losses(",
             ),
             ("todo_1_2_2", "    return fig", "    return None"),

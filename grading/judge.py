@@ -26,6 +26,7 @@ import tempfile
 import threading
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import torch
 
@@ -107,7 +108,7 @@ def judge(
             if spec.assignment == assignment
         }
     verdicts = {todo: Verdict(False, job) for todo, job in jobs.items() if isinstance(job, str)}
-    runnable = {todo: job for todo, job in jobs.items() if not isinstance(job, str)}
+    runnable = {todo: (todo, job) for todo, job in jobs.items() if not isinstance(job, str)}
     if runnable:
         verdicts.update(run_in_sandbox(runnable, use_sandbox=use_sandbox, limits=limits))
     return {todo: verdicts[todo] for todo in jobs}
@@ -118,22 +119,24 @@ CHILD_FILES = ("__init__.py", "todos.py", "judge_child.py")
 
 
 def run_in_sandbox(
-    jobs: dict[str, list], *, use_sandbox: bool = True, limits: Limits = LIMITS
-) -> dict[str, Verdict]:
-    """Run each TODO's cells ``{todo: cells}`` of one submission in one sandbox, decide here."""
-    cases = {todo: TODOS[todo].cases() for todo in jobs}
+    jobs: dict[Any, tuple[str, list]], *, use_sandbox: bool = True, limits: Limits = LIMITS
+) -> dict[Any, Verdict]:
+    """Run each job ``{key: (todo, cells)}`` of one submission in one sandbox, decide here."""
+    names = {key: f"job{k}" for k, key in enumerate(jobs)}
+    cases = {todo: TODOS[todo].cases() for todo, _ in jobs.values()}
     with tempfile.TemporaryDirectory(prefix="judge-") as tmp:
         work = Path(tmp)
         package = work / "judge" / "grading"
         package.mkdir(parents=True)
         for name in CHILD_FILES:
             shutil.copy2(GRADING / name, package / name)
-        for todo, cells in jobs.items():
-            (work / todo / "cwd").mkdir(parents=True)
-            torch.save(cases[todo], work / todo / "cases.pt")
-            (work / todo / "job.json").write_text(json.dumps({"todo": todo, "cells": cells}))
+        for key, (todo, cells) in jobs.items():
+            folder = work / names[key]
+            (folder / "cwd").mkdir(parents=True)
+            torch.save(cases[todo], folder / "cases.pt")
+            (folder / "job.json").write_text(json.dumps({"todo": todo, "cells": cells}))
         plan = {
-            "jobs": list(jobs),
+            "jobs": list(names.values()),
             "cpu_seconds": limits.todo_seconds,
             "wall_seconds": limits.todo_seconds,
             "result_bytes": limits.output_bytes,
@@ -143,11 +146,10 @@ def run_in_sandbox(
         # only the copied package is importable besides the environment.
         boot = f"import sys; sys.path.insert(0, {str(work / 'judge')!r}); "
         boot += "from grading.judge_child import serve; serve(__import__('pathlib').Path.cwd())"
-        env = sandbox_env(work)
         outcome = sandbox.run(
             [sys.executable, "-I", "-c", boot],
             work,
-            env,
+            sandbox_env(work),
             sandbox=use_sandbox,
             limits=limits,
             wall_seconds=limits.todo_seconds * len(jobs) + 60,
@@ -163,10 +165,10 @@ def run_in_sandbox(
         f"the judge's run failed: {outcome.stderr.decode(errors='replace').strip()[-300:]}"
     )
     return {
-        todo: _verdict(todo, cases[todo], report[todo])
-        if isinstance(report.get(todo), dict)
+        key: _verdict(todo, cases[todo], report[names[key]])
+        if isinstance(report.get(names[key]), dict)
         else Verdict(False, failure)
-        for todo in jobs
+        for key, (todo, _) in jobs.items()
     }
 
 

@@ -242,11 +242,16 @@ def autograde(
 
     def merge(outcome: engine.Outcome) -> None:
         job = outcome.job
-        if outcome.ok:
-            results[job.student, job.assignment] = record(course, outcome.result)
-        else:  # the grading itself failed (a worker lost, a bug): this row says why
-            results[job.student, job.assignment] = record(
-                course, not_graded(job, f"grading failed: {outcome.error_line}")
+        graded = outcome.result if outcome.ok else None
+        if graded is None:  # the grading itself failed (a worker lost, a bug): this row says why
+            graded = not_graded(job, f"grading failed: {outcome.error}")
+        try:
+            results[job.student, job.assignment] = record(course, graded)
+        except Exception as error:  # one submission's merge must not stop the others
+            results[job.student, job.assignment] = Result(
+                job.student,
+                job.assignment,
+                notes=[f"merging failed: {type(error).__name__}: {error}"],
             )
 
     try:
@@ -538,6 +543,7 @@ def record(course: Path, graded: Graded) -> Result:
         result.notes.append("a newer submission is already graded: kept it")
         return result
     if staged is not None:
+        target.parent.mkdir(parents=True, exist_ok=True)
         staged.replace(target)
     else:
         target.unlink(missing_ok=True)

@@ -159,7 +159,9 @@ class Rotate180View(views.Rotate180View):
 def _hostile(todo: str, what: str) -> Change:
     """A cheat of the ``cheats`` example submission (graded end to end in tests/test_grading.py)."""
     cell = judge.TODOS[todo].cell(todo)
-    return Change(todo, what, tuple((old, new) for c, old, new in HOSTILE["cheats"] if c == cell))
+    return Change(
+        todo, what, tuple((old, new) for c, old, new in HOSTILE["part1"]["cheats"] if c == cell)
+    )
 
 
 CHEATS = [
@@ -239,7 +241,7 @@ def jobs(changes: list[Change]) -> dict[str, tuple[str, list]]:
 def judge_all() -> dict[str, list[tuple[Change, judge.Verdict]]]:
     everything = {"mutants": MUTANTS, "rewrites": REWRITES, "cheats": CHEATS}
     flat = [c for changes in everything.values() for c in changes]
-    verdicts = list(judge.run_isolated(jobs(flat)).values())
+    verdicts = list(judge.run_in_sandbox(jobs(flat)).values())
     out, k = {}, 0
     for kind, changes in everything.items():
         out[kind] = list(zip(changes, verdicts[k : k + len(changes)], strict=True))

@@ -27,7 +27,7 @@ from packaging.requirements import Requirement
 from PIL import Image
 from torch.utils.data import Dataset
 
-from grading import examples, pipeline
+from grading import examples, judge, pipeline
 from grading.demo import FIGURES
 from grading.kaggle import DEFAULT_USERNAME, DIST_NAME, BundleError, bootstrap, datasets
 from grading.kaggle.__main__ import main as kaggle_main
@@ -197,10 +197,13 @@ def test_no_instructor_text_anywhere_in_the_bundle(bundle):
                 assert secret not in text, f"{path} leaks {secret!r}"
 
 
-def test_bootstrap_passes_the_autograders_reference_scan(bundle):
+def test_bootstrap_passes_the_judges_delegation_scan(bundle, release):
     # A student's notebook downloaded from Kaggle keeps the cell; it must not cost points.
     for notebook in bundle.notebooks:
-        assert pipeline.scan_for_reference(notebook) == {}
+        assignment = notebook.parent.name
+        released = release / assignment / notebook.name
+        programs = judge.programs(notebook, released, assignment)
+        assert all(not isinstance(p, str) for p in programs.values()), programs
 
 
 def test_the_bootstrap_cell_is_the_source_of_a_real_function(bundle, capsys, monkeypatch, tmp_path):
