@@ -113,6 +113,9 @@ def dask_cluster(tmp: Path, workers: list[dict[str, str]]) -> Iterator[Path]:
         "LANG": "C.UTF-8",
         # One retry, not Dask's three: each costs a worker restart in the dying-job test.
         "DASK_DISTRIBUTED__SCHEDULER__ALLOWED_FAILURES": "1",
+        # As the README starts it: no job queued on a worker, so none dies with the job
+        # that kills it (at Dask's 1.1, one in a few runs lost an innocent job too).
+        "DASK_DISTRIBUTED__SCHEDULER__WORKER_SATURATION": "1.0",
     }
     common = ["--scheduler-file", str(scheduler_file), "--no-dashboard"]
     worker = [str(DASK), "worker", *common, "--nthreads", "1", "--local-directory", str(tmp)]
