@@ -86,6 +86,22 @@ def test_progress_prints_a_line_every_tenth_off_a_terminal():
     assert re.fullmatch(r"graded 600/600, 2 failed, 12\.0 s/job, \d+ s in all", lines[-1])
 
 
+def test_progress_rewrites_one_line_on_a_terminal():
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    stream = Terminal()
+    meter = engine.Progress(3, stream=stream)
+    for n in range(3):
+        meter.update(engine.Outcome(n, n, None, 1.0))
+        assert "\n" not in stream.getvalue()
+    meter.close()
+    updates = stream.getvalue().split("\r")[1:]
+    assert len(updates) == 3 and updates[-1].startswith("graded 3/3, 0 failed, 1.0 s/job")
+    assert stream.getvalue().endswith("\n")
+
+
 def test_check_names_the_fix_for_each_mismatch(tmp_path):
     mine = engine.worker_report(str(tmp_path), "token") | {"shared": True}
     lost = engine._problem(
