@@ -117,6 +117,11 @@ def test_check_names_the_fix_for_each_mismatch(tmp_path):
     assert engine._problem("tcp://w:1", mine, mine, tmp_path) is None
 
 
+def test_a_missing_scheduler_file_names_how_to_start_one(tmp_path):
+    with pytest.raises(engine.EngineError, match="dask scheduler --scheduler-file"):
+        engine.run_jobs(abs, [1], scheduler=str(tmp_path / "scheduler.json"), progress=False)
+
+
 @contextlib.contextmanager
 def dask_cluster(tmp: Path, workers: list[dict[str, str]]) -> Iterator[Path]:
     """A scheduler and one one-thread worker per entry of ``workers`` (its extra
