@@ -18,6 +18,7 @@ a submission can change what they see. The judge decides instead, per submission
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import shutil
@@ -108,10 +109,26 @@ def judge(
             if spec.assignment == assignment
         }
     verdicts = {todo: Verdict(False, job) for todo, job in jobs.items() if isinstance(job, str)}
-    runnable = {todo: (todo, job) for todo, job in jobs.items() if not isinstance(job, str)}
+    keys = {
+        todo: hashlib.sha256(json.dumps([todo, job, limits.todo_seconds]).encode()).hexdigest()
+        for todo, job in jobs.items()
+        if not isinstance(job, str)
+    }
+    with _VERDICTS_LOCK:
+        verdicts.update({todo: _VERDICTS[key] for todo, key in keys.items() if key in _VERDICTS})
+    runnable = {todo: (todo, jobs[todo]) for todo in keys if todo not in verdicts}
     if runnable:
-        verdicts.update(run_in_sandbox(runnable, use_sandbox=use_sandbox, limits=limits))
+        ran = run_in_sandbox(runnable, use_sandbox=use_sandbox, limits=limits)
+        verdicts.update(ran)
+        with _VERDICTS_LOCK:
+            _VERDICTS.update({keys[todo]: verdict for todo, verdict in ran.items()})
     return {todo: verdicts[todo] for todo in jobs}
+
+
+_VERDICTS: dict[str, Verdict] = {}
+_VERDICTS_LOCK = threading.Lock()
+"""Verdicts by the exact cells a TODO ran: the same code (a resubmission, or a TODO a
+submission left as another's) is judged once per process."""
 
 
 CHILD_FILES = ("__init__.py", "todos.py", "judge_child.py")

@@ -10,7 +10,9 @@ stored in the course directory, :func:`sanitize`:
   SVG and widget outputs dropped);
 * cuts each code cell's outputs to ``limit`` bytes, with a visible note.
 
-The feedback is also rendered with ``HTMLExporter.sanitize_html`` (grading/nbgrader_config.py).
+The release's own locked cells are left as they are: they are the instructor's, and
+bleach would escape the rubric's markup. Feedback and formgrader render the stored
+notebook, so what they show is inert too.
 """
 
 from __future__ import annotations
@@ -36,7 +38,8 @@ def sanitize(nb: dict[str, Any], release: dict[str, Any], limit: int) -> dict[st
     for index, cell in enumerate(node.cells):
         cell.source = nbcells.source(cell)
         if cell.cell_type == "code":  # outputs are the student's code's, whoever wrote the cell
-            cell.outputs = limit_outputs(cleaner.sanitize_code_outputs(cell.outputs), limit)
+            kept = limit_outputs(cleaner.sanitize_code_outputs(cell.outputs), limit)
+            cell.outputs = [nbformat.from_dict(output) for output in kept]
         elif trusted.get(nbcells.grade_id(cell)) != cell.source:
             cleaner.preprocess_cell(cell, {}, index)
     return json.loads(nbformat.writes(node))

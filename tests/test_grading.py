@@ -71,10 +71,10 @@ def graded(released_kit, tmp_path_factory):
     submitted = course / "submitted-in"
     examples.write_submissions(submitted, hostile=True, releases=released)
     write_bad_input(submitted)
-    # 60 s per cell: the infinite loop holds a worker for 60 s (and the judge's run of it
-    # for its 90 s wall limit), and the slowest cell (TODO 1-2-1's tests: 1.9 s alone on
-    # a quiet machine) stays well inside it, even with make test's other worker busy.
-    limits = dataclasses.replace(LIMITS, cell_seconds=60)
+    # 40 s per cell and per judged TODO: the infinite loop holds a worker for 40 s in each
+    # sandbox, and the slowest cell (TODO 1-2-1's tests: 1.9 s alone on a quiet machine) and
+    # TODO run (2-3: about 5 s) stay well inside it, even with make test's other worker busy.
+    limits = dataclasses.replace(LIMITS, cell_seconds=40, todo_seconds=40)
     tracked = tracked_files()
     start = time.perf_counter()
     results = pipeline.autograde(submitted, course=course, workers=3, limits=limits)
@@ -303,7 +303,8 @@ def test_the_gradebook_holds_only_what_the_grader_and_instructor_wrote(graded):
 def test_student_html_and_javascript_are_inert(graded):
     course, _, results, _ = graded
     for text in (autograded_text(course, "html"), results["html", "part1"].feedback.read_text()):
-        assert "<script>alert" not in text and "onerror=alert" not in text
+        # Escaped (shown as text) or removed, never markup a browser would run.
+        assert "<script>alert" not in text and "<img src=x onerror" not in text
         assert "application/javascript" not in text
 
 
