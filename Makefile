@@ -37,14 +37,18 @@ test: $(STAMP)
 demo: $(STAMP)
 	$(PY) -m grading.demo --out outputs/demo
 
-# The notebooks' solution regions, written from grading/reference (their one source);
-# tests/test_solutions.py fails while a committed notebook is stale.
+# The notebooks' solution regions, written from grading/reference (their one source),
+# and their rubric (points, tier tables, CLIP_BASELINE) from grading/rubric.toml;
+# tests/test_solutions.py and tests/test_rubric_cells.py fail while a notebook is stale.
 notebooks: $(STAMP)
 	$(PY) -m grading.solutions
+	$(PY) -m grading.rubric_cells
 
 # The student version of notebooks/ in grading/course/release, checked with
-# `nbgrader validate --invert` (its TODO tests must fail).
+# `nbgrader validate --invert` (its TODO tests must fail). Refused while the notebooks
+# do not show grading/rubric.toml (the check names the fix: make notebooks).
 release: $(STAMP)
+	@$(PY) -m grading.rubric_cells --check
 	$(PY) -m grading.pipeline release
 
 # An LMS download (a zip or folder: one folder or zip per student, any file names) into
