@@ -8,7 +8,7 @@ UV     := python3 -m uv
 export UV_PYTHON_DOWNLOADS := never
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 
-.PHONY: setup test test-kaggle demo notebooks release collect autograde grades kaggle bench lint lock chromium bubblewrap clean
+.PHONY: setup test test-kaggle demo notebooks release student-kit collect autograde grades kaggle bench lint lock chromium bubblewrap clean
 
 setup: $(STAMP)
 
@@ -50,6 +50,11 @@ notebooks: $(STAMP)
 release: $(STAMP)
 	@$(PY) -m grading.rubric_cells --check
 	$(PY) -m grading.pipeline release
+
+# What students get instead of this repository (which holds the answers): the released
+# notebooks, helpers and the setup, in outputs/student-kit/ and its zip (grading/student_kit.py).
+student-kit: release
+	$(PY) -m grading.student_kit --out outputs/student-kit --uv-version $(UV_VERSION)
 
 # An LMS download (a zip or folder: one folder or zip per student, any file names) into
 # grading/submitted/<student>/<assignment>/ (or OUT=dir), each notebook placed by its
