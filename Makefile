@@ -8,7 +8,7 @@ UV     := python3 -m uv
 export UV_PYTHON_DOWNLOADS := never
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 
-.PHONY: setup test test-kaggle demo notebooks release student-kit collect autograde grades kaggle bench lint lock chromium bubblewrap clean
+.PHONY: setup test test-kaggle demo notebooks release student-kit formgrader collect autograde grades kaggle bench lint lock chromium bubblewrap clean
 
 setup: $(STAMP)
 
@@ -69,6 +69,13 @@ collect: $(STAMP)
 autograde: $(STAMP)
 	@test -f grading/course/gradebook.db || $(PY) -m grading.pipeline release
 	$(PY) -m grading.pipeline autograde
+
+# Formgrader: JupyterLab in grading/, where nbgrader reads grading/nbgrader_config.py and
+# finds the course directory under the server's root; then Nbgrader > Formgrader. Jupyter
+# refuses to start as root (a container, a cloud VM) without --allow-root.
+ALLOW_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root)
+formgrader: $(STAMP)
+	cd grading && $(abspath $(dir $(PY)))/jupyter lab $(ALLOW_ROOT)
 
 # grading/course/grades.csv from the gradebook: after manual grading in formgrader.
 grades: $(STAMP)

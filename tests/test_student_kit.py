@@ -13,10 +13,7 @@ import inspect
 import json
 import os
 import re
-import signal
-import socket
 import subprocess
-import time
 import zipfile
 from pathlib import Path
 
@@ -27,6 +24,7 @@ from grading.course import ASSIGNMENTS, released_notebook, source_notebook
 from grading.reference import prompts
 from grading.solutions import body_lines
 from grading.student_kit import students_section
+from tests.lab_server import lab_from
 
 REPO = Path(__file__).resolve().parents[1]
 UV_VERSION = re.search(r"^UV_VERSION := (\S+)$", (REPO / "Makefile").read_text(), re.M)[1]
@@ -173,12 +171,6 @@ def _notebook_imports(notebook: Path) -> list[str]:
     return imports
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.mark.slow
 def test_the_kit_sets_up_from_nothing_and_opens_its_notebooks(unzipped, tmp_path):
     """`make setup` and `make lab`, as the kit's README prints them, in the unzipped kit."""
@@ -215,31 +207,8 @@ def test_the_kit_sets_up_from_nothing_and_opens_its_notebooks(unzipped, tmp_path
     assert grading_spec == "None"
 
     # make lab: JupyterLab serves the notebooks (as root it needs --allow-root, which the
-    # kit's Makefile adds); BROWSER keeps it from opening one.
-    port = _free_port()
-    lab = subprocess.Popen(
-        ["make", "lab"],
-        cwd=unzipped,
-        env=_clean_env(JUPYTER_PORT=str(port), BROWSER="true"),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        start_new_session=True,
-    )
-    try:
-        seen = []
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
-            line = lab.stdout.readline()
-            if not line:
-                break
-            seen.append(line)
-            if f"http://127.0.0.1:{port}/lab" in line or f"localhost:{port}/lab" in line:
-                break
-        text = "".join(seen)
-        assert f":{port}/lab" in text, text
+    # kit's Makefile adds).
+    with lab_from(["make", "lab"], unzipped, _clean_env()) as lab:
         if os.geteuid() == 0:
-            assert "--allow-root" in text
-    finally:
-        os.killpg(lab.pid, signal.SIGTERM)
-        lab.wait(timeout=30)
+            assert "--allow-root" in lab.output
+        assert "part1_anime_faces.ipynb" in lab.page("/api/contents/notebooks")
