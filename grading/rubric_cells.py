@@ -209,8 +209,8 @@ def rewrite(nb: nbformat.NotebookNode, part: str, rubric: Rubric) -> list[str]:
     missing = [what for what, count in found.items() if count == 0]
     if missing:
         raise RubricCellMissing(
-            f"{part}: found no {', '.join(missing)} to write the rubric into: restore the "
-            "notebook's wording, or change grading/rubric_cells.py SPOTS with it"
+            f"{part}: cannot find {'; '.join(missing)} to write the rubric into: restore "
+            "the notebook's wording, or change SPOTS in grading/rubric_cells.py with it"
         )
     return list(dict.fromkeys(stale))
 

@@ -135,5 +135,8 @@ def test_a_reworded_cell_is_named_with_the_fix():
         c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") == "md_report"
     )
     report.source = report.source.replace("| AFD ≥ |", "| AFD at least |")
-    with pytest.raises(rubric_cells.RubricCellMissing, match="found no the AFD tier table"):
+    with pytest.raises(
+        rubric_cells.RubricCellMissing,
+        match="cannot find the AFD tier table to write the rubric into",
+    ):
         rubric_cells.rewrite(nb, "part1", load_rubric())
