@@ -8,7 +8,7 @@ UV     := python3 -m uv
 export UV_PYTHON_DOWNLOADS := never
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 
-.PHONY: setup test test-kaggle demo notebooks release collect autograde grades lms kaggle bench lint lock chromium bubblewrap clean
+.PHONY: setup test test-kaggle demo notebooks release student-kit formgrader collect autograde grades lms kaggle bench lint lock chromium bubblewrap clean
 
 setup: $(STAMP)
 
@@ -37,15 +37,24 @@ test: $(STAMP)
 demo: $(STAMP)
 	$(PY) -m grading.demo --out outputs/demo
 
-# The notebooks' solution regions, written from grading/reference (their one source);
-# tests/test_solutions.py fails while a committed notebook is stale.
+# The notebooks' solution regions, written from grading/reference (their one source),
+# and their rubric (points, tier tables, CLIP_BASELINE) from grading/rubric.toml;
+# tests/test_solutions.py and tests/test_rubric_cells.py fail while a notebook is stale.
 notebooks: $(STAMP)
 	$(PY) -m grading.solutions
+	$(PY) -m grading.rubric_cells
 
 # The student version of notebooks/ in grading/course/release, checked with
-# `nbgrader validate --invert` (its TODO tests must fail).
+# `nbgrader validate --invert` (its TODO tests must fail). Refused while the notebooks
+# do not show grading/rubric.toml (the check names the fix: make notebooks).
 release: $(STAMP)
+	@$(PY) -m grading.rubric_cells --check
 	$(PY) -m grading.pipeline release
+
+# What students get instead of this repository (which holds the answers): the released
+# notebooks, helpers and the setup, in outputs/student-kit/ and its zip (grading/student_kit.py).
+student-kit: release
+	$(PY) -m grading.student_kit --out outputs/student-kit --uv-version $(UV_VERSION)
 
 # An LMS download (Canvas, Moodle, Blackboard, Brightspace or one folder per student; a zip
 # or a folder) into grading/submitted/<student>/<assignment>/ (or OUT=dir), each notebook
@@ -66,6 +75,13 @@ SUBMITTED ?= grading/submitted
 autograde: $(STAMP)
 	@test -f grading/course/gradebook.db || $(PY) -m grading.pipeline release
 	$(PY) -m grading.pipeline autograde --submitted "$(SUBMITTED)"$(if $(STUDENT), --student "$(STUDENT)")$(if $(WORKERS), --workers $(WORKERS))$(if $(SCHEDULER), --scheduler "$(SCHEDULER)")$(if $(NO_SANDBOX), --no-sandbox)
+
+# Formgrader: JupyterLab in grading/, where nbgrader reads grading/nbgrader_config.py and
+# finds the course directory under the server's root; then Nbgrader > Formgrader. Jupyter
+# refuses to start as root (a container, a cloud VM) without --allow-root.
+ALLOW_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root)
+formgrader: $(STAMP)
+	cd grading && $(abspath $(dir $(PY)))/jupyter lab $(ALLOW_ROOT)
 
 # grading/course/grades.csv from the gradebook (after manual grading in formgrader), and
 # the LMS's import files (make lms) when there is a roster.

@@ -13,7 +13,6 @@ import os
 import sys
 from pathlib import Path
 
-from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor
 from nbgrader.converters import Autograde
 from nbgrader.plugins import LateSubmissionPlugin
 from nbgrader.preprocessors import ClearHiddenTests, GetGrades
@@ -41,6 +40,7 @@ if importlib.util.find_spec("grading") is None:
     )
 
 from grading.overwrite_cells import OverwriteReleasedCells  # noqa: E402 (needs the check above)
+from grading.rendered_tables import RenderedTablesCSS  # noqa: E402
 
 c = get_config()  # noqa: F821 (provided by traitlets when nbgrader loads this file)
 
@@ -67,7 +67,13 @@ c.Autograde.sanitize_preprocessors = [
 ]
 # nbgrader's feedback shows the autograded notebook, hidden tests included; strip them
 # so that the feedback can go to students without giving the hidden tests away.
-c.GenerateFeedback.preprocessors = [GetGrades, ClearHiddenTests, CSSHTMLHeaderPreprocessor]
+c.GenerateFeedback.preprocessors = [GetGrades, ClearHiddenTests]
+# nbgrader's formgrader and feedback templates drop the notebook stylesheet, so markdown
+# tables (the rubric's tiers) ran together: every HTML page (formgrader's exporter, the
+# feedback's) inlines its table rules instead (grading/rendered_tables.py). The stock
+# CSS preprocessor that the templates add after it would overwrite them: it is off.
+c.HTMLExporter.preprocessors = [RenderedTablesCSS]
+c.CSSHTMLHeaderPreprocessor.enabled = False
 # Late work: grading/deadlines.toml sets the due dates and extensions; what a late
 # submission loses is nbgrader's late-submission plugin, here and in `make autograde`
 # alike. "none" records the lateness and takes nothing off; "zero" scores a late notebook

@@ -66,10 +66,21 @@ class Rubric:
         """Points of the autograded test cells of ``part`` ("part1" or "part2")."""
         return dict({"part1": self.part1_cells, "part2": self.part2_cells}[part])
 
+    def results(self, part: str) -> float:
+        """Points of the report cell of ``part``, scored from the reported results."""
+        return {"part1": self.part1_results, "part2": self.part2_results}[part]
+
     def cells(self, part: str) -> dict[str, float]:
         """Points of every graded cell of ``part``, the report cell included."""
-        results = {"part1": self.part1_results, "part2": self.part2_results}[part]
-        return {**self.test_cells(part), "report_scores": results}
+        return {**self.test_cells(part), "report_scores": self.results(part)}
+
+    def fid_points(self, fid: float) -> float:
+        """Points of the first FID tier that ``fid`` reaches (``fid <= max``), else 0."""
+        return next((p for limit, p in self.fid_tiers if fid <= limit), 0)
+
+    def afd_points(self, afd: float) -> float:
+        """Points of the first AFD tier that ``afd`` (a fraction) reaches, else 0."""
+        return next((p for limit, p in self.afd_tiers if afd >= limit), 0)
 
 
 def load_rubric(path: str | os.PathLike = RUBRIC_PATH) -> Rubric:
@@ -109,9 +120,7 @@ def points_part1(fid: float, afd: float, rubric: Rubric | None = None) -> float:
         raise ValueError(f"FID must be a finite number >= 0, got {fid}")
     if not 0 <= afd <= 1:
         raise ValueError(f"AFD must be a fraction in [0, 1], got {afd} (94.30 % is 0.943)")
-    fid_points = next((p for limit, p in rubric.fid_tiers if fid <= limit), 0)
-    afd_points = next((p for limit, p in rubric.afd_tiers if afd >= limit), 0)
-    return fid_points + afd_points
+    return rubric.fid_points(fid) + rubric.afd_points(afd)
 
 
 def points_part2(clip_scores: Sequence[float], rubric: Rubric | None = None) -> float:
@@ -177,7 +186,7 @@ def record_submission(assignment: str, student: str, submitted: Path, course: Pa
     rubric = load_rubric()
     scores, source = read_scores(submitted / student / assignment)
     points, numbers = points_from_scores(assignment, scores, rubric)
-    most = {"part1": rubric.part1_results, "part2": rubric.part2_results}[assignment]
+    most = rubric.results(assignment)
     comment = (
         f"Rubric points from your scores.json ({numbers}): {points:g} / {most:g}, "
         "subject to the instructor's check against your images."
