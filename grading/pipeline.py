@@ -215,15 +215,15 @@ def autograde(
     one at a time, as soon as it is done: an interrupted run keeps what finished. Then the
     feedback pages and ``course/grades.csv`` are written.
     """
-    if not (course / "gradebook.db").is_file():
-        raise PipelineError(f"no gradebook in {course}: run the release first (make release)")
-    if not submitted.is_dir():
-        raise PipelineError(f"{submitted} is not a folder of <student>/<assignment>/ submissions")
-    if use_sandbox:
+    if use_sandbox:  # before anything else: no student code runs without one
         try:
             sandbox.check()
         except sandbox.SandboxUnavailable as error:
             raise PipelineError(f"no sandbox to grade in: {error}") from error
+    if not (course / "gradebook.db").is_file():
+        raise PipelineError(f"no gradebook in {course}: run the release first (make release)")
+    if not submitted.is_dir():
+        raise PipelineError(f"{submitted} is not a folder of <student>/<assignment>/ submissions")
     found, problems = find_jobs(submitted, student)
     if not found and not problems:
         raise PipelineError(
@@ -396,6 +396,7 @@ def grade_one(job: Job) -> Graded:
             restored, release_path, job.assignment, use_sandbox=job.use_sandbox, limits=job.limits
         )
         executed, ran = run_notebook(job, restored, Path(tmp) / "course")
+        kept = nbcells.read_notebook(restored)
     notes += ran
     kernel = kernel_results(executed, tests) if executed else {}
     scores, comments = {}, {}
@@ -412,6 +413,9 @@ def grade_one(job: Job) -> Graded:
             notes.append(f"TODO {todo}: {verdict.reason}")
         elif failed_here:
             notes.append(f"TODO {todo}: the tests in the notebook failed")
+    # A notebook that did not run to the end is stored as restored, without outputs: the
+    # instructor still grades its report in formgrader.
+    stored = executed or kept
     return Graded(
         job.student,
         job.assignment,
@@ -419,7 +423,7 @@ def grade_one(job: Job) -> Graded:
         max_scores=tests,
         comments=comments,
         notes=notes,
-        notebook=sanitize(executed, release, job.limits.cell_output_bytes) if executed else None,
+        notebook=sanitize(stored, release, job.limits.cell_output_bytes),
         timestamp=gradebook.read_timestamp(job.folder),
         seconds=time.perf_counter() - start,
     )

@@ -33,7 +33,8 @@ def sanitize(nb: dict[str, Any], release: dict[str, Any], limit: int) -> dict[st
         for c in release["cells"]
         if nbcells.nbgrader(c).get("locked") and nbcells.grade_id(c)
     }
-    node = nbformat.from_dict(nb)
+    # reads, not from_dict: it joins the multi-line strings a notebook may store as lists.
+    node = nbformat.reads(json.dumps(nb), as_version=4)
     cleaner = SanitizeHTML()
     for index, cell in enumerate(node.cells):
         cell.source = nbcells.source(cell)

@@ -13,12 +13,14 @@ check that too.
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 from grading import judge
+from grading.course import LIMITS
 from grading.examples import HOSTILE, SEED_REPORT, solutions
 from grading.pipeline import ASSIGNMENTS, source_notebook
 
@@ -214,8 +216,8 @@ os.kill(os.getpid(), 9)"""),
     M("2-3", "calls sys.exit", source="""import sys
 
 sys.exit(0)"""),
-    M("1-2-1", "writes a 30 MB file", source="""with open("big.bin", "wb") as f:
-    f.write(b"x" * (30 << 20))"""),
+    M("1-2-1", "writes a 100 MB file", source="""with open("big.bin", "wb") as f:
+    f.write(b"x" * (100 << 20))"""),
 ]  # fmt: skip
 
 
@@ -241,7 +243,9 @@ def jobs(changes: list[Change]) -> dict[str, tuple[str, list]]:
 def judge_all() -> dict[str, list[tuple[Change, judge.Verdict]]]:
     everything = {"mutants": MUTANTS, "rewrites": REWRITES, "cheats": CHEATS}
     flat = [c for changes in everything.values() for c in changes]
-    verdicts = list(judge.run_in_sandbox(jobs(flat)).values())
+    # One sandbox for every change: room for all their outputs (a submission's fit in 64 MiB).
+    limits = dataclasses.replace(LIMITS, output_bytes=1 << 30)
+    verdicts = list(judge.run_in_sandbox(jobs(flat), limits=limits).values())
     out, k = {}, 0
     for kind, changes in everything.items():
         out[kind] = list(zip(changes, verdicts[k : k + len(changes)], strict=True))

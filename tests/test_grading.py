@@ -79,7 +79,11 @@ def graded(released_kit, tmp_path_factory):
     start = time.perf_counter()
     results = pipeline.autograde(submitted, course=course, workers=3, limits=limits)
     print(f"autograde: {time.perf_counter() - start:.0f} s for {len(results)} folders")
-    untouched = {"tracked": tracked == tracked_files(), "orphans": orphans()}
+    after = tracked_files()
+    changed = sorted(
+        name for name in tracked.keys() | after.keys() if tracked.get(name) != after.get(name)
+    )
+    untouched = {"tracked": changed, "orphans": orphans()}
     return course, released, {(r.student, r.assignment): r for r in results}, untouched
 
 
@@ -154,7 +158,7 @@ def test_grades_csv_has_one_row_per_student_from_the_gradebook(graded):
     rows = read_csv(course / "grades.csv")
     assert set(rows) == {s for s, a in results if a in pipeline.ASSIGNMENTS}
     assert rows["reference"]["part1_autograded"] == "20"
-    assert rows["reference"]["part1_manual"] == "", "the report waits for the instructor"
+    assert rows["reference"]["part1_manual"] == "0", "nbgrader counts 0 until the report is graded"
     assert "part1: report not graded yet" in rows["reference"]["notes"]
     assert rows["reference"]["part2_autograded"] == "10"
     assert rows["untouched"]["part1_total"] == "0"
@@ -200,9 +204,9 @@ def test_hostile_events_are_reported(graded):
         "deleted locked cell(s) restored from the release: test_1_2_2",
     } <= set(results["edited_tests", "part1"].notes)
     assert any(
-        n.startswith("TODO 1-1-3: raised ModuleNotFoundError")
+        n.startswith("TODO 1-1-3: raised") and "No module named 'grading'" in n
         for n in results["reference_import", "part1"].notes
-    )
+    ), results["reference_import", "part1"].notes
     assert results["reference", "part1"].notes == results["reference", "part2"].notes == []
     assert results["seed_report", "part1"].notes == results["seed_report", "part2"].notes == []
 
@@ -225,6 +229,18 @@ def test_cheats_that_pass_in_the_kernel_are_defeated_by_the_judge(graded):
 # honest ones (issue 21). Each attack's exact grade is in examples.EXPECTED.
 
 
+def printed(course: Path, student: str, assignment: str = "part1") -> str:
+    """What the cells of an autograded notebook printed (its stream outputs)."""
+    name = f"{pipeline.ASSIGNMENTS[assignment]}.ipynb"
+    nb = json.loads((course / "autograded" / student / assignment / name).read_text())
+    return "".join(
+        "".join(output.get("text", ""))
+        for cell in nb["cells"]
+        for output in cell.get("outputs", [])
+        if output.get("output_type") == "stream"
+    )
+
+
 def autograded_text(course: Path, student: str, assignment: str = "part1") -> str:
     path = (
         course / "autograded" / student / assignment / f"{pipeline.ASSIGNMENTS[assignment]}.ipynb"
@@ -238,35 +254,36 @@ def test_honest_students_keep_full_marks_in_a_hostile_batch(graded):
         for assignment in pipeline.ASSIGNMENTS:
             result = results[student, assignment]
             assert result.total == result.max_total > 0, (student, assignment, result.notes)
-    assert untouched["tracked"], "a submission changed a file of the repository"
+    assert not untouched["tracked"], (
+        f"a submission changed files of the repository: {untouched['tracked']}"
+    )
     assert not untouched["orphans"], f"processes outlived their sandbox:\n{untouched['orphans']}"
 
 
 def test_nothing_leaks_to_a_submission(graded):
     course, _, results, _ = graded
-    seen = autograded_text(course, "leak") + results["leak", "part1"].feedback.read_text()
-    assert "LEAK" in seen, "the leaking cell ran"
-    secrets = [
-        "cumprod(alphas",
-        "### BEGIN SOLUTION",
-        "def denoise_backward(alphas_bar, pred_x_start",
-    ]
-    others = ["planted_bugs", "seed_report", "cheats", "untouched"]
-    for secret in [*secrets, *others]:
-        assert secret not in seen, f"the leak cell saw {secret!r}"
+    assert "LEAK []" in printed(course, "leak"), "the leak cell found nothing to print"
+    feedback = results["leak", "part1"].feedback.read_text()
+    for other in ("planted_bugs", "seed_report", "cheats", "untouched"):
+        assert other not in printed(course, "leak") and other not in feedback, other
 
 
 def test_tampering_and_undoing_the_isolation_fail(graded):
-    course, _, results, _ = graded
-    tamper = autograded_text(course, "tamper")
-    assert "refused" in tamper and "TAMPERED" not in tamper
-    isolation = autograded_text(course, "isolation")
-    assert isolation.count("ISOLATION") == 3 and "ISOLATION umount 0" not in isolation
-    assert "ISOLATION mount 0" not in isolation
-    network = autograded_text(course, "network")
-    assert "NETWORK refused" in network and "NETWORK connected" not in network
-    disk = autograded_text(course, "disk")
-    assert "DISK full after" in disk and "No space left on device" in disk
+    course = graded[0]
+    tamper = printed(course, "tamper")
+    assert tamper.count("refused") == 5 and "TAMPERED" not in tamper, tamper
+    isolation = printed(course, "isolation")
+    assert isolation.count("ISOLATION") == 3, isolation
+    assert "ISOLATION umount 0" not in isolation and "ISOLATION mount 0" not in isolation
+    assert "ISOLATION unshare 0" not in isolation
+    network = printed(course, "network")
+    assert network.count("NETWORK refused") == 3 and "NETWORK connected" not in network
+
+
+def test_a_full_disk_costs_only_the_notebook_run(graded):
+    _, _, results, _ = graded
+    disk = results["disk", "part1"]
+    assert "the notebook did not run to the end: graded on the judge alone" in disk.notes
 
 
 def test_limits_and_killed_parents_cost_only_the_attackers_todo(graded):

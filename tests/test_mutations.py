@@ -43,7 +43,7 @@ def test_kernel_death_and_exit_are_named(judged):
     reasons = {change.what: verdict.reason for change, verdict in judged["cheats"]}
     assert reasons["kills its interpreter"].startswith("killed (SIGKILL")
     assert "SystemExit" in reasons["calls sys.exit"]
-    assert "File too large" in reasons["writes a 30 MB file"]
+    assert "File too large" in reasons["writes a 100 MB file"]
 
 
 @pytest.mark.parametrize("assignment", sorted(ASSIGNMENTS))

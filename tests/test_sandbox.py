@@ -128,3 +128,15 @@ def test_without_bwrap_the_check_names_the_fix(monkeypatch):
     monkeypatch.setattr(sandbox.shutil, "which", lambda name: None)
     with pytest.raises(sandbox.SandboxUnavailable, match="apt install bubblewrap"):
         sandbox.check()
+
+
+def test_autograde_without_a_sandbox_stops_before_grading_and_names_the_fix(
+    monkeypatch, tmp_path, capsys
+):
+    from grading import pipeline
+
+    monkeypatch.setattr(sandbox.shutil, "which", lambda name: None)
+    assert pipeline.main(["autograde", "--submitted", str(tmp_path)]) == 1
+    error = capsys.readouterr().err
+    assert "apt install bubblewrap" in error and "--no-sandbox" in error
+    assert not any(tmp_path.iterdir()), "nothing was graded"
