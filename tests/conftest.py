@@ -34,6 +34,10 @@ SLOWEST_FIRST = [
     "test_stock_nbgrader.py",
     "test_pretrained.py",
     "test_readme.py",
+    "test_student_kit.py",
+    "test_gradebook.py",
+    "test_formgrader_command.py",
+    "test_engine.py",
 ]
 """The files that take minutes, slowest first (``make test`` prints the slowest tests)."""
 

@@ -10,6 +10,7 @@ cores.
 
 from __future__ import annotations
 
+import ast
 import csv
 import dataclasses
 import hashlib
@@ -204,7 +205,7 @@ def test_hostile_events_are_reported(graded):
         "deleted locked cell(s) restored from the release: test_1_2_2",
     } <= set(results["edited_tests", "part1"].notes)
     assert any(
-        n.startswith("TODO 1-1-3: raised") and "No module named 'grading'" in n
+        n.startswith("TODO 1-1-3: raised") and "No module named 'grading" in n
         for n in results["reference_import", "part1"].notes
     ), results["reference_import", "part1"].notes
     assert results["reference", "part1"].notes == results["reference", "part2"].notes == []
@@ -262,10 +263,14 @@ def test_honest_students_keep_full_marks_in_a_hostile_batch(graded):
 
 def test_nothing_leaks_to_a_submission(graded):
     course, _, results, _ = graded
-    assert "LEAK []" in printed(course, "leak"), "the leak cell found nothing to print"
+    seen = printed(course, "leak")
+    found = ast.literal_eval(seen.split("LEAK ", 1)[1].splitlines()[0])
+    scratch = found[0].split("/course/")[0] + "/course/"
+    assert scratch.startswith("/tmp/grade-leak-"), found
+    assert all(path.startswith(scratch) for path in found), f"outside its own scratch: {found}"
     feedback = results["leak", "part1"].feedback.read_text()
     for other in ("planted_bugs", "seed_report", "cheats", "untouched"):
-        assert other not in printed(course, "leak") and other not in feedback, other
+        assert other not in seen and other not in feedback, other
 
 
 def test_tampering_and_undoing_the_isolation_fail(graded):
@@ -319,10 +324,19 @@ def test_the_gradebook_holds_only_what_the_grader_and_instructor_wrote(graded):
 
 def test_student_html_and_javascript_are_inert(graded):
     course, _, results, _ = graded
-    for text in (autograded_text(course, "html"), results["html", "part1"].feedback.read_text()):
-        # Escaped (shown as text) or removed, never markup a browser would run.
+    name = "part1_anime_faces.ipynb"
+    nb = json.loads((course / "autograded" / "html" / "part1" / name).read_text())
+    outputs = json.dumps([c.get("outputs", []) for c in nb["cells"]])
+    report = next(
+        c
+        for c in nb["cells"]
+        if c["metadata"].get("nbgrader", {}).get("grade_id") == "report_scores"
+    )
+    feedback = results["html", "part1"].feedback.read_text()
+    # Escaped (shown as text) or removed, never markup a browser would run.
+    for text in (outputs, "".join(report["source"]), feedback):
         assert "<script>alert" not in text and "<img src=x onerror" not in text
-        assert "application/javascript" not in text
+    assert "application/javascript" not in outputs and "alert(2)" not in outputs
 
 
 def test_delegating_to_the_kit_earns_nothing(graded):
