@@ -110,7 +110,9 @@ def judge(
         }
     verdicts = {todo: Verdict(False, job) for todo, job in jobs.items() if isinstance(job, str)}
     keys = {
-        todo: hashlib.sha256(json.dumps([todo, job, limits.todo_seconds]).encode()).hexdigest()
+        todo: hashlib.sha256(
+            json.dumps([todo, job, use_sandbox, limits.todo_seconds]).encode()
+        ).hexdigest()
         for todo, job in jobs.items()
         if not isinstance(job, str)
     }
