@@ -1,6 +1,7 @@
 """``python -m benchmarks.autograde``: what grading a batch costs, and what the sandbox adds.
 
     python -m benchmarks.autograde --students 6 --workers 2      # 12 notebooks, both parts
+    python -m benchmarks.autograde --students 30 --hostile --sandboxed-only   # 60 + the hostile ones
 
 Grades ``--students`` copies of the shipped ``reference`` and ``seed_report`` submissions
 (both parts) into a fresh release in a temporary course, once in bubblewrap sandboxes and
@@ -8,7 +9,9 @@ once with ``--no-sandbox``. Every copy's solution cells get a comment of their o
 no two submissions are the same code (the judge judges the same cells once per process,
 which would make identical copies free). Prints the seconds per notebook of each run, the
 sandbox's share, and what 600 notebooks (300 students, two parts) would take on this
-machine's cores at that rate.
+machine's cores at that rate. ``--hostile`` adds the hostile submissions of
+``python -m grading.examples --hostile`` to the batch and checks that every honest copy
+still gets full marks.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ import time
 from pathlib import Path
 
 from grading import cells as nbcells
-from grading import pipeline
+from grading import examples, pipeline
 from grading.course import ASSIGNMENTS, LIMITS, SUBMITTED
 
 SOURCES = ("reference", "seed_report")
@@ -44,13 +47,26 @@ def write_copies(out: Path, students: int) -> int:
     return count
 
 
-def grade(students: int, workers: int, use_sandbox: bool) -> tuple[float, int, float]:
-    """Seconds for the batch, notebooks graded, points earned (all should be full)."""
+def grade(
+    students: int, workers: int, use_sandbox: bool, hostile: bool = False
+) -> tuple[float, int, float]:
+    """Seconds for the batch, notebooks graded, the share of points the honest copies got."""
     with tempfile.TemporaryDirectory(prefix="bench-autograde-") as tmp:
         course = Path(tmp) / "course"
-        pipeline.release(course)
+        released = pipeline.release(course)
         submitted = Path(tmp) / "submitted"
         notebooks = write_copies(submitted, students)
+        if hostile:
+            attacks = examples.write_submissions(
+                Path(tmp) / "hostile", hostile=True, releases=released
+            )
+            for path in attacks:
+                name = path.parent.parent.name
+                if name in examples.HOSTILE[path.parent.name]:
+                    target = submitted / f"hostile-{name}" / path.parent.name
+                    target.mkdir(parents=True)
+                    path.rename(target / path.name)
+                    notebooks += 1
         start = time.perf_counter()
         results = pipeline.autograde(
             submitted,
@@ -60,7 +76,8 @@ def grade(students: int, workers: int, use_sandbox: bool) -> tuple[float, int, f
             limits=LIMITS,
         )
         seconds = time.perf_counter() - start
-        return seconds, notebooks, sum(r.total for r in results) / sum(r.max_total for r in results)
+        honest = [r for r in results if r.student.startswith("student")]
+        return seconds, notebooks, sum(r.total for r in honest) / sum(r.max_total for r in honest)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -69,20 +86,24 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--students", type=int, default=6)
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 2)
+    parser.add_argument("--hostile", action="store_true", help="add the hostile submissions")
+    parser.add_argument("--sandboxed-only", action="store_true", help="skip the --no-sandbox run")
     args = parser.parse_args(argv)
     print(f"{args.students} students x 2 parts, {args.workers} workers, {os.cpu_count()} cores")
     per = {}
-    for use_sandbox in (True, False):
-        seconds, notebooks, share = grade(args.students, args.workers, use_sandbox)
+    for use_sandbox in (True,) if args.sandboxed_only else (True, False):
+        seconds, notebooks, share = grade(args.students, args.workers, use_sandbox, args.hostile)
         label = "sandboxed" if use_sandbox else "--no-sandbox"
         per[use_sandbox] = seconds / notebooks
         print(
             f"{label:<13} {seconds:7.1f} s for {notebooks} notebooks: {per[use_sandbox]:5.1f} s per "
-            f"notebook ({per[use_sandbox] * args.workers:5.1f} s of a worker), {share:.0%} of the points",
+            f"notebook ({per[use_sandbox] * args.workers:5.1f} s of a worker); honest copies got "
+            f"{share:.0%} of their points",
             flush=True,
         )
-    added = per[True] - per[False]
-    print(f"the sandbox adds {added:.1f} s per notebook ({added / per[False]:+.0%})")
+    if False in per:
+        added = per[True] - per[False]
+        print(f"the sandbox adds {added:.1f} s per notebook ({added / per[False]:+.0%})")
     total = 600 * per[True]
     print(
         f"600 notebooks at this rate: {total / 60:.0f} min on these {os.cpu_count()} cores; "
