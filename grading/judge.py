@@ -180,8 +180,10 @@ def run_in_sandbox(
             report[str(entry["job"])] = entry
         except (ValueError, KeyError, TypeError):
             break  # what follows is not the judge's
+    said = outcome.stderr.decode(errors="replace").strip()[-300:]
     failure = outcome.limit or (
-        f"the judge's run failed: {outcome.stderr.decode(errors='replace').strip()[-300:]}"
+        f"the judge's run ended before this TODO (exit status {outcome.returncode}: its "
+        f"interpreter was killed or exited){f': {said}' if said else ''}"
     )
     return {
         key: _verdict(todo, cases[todo], report[names[key]])

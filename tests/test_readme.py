@@ -46,6 +46,11 @@ ELSEWHERE: dict[str, list[str]] = {
         "tests/test_grading.py::test_grades_csv_has_one_row_per_student_from_the_gradebook",
         "tests/test_grading.py::test_collected_bad_input_costs_only_its_own_row",
     ],
+    # The hostile run of grading/README.md: the same batch as tests/test_grading.py grades.
+    "python -m grading.pipeline autograde": [
+        "tests/test_grading.py::test_every_submission_gets_its_expected_scores",
+        "tests/test_grading.py::test_honest_students_keep_full_marks_in_a_hostile_batch",
+    ],
     # The make targets' Python: grading.collect on an LMS-style zip, grading.gradebook.
     "make collect": [
         "tests/test_collect.py::test_collect_places_every_notebook_by_content_and_names_each_problem",
