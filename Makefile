@@ -69,12 +69,13 @@ collect: $(STAMP)
 # student) into grading/course/gradebook.db, each submission in bubblewrap sandboxes
 # (grading/sandbox.py), merged as it finishes: grades.csv, feedback/, autograded/.
 # WORKERS=n submissions at once (default 2); SCHEDULER=tcp://host:8786 or a scheduler
-# file grades on a Dask cluster (grading/engine.py); NO_SANDBOX=1 for trusted notebooks
+# file grades on a Dask cluster (grading/engine.py); RESUME=1 skips the submissions graded
+# since they last changed (after an interruption); NO_SANDBOX=1 for trusted notebooks
 # only. Releases first if there is no gradebook yet.
 SUBMITTED ?= grading/submitted
 autograde: $(STAMP)
 	@test -f grading/course/gradebook.db || $(PY) -m grading.pipeline release
-	$(PY) -m grading.pipeline autograde --submitted "$(SUBMITTED)"$(if $(STUDENT), --student "$(STUDENT)")$(if $(WORKERS), --workers $(WORKERS))$(if $(SCHEDULER), --scheduler "$(SCHEDULER)")$(if $(NO_SANDBOX), --no-sandbox)
+	$(PY) -m grading.pipeline autograde --submitted "$(SUBMITTED)"$(if $(STUDENT), --student "$(STUDENT)")$(if $(WORKERS), --workers $(WORKERS))$(if $(SCHEDULER), --scheduler "$(SCHEDULER)")$(if $(RESUME), --resume)$(if $(NO_SANDBOX), --no-sandbox)
 
 # Formgrader: JupyterLab in grading/, where nbgrader reads grading/nbgrader_config.py and
 # finds the course directory under the server's root; then Nbgrader > Formgrader. Jupyter

@@ -44,6 +44,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import hashlib
 import html
 import json
 import os
@@ -195,6 +196,20 @@ class Graded:
     """The executed notebook, sanitised (:mod:`grading.sanitize`); None if it never ran."""
     timestamp: datetime | None
     seconds: float
+    fingerprint: str = ""
+    """:func:`fingerprint` of the submission folder that was graded."""
+
+
+def fingerprint(folder: Path) -> str:
+    """SHA-256 over the names and bytes of every file of a submission folder."""
+    digest = hashlib.sha256()
+    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+        digest.update(str(path.relative_to(folder)).encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()
+
+
+GRADED_MARK = ".graded-submission"
+"""Beside an autograded notebook: the fingerprint of the submission it was graded from."""
 
 
 def autograde(
@@ -207,8 +222,13 @@ def autograde(
     limits: Limits = LIMITS,
     scheduler: str | None = None,
     progress: bool = False,
+    resume: bool = False,
 ) -> list[Result]:
     """Grade every ``submitted/<student>/<assignment>`` (or one student's) into the course.
+
+    ``resume``: skip the submissions whose folder is unchanged since they were graded
+    (an interrupted run goes on where it stopped; without it everything is graded again,
+    as after a fix to a test).
 
     Each submission is graded by :func:`grade_one` on a worker (threads here, or a Dask
     cluster: :mod:`grading.engine`) and merged into the course gradebook by this process,
@@ -238,6 +258,14 @@ def autograde(
         for name, assignment in found
     ]
     results: dict[tuple[str, str], Result] = {}
+    if resume:
+        for job in list(jobs):
+            mark = course / "autograded" / job.student / job.assignment / GRADED_MARK
+            if mark.is_file() and mark.read_text() == fingerprint(job.folder):
+                jobs.remove(job)
+                results[job.student, job.assignment] = Result(
+                    job.student, job.assignment, notes=["already graded (--resume): kept"]
+                )
     from grading import engine  # dask, only to grade
 
     def merge(outcome: engine.Outcome) -> None:
@@ -266,9 +294,7 @@ def autograde(
     finally:
         write_feedback(course, sorted({r.assignment for r in results.values()}), results)
         gradebook.write_grades(course)
-    return [
-        results[j.student, j.assignment] for j in jobs if (j.student, j.assignment) in results
-    ] + problems
+    return [results[key] for key in found if key in results] + problems
 
 
 def find_jobs(
@@ -365,6 +391,7 @@ def not_graded(job: Job, *why: str) -> Graded:
         notebook=None,
         timestamp=gradebook.read_timestamp(job.folder),
         seconds=0.0,
+        fingerprint=fingerprint(job.folder),
     )
 
 
@@ -426,6 +453,7 @@ def grade_one(job: Job) -> Graded:
         notebook=sanitize(stored, release, job.limits.cell_output_bytes),
         timestamp=gradebook.read_timestamp(job.folder),
         seconds=time.perf_counter() - start,
+        fingerprint=fingerprint(job.folder),
     )
 
 
@@ -549,6 +577,7 @@ def record(course: Path, graded: Graded) -> Result:
     if staged is not None:
         target.parent.mkdir(parents=True, exist_ok=True)
         staged.replace(target)
+        (target.parent / GRADED_MARK).write_text(graded.fingerprint)
     else:
         target.unlink(missing_ok=True)
         result.feedback = write_failure_feedback(course, result)
@@ -666,6 +695,11 @@ def main(argv: list[str] | None = None) -> int:
         help=f"seconds per notebook cell (default {LIMITS.cell_seconds})",
     )
     grade.add_argument(
+        "--resume",
+        action="store_true",
+        help="skip submissions unchanged since they were graded (go on after an interruption)",
+    )
+    grade.add_argument(
         "--no-sandbox",
         action="store_true",
         help="run student code without bubblewrap: ONLY for trusted notebooks (your own)",
@@ -684,6 +718,7 @@ def main(argv: list[str] | None = None) -> int:
                 limits=dataclasses.replace(LIMITS, cell_seconds=args.timeout),
                 scheduler=args.scheduler,
                 progress=True,
+                resume=args.resume,
             )
             print(format_table(results))
             print(

@@ -348,6 +348,23 @@ def test_delegating_to_the_kit_earns_nothing(graded):
     assert any("not available while" in n for n in part2.notes), part2.notes
 
 
+def test_resume_skips_every_submission_graded_since_it_changed(graded):
+    course, _, results, _ = graded
+    before = read_csv(gradebook.write_grades(course))
+    again = pipeline.autograde(course / "submitted-in", course=course, workers=1, resume=True)
+    stored = {
+        key
+        for key in results
+        if (course / "autograded" / key[0] / key[1] / pipeline.GRADED_MARK).is_file()
+    }
+    assert ("reference", "part1") in stored and ("kernel_death", "part1") in stored
+    skipped = {
+        (r.student, r.assignment) for r in again if "already graded (--resume): kept" in r.notes
+    }
+    assert skipped == stored
+    assert read_csv(course / "grades.csv") == before, "resuming changes no grade"
+
+
 def test_collected_bad_input_costs_only_its_own_row(graded):
     _, _, results, _ = graded
     assert results["renamed", "part1"].total == 20, results["renamed", "part1"].notes
