@@ -168,7 +168,7 @@ def run_in_sandbox(
         outcome = sandbox.run(
             [sys.executable, "-I", "-c", boot],
             work,
-            sandbox_env(work),
+            sandbox.environment(work),
             sandbox=use_sandbox,
             limits=limits,
             wall_seconds=limits.todo_seconds * len(jobs) + 60,
@@ -190,23 +190,6 @@ def run_in_sandbox(
         if isinstance(report.get(names[key]), dict)
         else Verdict(False, failure)
         for key, (todo, _) in jobs.items()
-    }
-
-
-def sandbox_env(work: Path) -> dict[str, str]:
-    """The environment of every process in a sandbox: nothing of the grader's."""
-    return {
-        "PATH": f"{Path(sys.executable).parent}:/usr/bin:/bin",
-        "HOME": str(work),
-        "LANG": "C.UTF-8",
-        "OMP_NUM_THREADS": "1",
-        "MKL_NUM_THREADS": "1",
-        "MPLBACKEND": "Agg",
-        "MPLCONFIGDIR": str(work / ".matplotlib"),
-        "JUPYTER_RUNTIME_DIR": str(work / ".jupyter-runtime"),
-        "NBGRADER_EXECUTION": "autograde",
-        "COURSEKIT_MODE": "smoke",
-        "COURSEKIT_RESULTS": str(work / "results"),
     }
 
 

@@ -487,15 +487,13 @@ def run_notebook(job: Job, restored: Path, work: Path) -> tuple[dict | None, lis
     (work / "nbgrader_config.py").write_text(
         NBGRADER_CONFIG.format(root=str(work), timeout=job.limits.cell_seconds)
     )
-    from grading.judge import sandbox_env
-
     executed = Path("autograded", job.student, job.assignment, restored.name)
     outcome = sandbox.run(
         [sys.executable, "-c", AUTOGRADE_AND_SEND.format(
             assignment=job.assignment, student=job.student, executed=str(executed)
         )],
         work,
-        sandbox_env(work),
+        sandbox.environment(work),
         sandbox=job.use_sandbox,
         limits=job.limits,
     )  # fmt: skip

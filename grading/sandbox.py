@@ -118,6 +118,24 @@ def bwrap_command(
     return [*command, "--", "/bin/sh", "-c", fill, "sh", *argv]
 
 
+def environment(work: Path) -> dict[str, str]:
+    """The environment of every process in a sandbox (judge and notebook): nothing of the
+    grader's, one thread per process, Agg plots, caches in the scratch."""
+    return {
+        "PATH": f"{Path(sys.executable).parent}:/usr/bin:/bin",
+        "HOME": str(work),
+        "LANG": "C.UTF-8",
+        "OMP_NUM_THREADS": "1",
+        "MKL_NUM_THREADS": "1",
+        "MPLBACKEND": "Agg",
+        "MPLCONFIGDIR": str(work / ".matplotlib"),
+        "JUPYTER_RUNTIME_DIR": str(work / ".jupyter-runtime"),
+        "NBGRADER_EXECUTION": "autograde",
+        "COURSEKIT_MODE": "smoke",
+        "COURSEKIT_RESULTS": str(work / "results"),
+    }
+
+
 def check() -> None:
     """Raise :class:`SandboxUnavailable` naming the fix unless a sandbox starts here."""
     if shutil.which("bwrap") is None:
