@@ -1,4 +1,4 @@
-"""The judge: each autograded TODO re-run in the submission's sandbox, decided outside it.
+"""The judge: each autograded TODO re-run on its own in a sandbox, decided outside it.
 
 nbgrader's hidden tests run inside the student's kernel, next to the student's code, so
 a submission can change what they see. The judge decides instead, per submission:
@@ -6,14 +6,19 @@ a submission can change what they see. The judge decides instead, per submission
 * :func:`programs` reads, for every TODO, the release's locked setup cells before it, the
   code cells the student added before it and the TODO's solution cell (by its nbgrader id;
   cells whose nbgrader metadata the release does not have are the student's);
-* a solution that uses a name the TODO forbids (:func:`grading.todos.delegations`) scores
-  0 without running;
-* the rest run in one sandbox (:mod:`grading.sandbox`, :mod:`grading.judge_child`): one
-  interpreter, a fork per TODO, the kit's answers to that TODO withheld; only the TODOs'
-  outputs on the fixed cases come back, as data;
-* this process computes the reference's outputs (imported here, never in a sandbox) and
-  compares (:data:`grading.todos.TODOS`). The verdicts are data for the pipeline, which
-  writes every score.
+* :func:`run_in_sandbox` runs them in one bubblewrap sandbox (:mod:`grading.sandbox`),
+  each TODO in its own confined process (:mod:`grading.judge_child`: its own namespaces,
+  no ``/proc``, no capabilities), which calls the TODO's code on the cases made here
+  (:data:`grading.todo_runs.RUNS`). What crosses the boundary: cells and cases in; the
+  raw outputs (tensors, figure contents, strings, ``torch.save``'d, bounded) out, read with
+  ``torch.load(weights_only=True)``. A TODO's run can reach neither the judge's interpreter
+  nor another TODO's run, so what comes back is that TODO's claim about its own outputs;
+* this process computes the reference's outputs (:mod:`grading.reference`, never in a
+  sandbox), compares at the tolerances of :data:`grading.todos.TOLERANCES` and decides.
+  The verdicts are data for the pipeline, which writes every score.
+
+The student package holds no TODO's answer (no sampling loop, no loss plot, no half turn),
+so there is nothing to delegate to: no name is forbidden and nothing is withheld.
 """
 
 from __future__ import annotations
@@ -25,7 +30,7 @@ import shutil
 import sys
 import tempfile
 import threading
-from dataclasses import dataclass
+from dataclasses import astuple, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -33,8 +38,8 @@ import torch
 
 from grading import cells as nbcells
 from grading import sandbox
-from grading.course import GRADING, LIMITS, Limits
-from grading.todos import TODOS, delegations
+from grading.course import GRADING, LIMITS, REPO, Limits
+from grading.todos import TODOS, reference_namespace, run
 
 
 @dataclass(frozen=True)
@@ -79,16 +84,38 @@ def programs(notebook: Path, release: Path, assignment: str) -> dict[str, list |
             for c in mine[:position]
             if c.get("cell_type") == "code" and nbcells.grade_id(c) not in released
         ]
-        solution = mine[position]["source"]
-        used = sorted({n for _, s in (*added, ("", solution)) for n in delegations(todo, s)})
-        if used:
-            out[todo] = (
-                f"uses {', '.join(used)}, which TODO {todo} may not use (its text lists "
-                "what it may call): write the code yourself"
-            )
-            continue
-        out[todo] = [*setup_cells(release, todo), *added, ("solution", solution)]
+        out[todo] = [*setup_cells(release, todo), *added, ("solution", mine[position]["source"])]
     return out
+
+
+CHILD_FILES = ("__init__.py", "todo_runs.py", "judge_child.py")
+"""All of ``grading/`` a sandbox gets: how each TODO is called, and the fork server."""
+
+
+def _code_digest() -> str:
+    """Every file of code a run executes besides the student's cells: the kit and the child."""
+    files = sorted((REPO / "helpers").rglob("*.py")) + [GRADING / name for name in CHILD_FILES]
+    digest = hashlib.sha256()
+    for path in files:
+        digest.update(str(path.relative_to(REPO)).encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()
+
+
+_CODE = _code_digest()
+
+
+def _cases_bytes(todo: str) -> bytes:
+    buffer = io.BytesIO()
+    torch.save(TODOS[todo].cases(), buffer)
+    return buffer.getvalue()
+
+
+def cache_key(todo: str, cells: list, use_sandbox: bool, limits: Limits) -> str:
+    """Every byte that enters a TODO's run: its cells, its cases, the code, the limits."""
+    digest = hashlib.sha256(json.dumps([todo, cells, use_sandbox, astuple(limits)]).encode())
+    digest.update(_CODE.encode())
+    digest.update(hashlib.sha256(_cases_bytes(todo)).digest())
+    return digest.hexdigest()
 
 
 def judge(
@@ -110,9 +137,7 @@ def judge(
         }
     verdicts = {todo: Verdict(False, job) for todo, job in jobs.items() if isinstance(job, str)}
     keys = {
-        todo: hashlib.sha256(
-            json.dumps([todo, job, use_sandbox, limits.todo_seconds]).encode()
-        ).hexdigest()
+        todo: cache_key(todo, job, use_sandbox, limits)
         for todo, job in jobs.items()
         if not isinstance(job, str)
     }
@@ -121,28 +146,42 @@ def judge(
     runnable = {todo: (todo, jobs[todo]) for todo in keys if todo not in verdicts}
     if runnable:
         ran = run_in_sandbox(runnable, use_sandbox=use_sandbox, limits=limits)
-        verdicts.update(ran)
-        with _VERDICTS_LOCK:
-            _VERDICTS.update({keys[todo]: verdict for todo, verdict in ran.items()})
+        for todo, (verdict, ended) in ran.items():
+            verdicts[todo] = verdict
+            if ended:
+                with _VERDICTS_LOCK:
+                    _VERDICTS[keys[todo]] = verdict
     return {todo: verdicts[todo] for todo in jobs}
 
 
 _VERDICTS: dict[str, Verdict] = {}
 _VERDICTS_LOCK = threading.Lock()
-"""Verdicts by the exact cells a TODO ran: the same code (a resubmission, or a TODO a
-submission left as another's) is judged once per process."""
-
-
-CHILD_FILES = ("__init__.py", "todos.py", "judge_child.py")
-"""What of ``grading/`` the judge's sandbox gets: the TODO table and its own side."""
+"""Verdicts of runs that ended on their own, by every byte that entered them
+(:func:`cache_key`): the same code (a resubmission, a shared answer) is judged once per
+process. A run stopped from outside, or whose report is missing, is never kept."""
 
 
 def run_in_sandbox(
     jobs: dict[Any, tuple[str, list]], *, use_sandbox: bool = True, limits: Limits = LIMITS
-) -> dict[Any, Verdict]:
-    """Run each job ``{key: (todo, cells)}`` of one submission in one sandbox, decide here."""
+) -> dict[Any, tuple[Verdict, bool]]:
+    """Run each job ``{key: (todo, cells)}`` of one submission in one sandbox, decide here.
+
+    Returns, per job, the verdict and whether its run ended on its own (may be cached).
+    """
+    entries, failure = run_jobs(jobs, use_sandbox=use_sandbox, limits=limits)
+    return {
+        key: (Verdict(False, failure), False)
+        if entries[key] is None
+        else (_verdict(todo, entries[key]), entries[key]["ended"])
+        for key, (todo, _) in jobs.items()
+    }
+
+
+def run_jobs(
+    jobs: dict[Any, tuple[str, list]], *, use_sandbox: bool = True, limits: Limits = LIMITS
+) -> tuple[dict[Any, dict | None], str]:
+    """Each job's report line from one sandbox (``None``: none came), and why one may be missing."""
     names = {key: f"job{k}" for k, key in enumerate(jobs)}
-    cases = {todo: TODOS[todo].cases() for todo, _ in jobs.values()}
     with tempfile.TemporaryDirectory(prefix="judge-") as tmp:
         work = Path(tmp)
         package = work / "judge" / "grading"
@@ -151,14 +190,16 @@ def run_in_sandbox(
             shutil.copy2(GRADING / name, package / name)
         for key, (todo, cells) in jobs.items():
             folder = work / names[key]
-            (folder / "cwd").mkdir(parents=True)
-            torch.save(cases[todo], folder / "cases.pt")
+            folder.mkdir()
+            (folder / "cases.pt").write_bytes(_cases_bytes(todo))
             (folder / "job.json").write_text(json.dumps({"todo": todo, "cells": cells}))
         plan = {
             "jobs": list(names.values()),
             "cpu_seconds": limits.todo_seconds,
             "wall_seconds": limits.todo_seconds,
             "result_bytes": limits.output_bytes,
+            "scratch_bytes": limits.scratch_bytes,
+            "confine": use_sandbox,
         }
         (work / "jobs.json").write_text(json.dumps(plan))
         # -I: no site-packages .pth of the user, no PYTHONPATH, no script folder on the path;
@@ -171,26 +212,40 @@ def run_in_sandbox(
             sandbox.environment(work),
             sandbox=use_sandbox,
             limits=limits,
-            wall_seconds=limits.todo_seconds * len(jobs) + 60,
+            wall_seconds=(limits.todo_seconds + 10) * len(jobs) + 60,
         )
-    report = {}
-    for line in outcome.stdout.splitlines():
-        try:
-            entry = json.loads(line)
-            report[str(entry["job"])] = entry
-        except (ValueError, KeyError, TypeError):
-            break  # what follows is not the judge's
+    report = read_report(outcome.stdout, set(names.values()))
     said = outcome.stderr.decode(errors="replace").strip()[-300:]
     failure = outcome.limit or (
-        f"the judge's run ended before this TODO (exit status {outcome.returncode}: its "
-        f"interpreter was killed or exited){f': {said}' if said else ''}"
+        f"the judge's run ended before this TODO (exit status {outcome.returncode})"
+        f"{f': {said}' if said else ''}"
     )
-    return {
-        key: _verdict(todo, cases[todo], report[names[key]])
-        if isinstance(report.get(names[key]), dict)
-        else Verdict(False, failure)
-        for key, (todo, _) in jobs.items()
-    }
+    return {key: report.get(names[key]) for key in jobs}, failure
+
+
+def read_report(stdout: bytes, names: set[str]) -> dict[str, dict]:
+    """The judge child's lines: one JSON object per job, each job once, nothing else.
+
+    The child's stdout is out of the confined code's reach; still, anything off the format
+    ends the report there, and a job named twice counts as not reported.
+    """
+    seen: dict[str, list[dict]] = {}
+    for line in stdout.decode(errors="replace").splitlines():
+        try:
+            entry = json.loads(line)
+        except ValueError:
+            break
+        if not (
+            isinstance(entry, dict)
+            and set(entry) == {"job", "status", "ended", "data"}
+            and entry["job"] in names
+            and isinstance(entry["status"], str)
+            and isinstance(entry["ended"], bool)
+            and isinstance(entry["data"], str)
+        ):
+            break
+        seen.setdefault(entry["job"], []).append(entry)
+    return {name: entries[0] for name, entries in seen.items() if len(entries) == 1}
 
 
 _WANTS: dict[str, list] = {}
@@ -201,39 +256,35 @@ _WANTS_LOCK = threading.Lock()
 
 def reference_outputs(todo: str) -> list | None:
     """The reference's outputs on ``todo``'s cases (deterministic: computed once per process)."""
-    from grading.todos import reference_namespace
-
-    spec = TODOS[todo]
-    if not spec.reference:
+    if not TODOS[todo].reference:
         return None
     with _WANTS_LOCK:
         if todo not in _WANTS:
-            # The sandboxed runs use one thread (OMP_NUM_THREADS=1); so does the reference,
-            # since convolutions sum in another order on more threads (1e-4 over 10 steps).
-            threads = torch.get_num_threads()
-            torch.set_num_threads(1)
-            try:
-                _WANTS[todo] = spec.run(reference_namespace(todo), spec.cases())
-            finally:
-                torch.set_num_threads(threads)
+            _WANTS[todo] = run(todo, reference_namespace(todo), TODOS[todo].cases())
         return _WANTS[todo]
 
 
-def _verdict(todo: str, cases: list, entry: dict) -> Verdict:
-    if entry.get("status"):
-        return Verdict(False, str(entry["status"])[:300])
-    if not isinstance(entry.get("data"), str):
-        return Verdict(False, "the outputs could not be read back as data")
+def outputs(entry: dict) -> tuple[Any, str]:
+    """The outputs a job's line carries, or why there are none."""
+    if entry["status"]:
+        return None, entry["status"][:300]
     try:
         sent = torch.load(io.BytesIO(bytes.fromhex(entry["data"])), weights_only=True)
         if not isinstance(sent, dict) or set(sent) != {"outputs", "error"}:
             raise TypeError("not a result")
     except Exception as error:
-        return Verdict(False, f"the outputs could not be read back as data ({error})")
+        return None, f"the outputs could not be read back as data ({type(error).__name__})"
     if sent["error"]:
-        return Verdict(False, f"raised {sent['error']}"[:500])
+        return None, f"raised {str(sent['error'])[:480]}"
+    return sent["outputs"], ""
+
+
+def _verdict(todo: str, entry: dict) -> Verdict:
+    got, why = outputs(entry)
+    if why:
+        return Verdict(False, why)
     try:
-        why = TODOS[todo].compare(cases, sent["outputs"], reference_outputs(todo))
+        why = TODOS[todo].compare(TODOS[todo].cases(), got, reference_outputs(todo))
     except Exception as error:  # outputs of the wrong kind or number
-        why = f"unexpected outputs ({type(error).__name__}: {error})"
+        why = f"unexpected outputs ({type(error).__name__}: {str(error)[:200]})"
     return Verdict(why is None, why or "")

@@ -66,6 +66,9 @@ def readable() -> list[Path]:
     return sorted(p for p in paths if p.exists())
 
 
+SANDBOX_ID = 1000
+"""The user and group id inside every sandbox (the grader's own id outside)."""
+
 INBOX = "/run/inbox"
 """Where ``work`` is visible, read-only, inside the sandbox: copied from there into the scratch."""
 
@@ -88,6 +91,12 @@ def bwrap_command(
         "--new-session",
         "--cap-drop",
         "ALL",
+        # Not 0: a process mapping id 0 into a namespace of its own needs CAP_SETFCAP, and
+        # the judge confines each TODO in namespaces of its own (grading/judge_child.py).
+        "--uid",
+        str(SANDBOX_ID),
+        "--gid",
+        str(SANDBOX_ID),
         "--ro-bind",
         "/usr",
         "/usr",

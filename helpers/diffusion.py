@@ -16,15 +16,16 @@ Training draws :math:`t \sim U\{0, T-1\}` and :math:`\epsilon \sim \mathcal{N}(0
 The per-sample MSE is weighted so that all three objectives equal the
 :math:`\epsilon`-MSE of DDPM's simple loss (weights 1, SNR and SNR / (SNR + 1)).
 
-Sampling runs either DDPM's ancestral chain over all T steps, or DDIM over
-``sampling_timesteps`` S < T steps with the pairs of
-:meth:`GaussianDiffusion.ddim_time_pairs` and stochasticity :math:`\eta`.
+Sampling runs DDIM over ``sampling_timesteps`` S <= T steps with the pairs of
+:meth:`GaussianDiffusion.ddim_time_pairs` and stochasticity :math:`\eta`. The loop itself
+is TODO 1-2-1: the kit has none, and samples only through the student's loop
+(:mod:`helpers.sampling`).
 
 The schedule initialisation, the forward sample :math:`q(x_t \mid x_0)` and the DDIM
-step are the students' TODOs: this class calls them through ``steps``
+step are the students' TODOs too: this class calls them through ``steps``
 (:class:`helpers.todos.DiffusionSteps`). Everything else matches lucidrains'
 ``denoising-diffusion-pytorch`` 2.3.4 with ``objective='pred_noise'`` number for
-number, including the order in which random numbers are drawn.
+number (the tests sample it with the instructor's loop and compare).
 """
 
 from __future__ import annotations
@@ -34,7 +35,6 @@ from typing import NamedTuple
 import torch
 import torch.nn.functional as F
 from torch import nn
-from tqdm.auto import tqdm
 
 from helpers.todos import DiffusionSteps, extract
 
@@ -54,7 +54,7 @@ def unnormalize(img: torch.Tensor) -> torch.Tensor:
 
 
 class GaussianDiffusion(nn.Module):
-    """Wraps a denoising network with the diffusion process, its loss and its samplers.
+    """Wraps a denoising network with the diffusion process and its loss.
 
     Args:
         model: network called as ``model(x_t, t, x_self_cond)``, with attributes
@@ -63,7 +63,7 @@ class GaussianDiffusion(nn.Module):
         steps: the three student functions; pass ``grading.reference.REFERENCE_STEPS``
             for the instructor's version.
         timesteps: T, the length of the forward process.
-        sampling_timesteps: S; DDIM is used when S < T, DDPM when S == T.
+        sampling_timesteps: S, the DDIM steps of sampling (default T).
         beta_schedule: "linear", "cosine" or "sigmoid" (``helpers.schedules``).
         objective: "pred_noise", "pred_x0" or "pred_v".
         ddim_sampling_eta: default :math:`\\eta` of DDIM sampling (0 = deterministic).
@@ -122,7 +122,6 @@ class GaussianDiffusion(nn.Module):
                 f"sampling_timesteps must be between 1 and timesteps={timesteps}, "
                 f"got {sampling_timesteps}"
             )
-        self.is_ddim_sampling = self.sampling_timesteps < self.num_timesteps
         self.ddim_sampling_eta = ddim_sampling_eta
 
         # Derived quantities are computed in float64 from the float64 schedule, then
@@ -138,17 +137,6 @@ class GaussianDiffusion(nn.Module):
         buffer("sqrt_recipm1_alphas_bar", (1.0 / alphas_bar - 1).sqrt())
         buffer("sqrt_alphas_bar", alphas_bar.sqrt())
         buffer("sqrt_one_minus_alphas_bar", (1.0 - alphas_bar).sqrt())
-
-        # Posterior q(x_{t-1} | x_t, x_0) = N(coef1 x_0 + coef2 x_t, beta_tilde I).
-        posterior_variance = betas * (1.0 - alphas_bar_prev) / (1.0 - alphas_bar)
-        buffer("posterior_variance", posterior_variance)
-        # beta_tilde_0 = 0: clamp before the log, the t = 0 step adds no noise anyway.
-        buffer("posterior_log_variance_clipped", posterior_variance.clamp(min=1e-20).log())
-        buffer("posterior_mean_coef1", betas * alphas_bar_prev.sqrt() / (1.0 - alphas_bar))
-        buffer(
-            "posterior_mean_coef2",
-            (1.0 - alphas_bar_prev) * (1.0 - betas).sqrt() / (1.0 - alphas_bar),
-        )
 
         snr = alphas_bar / (1.0 - alphas_bar)
         loss_weight = {
@@ -196,22 +184,6 @@ class GaussianDiffusion(nn.Module):
             extract(self.sqrt_alphas_bar, t, x_t.shape) * x_t
             - extract(self.sqrt_one_minus_alphas_bar, t, x_t.shape) * v
         )
-
-    def q_posterior(
-        self, x_start: torch.Tensor, x_t: torch.Tensor, t: torch.Tensor
-    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """Mean, variance and log-variance of q(x_{t-1} | x_t, x_0)."""
-        mean = (
-            extract(self.posterior_mean_coef1, t, x_t.shape) * x_start
-            + extract(self.posterior_mean_coef2, t, x_t.shape) * x_t
-        )
-        return (
-            mean,
-            extract(self.posterior_variance, t, x_t.shape),
-            extract(self.posterior_log_variance_clipped, t, x_t.shape),
-        )
-
-    # --- the network's predictions ----------------------------------------------
 
     def model_predictions(
         self,
@@ -302,128 +274,13 @@ class GaussianDiffusion(nn.Module):
         return list(zip(times[:-1], times[1:], strict=True))
 
     def trajectory_times(self) -> list[int]:
-        """The timestep of each image of ``sample(return_all_timesteps=True)``: x_T first, -1 for the final sample."""
-        if self.is_ddim_sampling:
-            pairs = self.ddim_time_pairs()
-            return [pairs[0][0]] + [t_prev for _, t_prev in pairs]
-        return list(range(self.num_timesteps - 1, -2, -1))
-
-    @torch.inference_mode()
-    def p_sample(
-        self,
-        x: torch.Tensor,
-        t: int,
-        x_self_cond: torch.Tensor | None = None,
-        generator: torch.Generator | None = None,
-    ) -> tuple[torch.Tensor, torch.Tensor]:
-        """One DDPM ancestral step x_t -> x_{t-1} with the posterior's variance ("fixed small")."""
-        batched_t = torch.full((x.shape[0],), t, device=x.device, dtype=torch.long)
-        x_start = self.model_predictions(x, batched_t, x_self_cond, clip_x_start=True).pred_x_start
-        mean, _, log_variance = self.q_posterior(x_start, x, batched_t)
-        if t == 0:
-            return mean, x_start
-        noise = _randn_like(x, generator)
-        return mean + (0.5 * log_variance).exp() * noise, x_start
-
-    @torch.inference_mode()
-    def p_sample_loop(
-        self,
-        shape: tuple[int, ...],
-        return_all_timesteps: bool = False,
-        generator: torch.Generator | None = None,
-        progress: bool = True,
-    ) -> torch.Tensor:
-        """DDPM sampling over all T steps; images in [0, 1] of ``shape``.
-
-        With ``return_all_timesteps`` the result is ``(B, T + 1, C, H, W)``, x_T first.
-        """
-        img = _randn(shape, self.device, generator)
-        imgs = [img]
-        x_start = None
-        for t in tqdm(
-            reversed(range(self.num_timesteps)),
-            total=self.num_timesteps,
-            desc="DDPM sampling",
-            disable=not progress,
-        ):
-            img, x_start = self.p_sample(
-                img, t, x_start if self.self_condition else None, generator
-            )
-            imgs.append(img)
-        out = torch.stack(imgs, dim=1) if return_all_timesteps else img
-        return unnormalize(out)
-
-    @torch.inference_mode()
-    def ddim_sample(
-        self,
-        shape: tuple[int, ...],
-        return_all_timesteps: bool = False,
-        eta: float | None = None,
-        generator: torch.Generator | None = None,
-        progress: bool = True,
-    ) -> torch.Tensor:
-        """DDIM sampling over ``sampling_timesteps`` steps; images in [0, 1] of ``shape``.
-
-        Each step predicts (epsilon, x_0) with x_0 clamped to [-1, 1] and epsilon
-        re-derived from it, then calls the student's DDIM step (TODO 1-1-3). With
-        ``return_all_timesteps`` the result is ``(B, S + 1, C, H, W)``, x_T first.
-        """
-        eta = self.ddim_sampling_eta if eta is None else eta
-        img = _randn(shape, self.device, generator)
-        imgs = [img]
-        x_start = None
-        for t, t_prev in tqdm(self.ddim_time_pairs(), desc="DDIM sampling", disable=not progress):
-            batched_t = torch.full((shape[0],), t, device=self.device, dtype=torch.long)
-            pred_noise, x_start = self.model_predictions(
-                img,
-                batched_t,
-                x_start if self.self_condition else None,
-                clip_x_start=True,
-                rederive_pred_noise=True,
-            )
-            if t_prev < 0:
-                img = x_start
-            else:
-                batched_prev = torch.full_like(batched_t, t_prev)
-                noise = _randn_like(img, generator)
-                img = self.steps.denoise_backward(
-                    self.alphas_bar, x_start, pred_noise, batched_t, batched_prev, noise, eta
-                )
-            imgs.append(img)
-        out = torch.stack(imgs, dim=1) if return_all_timesteps else img
-        return unnormalize(out)
-
-    @torch.inference_mode()
-    def sample(
-        self,
-        batch_size: int = 16,
-        return_all_timesteps: bool = False,
-        generator: torch.Generator | None = None,
-        progress: bool = True,
-    ) -> torch.Tensor:
-        """Sample ``batch_size`` images in [0, 1], with DDIM when S < T, else DDPM."""
-        shape = (batch_size, self.channels, *self.image_size)
-        loop = self.ddim_sample if self.is_ddim_sampling else self.p_sample_loop
-        return loop(
-            shape, return_all_timesteps=return_all_timesteps, generator=generator, progress=progress
-        )
+        """The timestep of each state of a sampling trajectory: x_T first, -1 for the final sample."""
+        pairs = self.ddim_time_pairs()
+        return [pairs[0][0]] + [t_prev for _, t_prev in pairs]
 
 
 def _identity(x: torch.Tensor) -> torch.Tensor:
     return x
-
-
-def _randn(
-    shape: tuple[int, ...], device: torch.device, generator: torch.Generator | None
-) -> torch.Tensor:
-    # A CPU generator keeps samples identical across devices for the same seed.
-    if generator is not None and generator.device.type != device.type:
-        return torch.randn(shape, generator=generator, device=generator.device).to(device)
-    return torch.randn(shape, generator=generator, device=device)
-
-
-def _randn_like(x: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
-    return _randn(tuple(x.shape), x.device, generator).to(x.dtype)
 
 
 def _check_schedule(

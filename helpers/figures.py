@@ -15,7 +15,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import torch
 
-__all__ = ["save_image_grid", "plot_denoising_progress", "plot_losses", "smooth"]
+__all__ = ["save_image_grid", "plot_denoising_progress", "smooth"]
 
 
 def save_image_grid(images: torch.Tensor, path: str | os.PathLike, nrow: int | None = None) -> Path:
@@ -92,37 +92,3 @@ def smooth(values: Sequence[float], weight: float = 0.9) -> np.ndarray:
         avg = weight * avg + (1 - weight) * v
         out[i] = avg / (1 - weight ** (i + 1))
     return out
-
-
-def plot_losses(
-    losses: Sequence[float],
-    path: str | os.PathLike | None = "loss_curve.png",
-    log_scale: bool = False,
-    smoothing: float | None = None,
-) -> plt.Figure:
-    """The training loss per step: raw values faint, a smoothed line over them.
-
-    ``smoothing`` is the EMA weight; by default it averages over about 2 % of the run
-    (at least 10 steps), so that the line neither lags on short runs nor stays noisy
-    on long ones.
-    """
-    if len(losses) == 0:
-        raise ValueError("no losses to plot: train first (trainer.losses is empty)")
-    if smoothing is None:
-        smoothing = 1 - 1 / max(10, len(losses) / 50)
-    steps = np.arange(1, len(losses) + 1)
-    fig, ax = plt.subplots(figsize=(7, 4))
-    ax.plot(steps, losses, alpha=0.3, linewidth=0.8, label="loss per step")
-    ax.plot(steps, smooth(losses, smoothing), linewidth=2, label=f"smoothed (EMA {smoothing:.3g})")
-    ax.set_xlabel("training step")
-    ax.set_ylabel("MSE loss")
-    if log_scale:
-        ax.set_yscale("log")
-    ax.grid(True, alpha=0.3)
-    ax.legend()
-    ax.set_title("Training loss")
-    fig.tight_layout()
-    if path is not None:
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
-        fig.savefig(path, dpi=100)
-    return fig

@@ -34,10 +34,11 @@ class LiveProgress:
     def __call__(self, trainer: Trainer) -> None:
         fig = self.plot_losses(trainer.losses)
         fig.suptitle(f"step {trainer.step} of {trainer.config.train_num_steps}")
-        grid = Image(filename=str(Path(trainer.results_folder) / f"sample-{trainer.step}.png"))
+        grid = Path(trainer.results_folder) / f"sample-{trainer.step}.png"
         # display() the first time, update() after: the same two output areas throughout.
         show = "update" if self.shown else "display"
         getattr(self.curve, show)(fig)
-        getattr(self.grid, show)(grid)
+        if grid.is_file():  # a trainer without a sampler draws no grid
+            getattr(self.grid, show)(Image(filename=str(grid)))
         plt.close(fig)
         self.shown = True

@@ -23,12 +23,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from helpers.diffusion import GaussianDiffusion
 from helpers.illusions.models import PromptEmbeddings
 from helpers.illusions.views import View
-from helpers.schedules import get_beta_schedule
 from helpers.todos import DiffusionSteps, extract
 from helpers.unet import UNet
 
@@ -90,8 +90,11 @@ def tiny_diffusion(
 def _stand_in_schedule(
     timesteps: int, beta_schedule: str, **schedule_kwargs: float
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    betas = get_beta_schedule(beta_schedule)(timesteps, **schedule_kwargs)
-    return betas, 1 - betas, torch.cumprod(1 - betas, dim=0)
+    # alphas_bar falls linearly from 0.999 to 0.001 whatever the name asks for: a schedule
+    # the sampler can run on that is none of TODO 1-1-1's, so it answers nothing there.
+    alphas_bar = torch.linspace(0.999, 0.001, timesteps, dtype=torch.float64)
+    alphas = alphas_bar / F.pad(alphas_bar[:-1], (1, 0), value=1.0)
+    return 1 - alphas, alphas, alphas_bar
 
 
 def _stand_in_step(
@@ -108,10 +111,11 @@ def _stand_in_step(
 
 
 def stand_in_steps() -> DiffusionSteps:
-    """Steps for testing the sampling loop (TODO 1-2-1) alone: helpers' beta schedule and a
-    simple step that is not DDIM (its noise is ``0.1 * eta * z``, not sigma_t's), so that a
-    mistake in TODO 1-1-1 or 1-1-3 costs the loop's test nothing, and the kit gives away
-    neither of those answers. The forward process is not used by sampling."""
+    """Steps for testing the sampling loop (TODO 1-2-1) alone: a schedule linear in
+    alphas_bar (none of TODO 1-1-1's) and a simple step that is not DDIM (its noise is
+    ``0.1 * eta * z``, not sigma_t's), so that a mistake in TODO 1-1-1 or 1-1-3 costs the
+    loop's test nothing, and the kit gives away neither of those answers. The forward
+    process is not used by sampling."""
     return DiffusionSteps(_stand_in_schedule, None, _stand_in_step)
 
 
@@ -219,24 +223,12 @@ def tiny_embeddings(
 
 
 def stand_in_views() -> list[View]:
-    """The identity and the half turn, written here rather than taken from TODO 2-2, so
-    that the tests of TODO 2-3 (in the notebook and in the judge) do not depend on it."""
+    """An upside-down flip and a quarter turn: two exact views for the tests of TODO 2-3
+    (in the notebook and in the judge), neither of them TODO 2-2's, so that those tests do
+    not depend on it and the kit gives none of its answers away."""
+    from helpers.illusions.views import Rotate90CWView, VerticalFlipView
 
-    class Same(View):
-        def view(self, im: torch.Tensor) -> torch.Tensor:
-            return im
-
-        def inverse_view(self, noise: torch.Tensor) -> torch.Tensor:
-            return noise
-
-    class Turn(View):
-        def view(self, im: torch.Tensor) -> torch.Tensor:
-            return im.flip(-2, -1)
-
-        def inverse_view(self, noise: torch.Tensor) -> torch.Tensor:
-            return noise.flip(-2, -1)
-
-    return [Same(), Turn()]
+    return [VerticalFlipView(), Rotate90CWView()]
 
 
 def random_fid_inception(seed: int = 0) -> FIDInceptionV3:

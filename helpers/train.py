@@ -35,7 +35,8 @@ from tqdm.auto import tqdm
 from helpers.config import TrainConfig
 from helpers.data import ImageFolderDataset, ResumableBatchSampler, resolve_data_dir
 from helpers.diffusion import GaussianDiffusion
-from helpers.figures import plot_losses, save_image_grid
+from helpers.figures import save_image_grid
+from helpers.sampling import Sampler, sample
 from helpers.precision import choose_precision, fresh_accelerator
 from helpers.todos import DiffusionSteps
 from helpers.unet import UNet
@@ -63,7 +64,8 @@ class Trainer:
 
     Every setting comes from one :class:`TrainConfig` (the seed assignment's names:
     ``batch_size``, ``lr``, ``train_num_steps``, ``grad_steps``, ``ema_decay`` …);
-    ``save_and_sample_every`` writes a grid of ``num_samples`` EMA samples,
+    ``save_and_sample_every`` writes a grid of ``num_samples`` EMA samples drawn by
+    ``sampler`` (the student's loop, TODO 1-2-1; without one no grid is drawn),
     ``checkpoint_every`` (default: the same) writes the checkpoint. ``progress`` only
     shows or hides the progress bar.
     """
@@ -74,9 +76,11 @@ class Trainer:
         data: str | os.PathLike | Dataset,
         config: TrainConfig | None = None,
         *,
+        sampler: Sampler | None = None,
         progress: bool = True,
     ) -> None:
         self.config = config = config or TrainConfig()
+        self.sampler = sampler
         self.progress = progress
         self.precision = choose_precision(config.mixed_precision)
         self.accelerator = fresh_accelerator(self.precision.mode)
@@ -190,13 +194,14 @@ class Trainer:
                 self.ema.update()
                 bar.update(1)
 
-                sample = main and self.step % config.save_and_sample_every == 0
+                milestone = main and self.step % config.save_and_sample_every == 0
                 save = self.step % self.checkpoint_every == 0 or self.step == config.train_num_steps
-                if sample or save or self.step % config.log_every == 0:
+                if milestone or save or self.step % config.log_every == 0:
                     # Raises on a NaN before anything is written, so the last checkpoint stays good.
                     bar.set_postfix(loss=f"{self.losses[-1]:.4f}")
-                if sample:
-                    self.save_samples(self.results_folder / f"sample-{self.step}.png")
+                if milestone:
+                    if self.sampler is not None:
+                        self.save_samples(self.results_folder / f"sample-{self.step}.png")
                     if on_save is not None:
                         on_save(self)
                 if save:
@@ -273,17 +278,11 @@ class Trainer:
     @torch.inference_mode()
     def save_samples(self, path: Path) -> Path:
         """A grid of EMA samples; the same noise at every milestone, so grids compare."""
+        if self.sampler is None:
+            raise ValueError("no sampler: build the trainer with sampler=sample_with_progress")
         generator = torch.Generator().manual_seed(self.config.seed)
-        images = self.ema.ema_model.sample(
-            self.config.num_samples, generator=generator, progress=False
-        )
+        images = sample(self.sampler, self.ema.ema_model, self.config.num_samples, generator)
         return save_image_grid(images, path)
-
-    def plot_losses(self, path: str | os.PathLike | None = None, log_scale: bool = False):
-        """The loss curve (raw per-step losses and a smoothed line)."""
-        return plot_losses(
-            self.losses, path or self.results_folder / "loss_curve.png", log_scale=log_scale
-        )
 
     # --- checkpoints -------------------------------------------------------------
 
@@ -436,15 +435,23 @@ def build_diffusion(config: TrainConfig, steps: DiffusionSteps) -> GaussianDiffu
     )
 
 
-def build_trainer(config: TrainConfig, steps: DiffusionSteps, progress: bool = True) -> Trainer:
-    """Model, data and trainer for a config; ``data_path = "toy-faces"`` generates them first."""
+def build_trainer(
+    config: TrainConfig,
+    steps: DiffusionSteps,
+    sampler: Sampler | None = None,
+    progress: bool = True,
+) -> Trainer:
+    """Model, data and trainer for a config; ``data_path = "toy-faces"`` generates them first.
+
+    ``sampler`` (TODO 1-2-1's loop) draws the milestone sample grids.
+    """
     if config.data_path == "toy-faces":
         from helpers.toy_faces import write_toy_faces
 
         data = write_toy_faces(size=max(64, config.image_size), progress=progress)
     else:
         data = resolve_data_dir(config.data_path)
-    return Trainer(build_diffusion(config, steps), data, config, progress=progress)
+    return Trainer(build_diffusion(config, steps), data, config, sampler=sampler, progress=progress)
 
 
 def load_diffusion(

@@ -245,7 +245,7 @@ def judge_all() -> dict[str, list[tuple[Change, judge.Verdict]]]:
     flat = [c for changes in everything.values() for c in changes]
     # One sandbox for every change: room for all their outputs (a submission's fit in 64 MiB).
     limits = dataclasses.replace(LIMITS, output_bytes=1 << 30)
-    verdicts = list(judge.run_in_sandbox(jobs(flat), limits=limits).values())
+    verdicts = [v for v, _ in judge.run_in_sandbox(jobs(flat), limits=limits).values()]
     out, k = {}, 0
     for kind, changes in everything.items():
         out[kind] = list(zip(changes, verdicts[k : k + len(changes)], strict=True))

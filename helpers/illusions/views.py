@@ -25,7 +25,8 @@ whose size is a fraction of a piece) so that the same view object works at 64 px
 and 256 px in stage II and the two agree up to upscaling.
 
 ``IdentityView`` and ``Rotate180View`` are the student's TODO 2-2: the classes here raise
-``NotImplementedError`` naming the TODO; the reference lives in ``grading/reference``.
+``NotImplementedError`` naming the TODO, and no view here is a half turn. Two quarter turns,
+or an upside-down and a left-right flip, make one: the TODO's text allows building it so.
 """
 
 from __future__ import annotations
@@ -40,7 +41,7 @@ __all__ = [
     "NOISE_CHANNELS",
     "View",
     "IdentityView",
-    "RotationView",
+    "TurnView",
     "Rotate180View",
     "Rotate90CWView",
     "Rotate90CCWView",
@@ -118,28 +119,19 @@ class IdentityView(View):
         )
 
 
-class RotationView(View):
-    """Rotation by ``quarter_turns`` x 90 degrees clockwise; exact (``torch.rot90``, no interpolation)."""
+class TurnView(View):
+    """A turn by ``degrees`` clockwise: its display frames rotate (``animate``).
 
-    def __init__(self, quarter_turns: int) -> None:
-        self.quarter_turns = quarter_turns % 4
+    Subclasses define the exact view with ``torch.rot90`` (no interpolation).
+    """
 
-    def view(self, im: torch.Tensor) -> torch.Tensor:
-        if self.quarter_turns % 2:
-            _require_square(im, type(self).__name__)
-        # torch.rot90 turns counter-clockwise for positive k on (H, W) axes.
-        return torch.rot90(im, -self.quarter_turns, dims=(-2, -1))
-
-    def inverse_view(self, noise: torch.Tensor) -> torch.Tensor:
-        if self.quarter_turns % 2:
-            _require_square(noise, type(self).__name__)
-        return torch.rot90(noise, self.quarter_turns, dims=(-2, -1))
+    degrees: int
 
     def animate(self, im: torch.Tensor, s: float) -> torch.Tensor:
         if s == 1:
             return self.view(im)
         # affine_grid maps output to input coordinates: sample from the counter-rotated point.
-        angle = -math.pi / 2 * self.quarter_turns * s
+        angle = -math.radians(self.degrees) * s
         c, si = math.cos(angle), math.sin(angle)
         return _affine(im, [[c, -si], [si, c]])
 
@@ -147,11 +139,10 @@ class RotationView(View):
         return f"{type(self).__name__}()"
 
 
-class Rotate180View(RotationView):
+class Rotate180View(TurnView):
     """TODO 2-2: turn the image upside down by a 180-degree rotation (the second prompt's view)."""
 
-    def __init__(self) -> None:
-        super().__init__(2)
+    degrees = 180
 
     def view(self, im: torch.Tensor) -> torch.Tensor:
         raise NotImplementedError(
@@ -164,18 +155,33 @@ class Rotate180View(RotationView):
         )
 
 
-class Rotate90CWView(RotationView):
+class Rotate90CWView(TurnView):
     """Quarter turn clockwise (square images only)."""
 
-    def __init__(self) -> None:
-        super().__init__(1)
+    degrees = 90
+
+    def view(self, im: torch.Tensor) -> torch.Tensor:
+        _require_square(im, type(self).__name__)
+        # torch.rot90 turns counter-clockwise for positive k on (H, W) axes.
+        return torch.rot90(im, -1, dims=(-2, -1))
+
+    def inverse_view(self, noise: torch.Tensor) -> torch.Tensor:
+        _require_square(noise, type(self).__name__)
+        return torch.rot90(noise, 1, dims=(-2, -1))
 
 
-class Rotate90CCWView(RotationView):
+class Rotate90CCWView(TurnView):
     """Quarter turn counter-clockwise (square images only)."""
 
-    def __init__(self) -> None:
-        super().__init__(-1)
+    degrees = -90
+
+    def view(self, im: torch.Tensor) -> torch.Tensor:
+        _require_square(im, type(self).__name__)
+        return torch.rot90(im, 1, dims=(-2, -1))
+
+    def inverse_view(self, noise: torch.Tensor) -> torch.Tensor:
+        _require_square(noise, type(self).__name__)
+        return torch.rot90(noise, -1, dims=(-2, -1))
 
 
 class FlipView(View):
