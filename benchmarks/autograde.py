@@ -5,9 +5,9 @@
 
 Grades ``--students`` copies of the shipped ``reference`` and ``seed_report`` submissions
 (both parts) into a fresh release in a temporary course, once in bubblewrap sandboxes and
-once with ``--no-sandbox``. Every copy's solution cells get a comment of their own, so that
-no two submissions are the same code (the judge judges the same cells once per process,
-which would make identical copies free). Prints the seconds per notebook of each run, the
+once with ``--no-sandbox``. Every copy's solution cells get a comment of their own, in each
+of the two runs, so that no two notebooks graded are the same code (the judge judges the
+same cells once per process, which would make identical copies, or a second pass, free). Prints the seconds per notebook of each run, the
 sandbox's share, and what 600 notebooks (300 students, two parts) would take on this
 machine's cores at that rate. ``--hostile`` adds the hostile submissions of
 ``python -m grading.examples --hostile`` to the batch and checks that every honest copy
@@ -30,8 +30,8 @@ from grading.course import ASSIGNMENTS, LIMITS, SUBMITTED
 SOURCES = ("reference", "seed_report")
 
 
-def write_copies(out: Path, students: int) -> int:
-    """``students`` submissions of both parts, each with solution cells of its own."""
+def write_copies(out: Path, students: int, run: str) -> int:
+    """``students`` submissions of both parts, each with solution cells of its own in ``run``."""
     count = 0
     for k in range(students):
         source = SOURCES[k % len(SOURCES)]
@@ -39,7 +39,7 @@ def write_copies(out: Path, students: int) -> int:
             nb = json.loads((SUBMITTED / source / assignment / f"{name}.ipynb").read_text())
             for cell in nb["cells"]:
                 if nbcells.nbgrader(cell).get("solution") and cell["cell_type"] == "code":
-                    cell["source"] = nbcells.source(cell) + f"\n# student {k}\n"
+                    cell["source"] = nbcells.source(cell) + f"\n# student {k}, {run}\n"
             folder = out / f"student{k:03d}" / assignment
             folder.mkdir(parents=True)
             (folder / f"{name}.ipynb").write_text(json.dumps(nb))
@@ -55,7 +55,7 @@ def grade(
         course = Path(tmp) / "course"
         released = pipeline.release(course)
         submitted = Path(tmp) / "submitted"
-        notebooks = write_copies(submitted, students)
+        notebooks = write_copies(submitted, students, "sandboxed" if use_sandbox else "trusted")
         if hostile:
             attacks = examples.write_submissions(
                 Path(tmp) / "hostile", hostile=True, releases=released

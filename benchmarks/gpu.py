@@ -28,7 +28,7 @@ import torch
 from torch.utils.data import Dataset
 
 from benchmarks.timing import BenchResult, interleaved
-from grading.reference import REFERENCE_STEPS
+from grading.reference import REFERENCE_STEPS, sample_with_progress
 from helpers.config import load_config
 from helpers.sampling import sample_to_folder
 from helpers.train import Trainer, build_diffusion
@@ -186,7 +186,14 @@ def sampling() -> list[BenchResult]:
 
         def ours_with_files() -> None:
             with _autocast(precision):
-                sample_to_folder(ours, SAMPLES, folder, batch_size=SAMPLE_BATCH, progress=False)
+                sample_to_folder(
+                    sample_with_progress,
+                    ours,
+                    SAMPLES,
+                    folder,
+                    batch_size=SAMPLE_BATCH,
+                    progress=False,
+                )
 
         for flash in (False, True):
             theirs = _theirs(flash).eval()

@@ -44,9 +44,12 @@ batch as ``reference`` and ``seed_report``, that it costs no one else anything):
   ``tags``: a wrong TODO 1-1-3 whose test cell is tagged ``skip-execution``, and a forged
   graded cell worth 40 points; ``html``: TODO 1-2-2's cell and the report display
   ``<script>`` and ``onerror=`` HTML and JavaScript;
-* ``delegation``: TODO 1-2-2 is the kit's ``plot_losses`` and (Part 2) TODO 2-2's
-  ``Rotate180View`` inherits the kit's methods; ``hidden_delegation``: TODO 1-2-1 calls
-  ``diffusion.ddim_sample`` through ``getattr`` with names split in two.
+* ``saboteur``: TODO 1-1-1's cell kills every process it can name while it is judged;
+  TODO 1-1-2 is wrong and writes passing result lines into every pipe it can open under
+  ``/proc``; TODO 1-1-3 is wrong and replaces how the judge calls it; TODO 1-2-1 executes
+  the kit's source afresh to take a sampling loop from it (there is none);
+  ``saboteur_victim`` is the reference byte for byte, graded after it (names sort so): it keeps full marks;
+* ``delegation`` (Part 2): TODO 2-2's ``Rotate180View`` inherits the kit's blank methods.
 
 The expected scores are in ``EXPECTED`` (the tests check them).
 """
@@ -370,27 +373,50 @@ HOSTILE: dict[str, dict[str, list[Edit] | None]] = {
                 "def plot_losses(",
             ),
         ],
-        "delegation": [
-            (
-                "todo_1_2_2",
-                "def plot_losses(",
-                "from helpers.figures import plot_losses\n\n\ndef _mine(",
+        "saboteur": [
+            (  # kills every process it can name, outside the notebook's kernel
+                "todo_1_1_1",
+                "def schedule_init(",
+                "import os\nimport sys\n\nif 'ipykernel' not in sys.modules:\n"
+                "    for _pid in range(1, 4096):\n"
+                "        if _pid != os.getpid():\n"
+                "            try:\n                os.kill(_pid, 9)\n            except OSError:\n                pass\n\n\n"
+                "def schedule_init(",
             ),
-        ],
-        "hidden_delegation": [
+            (  # wrong, and writes passing result lines into every pipe it can open
+                "todo_1_1_2",
+                "alpha_bar_t.sqrt() * x_start + (1.0 - alpha_bar_t).sqrt() * noise",
+                "alpha_bar_t * x_start + (1.0 - alpha_bar_t) * noise\n\n\n"
+                "import json as _json\nimport os as _os\n\n"
+                "_forged = ''.join(_json.dumps({'job': f'job{_k}', 'status': '', 'ended': True, 'data': ''}) + '\\n' for _k in range(8))\n"
+                "for _pid in ('self', str(_os.getppid()), '1'):\n"
+                "    for _fd in range(1, 32):\n"
+                "        try:\n            _os.write(_os.open(f'/proc/{_pid}/fd/{_fd}', _os.O_WRONLY), (_forged + 'junk\\n').encode())\n"
+                "        except OSError:\n            pass",
+            ),
+            (  # wrong, and replaces how the judge calls it (the comparison is not there)
+                "todo_1_1_3",
+                "        eta\n        * (",
+                "        0.0\n        * eta\n        * (",
+            ),
             (
+                "todo_1_1_3",
+                "    return pred_x_start * alpha_bar_prev.sqrt() + direction * pred_noise + sigma * noise",
+                "    return pred_x_start * alpha_bar_prev.sqrt() + direction * pred_noise + sigma * noise\n\n\n"
+                "import sys as _sys\n\n"
+                "if 'grading.todo_runs' in _sys.modules:\n"
+                "    _sys.modules['grading.todo_runs'].RUNS['1-1-3'] = lambda ns, cases, folder: [c[2] for c in cases]",
+            ),
+            (  # the kit's own source, executed afresh: it holds no sampling loop to take
                 "todo_1_2_1",
-                "    return trajectory[:, -1], trajectory",
-                "    return trajectory[:, -1], trajectory\n\n\n"
-                'def sample_with_progress(diffusion, batch_size, eta=None, generator=None, path="denoising_progress.png"):\n'
-                "    eta = diffusion.ddim_sampling_eta if eta is None else eta\n"
-                "    run = getattr(diffusion, 'ddim' + '_sample')\n"
-                "    shape = (batch_size, diffusion.channels, *diffusion.image_size)\n"
-                "    trajectory = run(shape, eta=eta, generator=generator, progress=False, **{'return_all' + '_timesteps': True})\n"
-                "    plot_denoising_progress(trajectory, path, times=diffusion.trajectory_times(), max_columns=11)\n"
-                "    return trajectory[:, -1], trajectory",
+                "@torch.inference_mode()\ndef sample_with_progress(",
+                "import sys as _sys\n\n_kit = {}\n_path = _sys.modules['helpers.' + 'diffu' + 'sion'].__file__\n"
+                "exec(compile(open(_path).read(), _path, 'exec'), _kit)\n"
+                "_loop = getattr(_kit['GaussianDiffusion'], 'ddim' + '_sample')\n\n\n"
+                "@torch.inference_mode()\ndef sample_with_progress(",
             ),
         ],
+        "saboteur_victim": [],  # byte for byte the reference, graded after the saboteur
     },
     "part2": {
         "delegation": [
@@ -431,8 +457,8 @@ EXPECTED: dict[tuple[str, str], dict[str, float]] = {
     ("network", "part1"): P1,
     ("tags", "part1"): {**P1, "test_1_1_3": 0},
     ("html", "part1"): P1,
-    ("delegation", "part1"): {**P1, "test_1_2_2": 0},
-    ("hidden_delegation", "part1"): {**P1, "test_1_2_1": 0},
+    ("saboteur", "part1"): {**P1, "test_1_1_2": 0, "test_1_1_3": 0, "test_1_2_1": 0},
+    ("saboteur_victim", "part1"): P1,
     ("delegation", "part2"): {**P2, "test_2_2": 0},
     ("reference", "part2"): P2,
     ("seed_report", "part2"): P2,

@@ -83,23 +83,28 @@ def _drop_capabilities() -> None:
 
 
 def _watch(pid: int) -> None:
-    """The intermediate process: wait for PID 1 of the new namespace, exit with its status.
+    """Wait for ``pid``, exit with its status; on SIGTERM kill it first.
 
-    SIGTERM (from :func:`_collect`, past a limit) kills it, and with it its namespace. The
-    confined code cannot name this process, so it cannot stop it from doing so.
+    Run twice per job: outside the job's namespaces (SIGTERM from :func:`_stop`, past a
+    limit, kills PID 1 and with it the namespace) and as PID 1 inside (it ends the
+    namespace when the job's process ends). The job's code can signal neither: the first
+    is outside its namespace, and PID 1 ignores what its namespace sends it.
     """
     signal.signal(signal.SIGTERM, lambda *_: os.kill(pid, signal.SIGKILL))
     _, status = os.waitpid(pid, 0)
-    os._exit(os.waitstatus_to_exitcode(status) if os.WIFEXITED(status) else 128 + os.WTERMSIG(status))
+    os._exit(
+        os.waitstatus_to_exitcode(status) if os.WIFEXITED(status) else 128 + os.WTERMSIG(status)
+    )
 
 
 def confine(work: Path, scratch_bytes: int) -> None:
-    """Enter new namespaces and become PID 1 of a fresh PID namespace (this process forks:
-    the caller goes on in the new process, the old one only watches it, :func:`_watch`)."""
+    """Go on as PID 2 of fresh namespaces: no ``/proc``, own tmpfs folders, no capabilities.
+
+    This process forks twice: the caller goes on in the grandchild, PID 2 of a new PID
+    namespace; the two processes above it only wait (:func:`_watch`).
+    """
     uid, gid = os.getuid(), os.getgid()
-    _check(
-        _LIBC.unshare(_CLONE_NEWUSER | _CLONE_NEWNS | _CLONE_NEWPID | _CLONE_NEWIPC), "unshare"
-    )
+    _check(_LIBC.unshare(_CLONE_NEWUSER | _CLONE_NEWNS | _CLONE_NEWPID | _CLONE_NEWIPC), "unshare")
     # The same ids inside, so that files can be created (an unmapped id cannot own any).
     # Mapping id 0 of the outer namespace would need CAP_SETFCAP: the sandbox's user is not 0.
     Path("/proc/self/setgroups").write_text("deny")
@@ -116,6 +121,9 @@ def confine(work: Path, scratch_bytes: int) -> None:
     _mount_tmpfs(str(work), scratch_bytes)
     _drop_capabilities()
     os.chdir(work)
+    pid = os.fork()  # the job's code runs as PID 2, which can be killed like any process
+    if pid:
+        _watch(pid)
 
 
 def _cell_code(source: str) -> str:
@@ -189,7 +197,9 @@ def _collect(pid: int, read_end: int, wall_seconds: int, most: int) -> tuple[byt
     code = _stop(pid) if status else os.waitpid(pid, 0)[1]
     if not status and not chunks:
         if os.WIFSIGNALED(code) or os.waitstatus_to_exitcode(code) > 128:
-            sig = os.WTERMSIG(code) if os.WIFSIGNALED(code) else os.waitstatus_to_exitcode(code) - 128
+            sig = (
+                os.WTERMSIG(code) if os.WIFSIGNALED(code) else os.waitstatus_to_exitcode(code) - 128
+            )
             status = CAUSES.get(sig, f"killed by signal {signal.Signals(sig).name}")
         elif os.waitstatus_to_exitcode(code) == NOT_CONFINED:
             status = "the sandbox could not confine this TODO's run (the grader's fault)"

@@ -160,6 +160,47 @@ def sync(path: Path, write: bool) -> list[str]:
     return stale
 
 
+LOOP_CASES = ((10, 0.5, 1), (7, 1.0, 2))
+"""(S, eta, generator seed) of the visible test's trajectories: S = 7 does not divide T = 100.
+The judge's cases (grading.todos.cases_1_2_1) use other model seeds."""
+
+
+def loop_cases() -> list[dict]:
+    """The reference loop's trajectories that :data:`helpers.tiny_models.LOOP_CASES` holds."""
+    import matplotlib.pyplot as plt
+    import torch
+
+    from helpers.tiny_models import stand_in_steps, tiny_diffusion
+
+    out = []
+    for steps, eta, seed in LOOP_CASES:
+        diffusion = tiny_diffusion(stand_in_steps(), sampling_timesteps=steps)
+        gen = torch.Generator().manual_seed(seed)
+        _, trajectory = grading.reference.sample_with_progress(
+            diffusion, 2, eta=eta, generator=gen, path=None
+        )
+        plt.close("all")
+        out.append(
+            {
+                "sampling_timesteps": steps,
+                "eta": eta,
+                "seed": seed,
+                "trajectory": trajectory.clone(),
+            }
+        )
+    return out
+
+
+def write_loop_cases() -> Path:
+    import torch
+
+    from helpers.tiny_models import LOOP_CASES as path
+
+    path.parent.mkdir(exist_ok=True)
+    torch.save(loop_cases(), path)
+    return path
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m grading.solutions",
@@ -179,6 +220,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             status = 1
         else:
             print(f"{shown}: " + (f"wrote {', '.join(stale)}" if stale else "up to date"))
+    if not args.check:
+        print(
+            f"{write_loop_cases().relative_to(REPO)}: the visible test's trajectories of TODO 1-2-1"
+        )
     return status
 
 

@@ -13,7 +13,6 @@ It imports only torch, matplotlib and ``helpers`` (the student package).
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Callable
 from pathlib import Path
 
@@ -32,30 +31,13 @@ def run_1_1_3(ns: dict, cases: list[tuple], folder: Path) -> list:
     return [ns["denoise_backward"](*args) for _, *args in cases]
 
 
-def figure_data() -> list[dict]:
-    """What the open matplotlib figures show: per axes, its images, line y-values, labels."""
+def figure_data() -> list[list[dict]]:
+    """What every open matplotlib figure shows (:func:`helpers.figures.figure_contents`)."""
     import matplotlib.pyplot as plt
-    import numpy as np
 
-    figures = []
-    for number in plt.get_fignums():
-        axes = []
-        for ax in plt.figure(number).axes:
-            images = [torch.from_numpy(np.asarray(im.get_array(), dtype=np.float32).copy()) for im in ax.get_images()]
-            lines = []
-            for line in ax.get_lines():
-                with contextlib.suppress(TypeError, ValueError):
-                    lines.append(torch.from_numpy(np.asarray(line.get_ydata(), dtype=np.float64)))
-            axes.append(
-                {
-                    "images": images,
-                    "lines": lines,
-                    "xticks": [str(t.get_text()) for t in ax.get_xticklabels()],
-                    "labels": [str(ax.get_xlabel()), str(ax.get_ylabel())],
-                }
-            )
-        figures.append(axes)
-    return figures
+    from helpers.figures import figure_contents
+
+    return [figure_contents(plt.figure(number)) for number in plt.get_fignums()]
 
 
 def run_1_2_1(ns: dict, cases: list[tuple], folder: Path) -> list:

@@ -222,7 +222,9 @@ def compare_1_2_1(cases: list[tuple], got: list, want: list) -> str | None:
 
 
 def _holds(line: Any, losses: torch.Tensor) -> bool:
-    return isinstance(line, torch.Tensor) and line.shape == losses.shape and torch.equal(line, losses)
+    return (
+        isinstance(line, torch.Tensor) and line.shape == losses.shape and torch.equal(line, losses)
+    )
 
 
 def compare_1_2_2(cases: list[tuple], got: list, want: list) -> str | None:
@@ -286,18 +288,14 @@ class Todo:
 TODOS: dict[str, Todo] = {
     "1-1-1": Todo("part1", cases_1_1_1, compare_1_1_1, ("schedule_init",)),
     "1-1-2": Todo("part1", cases_1_1_2, compare_tensors("1-1-2", "x_t"), ("denoise_forward",)),
-    "1-1-3": Todo(
-        "part1", cases_1_1_3, compare_tensors("1-1-3", "x_prev"), ("denoise_backward",)
-    ),
+    "1-1-3": Todo("part1", cases_1_1_3, compare_tensors("1-1-3", "x_prev"), ("denoise_backward",)),
     "1-2-1": Todo("part1", cases_1_2_1, compare_1_2_1, ("sample_with_progress",)),
     "1-2-2": Todo("part1", cases_1_2_2, compare_1_2_2),
     "2-1": Todo("part2", cases_2_1, compare_2_1),
     "2-2": Todo(
         "part2", cases_2_2, compare_tensors("2-2", "a view"), ("IdentityView", "Rotate180View")
     ),
-    "2-3": Todo(
-        "part2", cases_2_3, compare_tensors("2-3", "the images"), ("denoising_loop",)
-    ),
+    "2-3": Todo("part2", cases_2_3, compare_tensors("2-3", "the images"), ("denoising_loop",)),
 }
 """Every autograded TODO, keyed as the notebooks number them."""
 

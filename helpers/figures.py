@@ -15,7 +15,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import torch
 
-__all__ = ["save_image_grid", "plot_denoising_progress", "smooth"]
+__all__ = ["save_image_grid", "plot_denoising_progress", "smooth", "figure_contents", "same_figure"]
 
 
 def save_image_grid(images: torch.Tensor, path: str | os.PathLike, nrow: int | None = None) -> Path:
@@ -92,3 +92,46 @@ def smooth(values: Sequence[float], weight: float = 0.9) -> np.ndarray:
         avg = weight * avg + (1 - weight) * v
         out[i] = avg / (1 - weight ** (i + 1))
     return out
+
+
+def figure_contents(fig: plt.Figure) -> list[dict]:
+    """What a figure shows, as data: per axes its images, line y-values, tick and axis labels."""
+    axes = []
+    for ax in fig.axes:
+        lines = []
+        for line in ax.get_lines():
+            try:
+                lines.append(torch.from_numpy(np.asarray(line.get_ydata(), dtype=np.float64)))
+            except (TypeError, ValueError):  # y-values that are not numbers show no curve
+                continue
+        axes.append(
+            {
+                "images": [
+                    torch.from_numpy(np.asarray(im.get_array(), dtype=np.float32).copy())
+                    for im in ax.get_images()
+                ],
+                "lines": lines,
+                "xticks": [str(label.get_text()) for label in ax.get_xticklabels()],
+                "labels": [str(ax.get_xlabel()), str(ax.get_ylabel())],
+            }
+        )
+    return axes
+
+
+def same_figure(a: plt.Figure, b: plt.Figure) -> bool:
+    """Do two figures show exactly the same images, curves and labels?"""
+    mine, theirs = figure_contents(a), figure_contents(b)
+    if len(mine) != len(theirs):
+        return False
+    for x, y in zip(mine, theirs, strict=True):
+        if (x["xticks"], x["labels"]) != (y["xticks"], y["labels"]):
+            return False
+        for kind in ("images", "lines"):
+            if len(x[kind]) != len(y[kind]):
+                return False
+            if not all(
+                p.shape == q.shape and torch.equal(p, q)
+                for p, q in zip(x[kind], y[kind], strict=True)
+            ):
+                return False
+    return True

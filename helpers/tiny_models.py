@@ -48,6 +48,7 @@ __all__ = [
     "tiny_stage_2",
     "tiny_embeddings",
     "stand_in_views",
+    "loop_cases",
     "tiny_clip",
     "random_fid_inception",
 ]
@@ -117,6 +118,25 @@ def stand_in_steps() -> DiffusionSteps:
     loop's test nothing, and the kit gives away neither of those answers. The forward
     process is not used by sampling."""
     return DiffusionSteps(_stand_in_schedule, None, _stand_in_step)
+
+
+LOOP_CASES = Path(__file__).parent / "fixtures" / "sampling_loop.pt"
+"""The instructor's loop (TODO 1-2-1) on :func:`tiny_diffusion` with :func:`stand_in_steps`:
+a few trajectories for the visible test to compare with (``make notebooks`` writes them).
+They are outputs for two fixed seeds, not a loop: the graded cases use other models."""
+
+
+def loop_cases() -> list[dict]:
+    """``[{"sampling_timesteps", "eta", "seed", "trajectory"}]`` of :data:`LOOP_CASES`.
+
+    Sample each as ``sample_with_progress(tiny_diffusion(stand_in_steps(),
+    sampling_timesteps=S), 2, eta=eta, generator=torch.Generator().manual_seed(seed))``.
+    """
+    if not LOOP_CASES.is_file():
+        raise FileNotFoundError(
+            f"{LOOP_CASES} is missing: reinstall the kit (instructors: make notebooks writes it)"
+        )
+    return torch.load(LOOP_CASES, weights_only=True)
 
 
 EMBED_DIM = 32
@@ -223,12 +243,19 @@ def tiny_embeddings(
 
 
 def stand_in_views() -> list[View]:
-    """An upside-down flip and a quarter turn: two exact views for the tests of TODO 2-3
-    (in the notebook and in the judge), neither of them TODO 2-2's, so that those tests do
-    not depend on it and the kit gives none of its answers away."""
-    from helpers.illusions.views import Rotate90CWView, VerticalFlipView
+    """The identity and the upside-down flip: two exact views for the tests of TODO 2-3 (in
+    the notebook and in the judge), so that those tests do not depend on TODO 2-2. Neither
+    gives TODO 2-2 away: the identity is its text (v(x) = x), and a flip is not a half turn."""
+    from helpers.illusions.views import VerticalFlipView
 
-    return [VerticalFlipView(), Rotate90CWView()]
+    class Same(View):
+        def view(self, im: torch.Tensor) -> torch.Tensor:
+            return im
+
+        def inverse_view(self, noise: torch.Tensor) -> torch.Tensor:
+            return noise
+
+    return [Same(), VerticalFlipView()]
 
 
 def random_fid_inception(seed: int = 0) -> FIDInceptionV3:

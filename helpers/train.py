@@ -36,8 +36,8 @@ from helpers.config import TrainConfig
 from helpers.data import ImageFolderDataset, ResumableBatchSampler, resolve_data_dir
 from helpers.diffusion import GaussianDiffusion
 from helpers.figures import save_image_grid
-from helpers.sampling import Sampler, sample
 from helpers.precision import choose_precision, fresh_accelerator
+from helpers.sampling import Sampler, sample
 from helpers.todos import DiffusionSteps
 from helpers.unet import UNet
 

@@ -14,15 +14,19 @@ check that too.
 from __future__ import annotations
 
 import dataclasses
+import math
 import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import torch
+
 from grading import judge
 from grading.course import LIMITS
 from grading.examples import HOSTILE, SEED_REPORT, solutions
 from grading.pipeline import ASSIGNMENTS, source_notebook
+from grading.todos import TOLERANCES
 
 
 @dataclass(frozen=True)
@@ -67,6 +71,10 @@ MUTANTS = [
     M("1-2-1", "eta argument ignored", (("diffusion.ddim_sampling_eta if eta is None else eta", "diffusion.ddim_sampling_eta"),)),
     M("1-2-1", "z from the global generator", (("noise = torch.randn(shape, generator=generator)", "noise = torch.randn(shape)"),)),
     M("1-2-1", "x_T left out of the trajectory", (("imgs = [img]", "imgs = []"),)),
+    M("1-2-1", "x_T left out of the figure only", (("plot_denoising_progress(trajectory, path", "plot_denoising_progress(trajectory[:, 1:], path"),)),
+    M("1-2-1", "the figure with 4 columns", (("max_columns=11)", "max_columns=4)"),)),
+    M("1-2-1", "the figure without the timesteps", (("times=diffusion.trajectory_times(), ", ""),)),
+    M("1-2-1", "the figure never saved", (("plot_denoising_progress(trajectory, path,", "plot_denoising_progress(trajectory, None,"),)),
     M("1-2-2", "y axis not labelled", (('ax.set_ylabel("MSE loss")', "pass"),)),
     M("1-2-2", "only a running mean plotted", (("list(losses)", "(torch.tensor(losses).cumsum(0) / torch.arange(1, len(losses) + 1)).tolist()"),)),
     M("1-2-2", "first step dropped", (("list(losses)", "list(losses)[1:]"),)),
@@ -154,6 +162,9 @@ class Rotate180View(views.Rotate180View):
         return torch.rot90(noise, -2, dims=(-2, -1))"""),
     M("2-2", "torchvision's rotate (the seed report)", source=SEED_REPORT["part2"]["todo_2_2"]),
     M("2-2", "two single-axis flips", (("torch.flip(im, dims=(-2, -1))", "im.flip(-1).flip(-2)"),)),
+    M("2-2", "two of the kit's quarter turns (the TODO allows it)", (("return torch.flip(im, dims=(-2, -1))", "return views.Rotate90CWView().view(views.Rotate90CWView().view(im)) if im.shape[-1] == im.shape[-2] else torch.flip(im, dims=(-2, -1))"),)),
+    M("2-2", "the kit's two flips (the TODO allows it)", (("return torch.flip(noise, dims=(-2, -1))", "return views.HorizontalFlipView().view(views.VerticalFlipView().view(noise))"),)),
+    M("2-3", "guidance as s * cond + (1 - s) * uncond", (("classifier_free_guidance(noise_uncond, noise_cond, guidance_scale)", "noise_cond * guidance_scale + noise_uncond * (1 - guidance_scale)"),)),
     M("2-3", "the views applied and inverted by hand", (("viewed = apply_views(views, x)", "viewed = torch.cat([v.view(x) for v in views])"), ("(invert_views(views, half) for half in pred.chunk(2))", "(torch.stack([v.inverse_view(p) for v, p in zip(views, half.chunk(len(views)))]) for half in pred.chunk(2))"))),
 ]  # fmt: skip
 
@@ -210,6 +221,49 @@ else:
 
         def inverse_view(self, noise):
             return noise'''),
+    M("1-2-2", "the kit's plot_losses from its source, run afresh", source="""import sys
+
+_ns = {}
+_path = sys.modules["helpers." + "fig" + "ures"].__file__
+exec(compile(open(_path).read(), _path, "exec"), _ns)
+plot_losses = _ns["plot_" + "losses"]"""),
+    M("1-2-1", "the kit's sampler through getattr, names split", source="""def sample_with_progress(diffusion, batch_size, eta=None, generator=None, path="denoising_progress.png"):
+    shape = (batch_size, diffusion.channels, *diffusion.image_size)
+    run = getattr(diffusion, "ddim" + "_sample")
+    trajectory = run(shape, eta=eta, generator=generator, progress=False, **{"return_all" + "_timesteps": True})
+    plot_denoising_progress(trajectory, path, times=diffusion.trajectory_times(), max_columns=11)
+    return trajectory[:, -1], trajectory"""),
+    M("1-1-1", "the kit's stand-in schedule", source="""from helpers.tiny_models import stand_in_steps
+
+
+def schedule_init(timesteps, beta_schedule, **schedule_kwargs):
+    return stand_in_steps().schedule_init(timesteps, beta_schedule, **schedule_kwargs)"""),
+    M("2-2", "the view library's source, run afresh, for a half turn", source="""import sys
+
+_ns = {}
+_path = sys.modules["helpers.illusions." + "views"].__file__
+exec(compile(open(_path).read(), _path, "exec"), _ns)
+
+
+class IdentityView(views.IdentityView):
+    def view(self, im):
+        return im
+
+    def inverse_view(self, noise):
+        return noise
+
+
+class Rotate180View(_ns["Rotation" + "View"](2).__class__):
+    pass"""),
+    M("1-1-2", "replaces how the judge calls it", source="""import sys
+
+
+def denoise_forward(alphas_bar, x_start, t, noise):
+    return x_start
+
+
+if "grading.todo_runs" in sys.modules:
+    sys.modules["grading.todo_runs"].RUNS["1-1-2"] = lambda ns, cases, folder: [c[2] for c in cases]"""),
     M("1-1-3", "kills its interpreter", source="""import os
 
 os.kill(os.getpid(), 9)"""),
@@ -253,6 +307,42 @@ def judge_all() -> dict[str, list[tuple[Change, judge.Verdict]]]:
     return out
 
 
+def errors() -> dict[str, dict[str, float]]:
+    """Per TODO with a tolerance: the largest ratio (error / what its tolerance allows) of a
+    correct rewrite, and the smallest of a planted bug that ran (inf: not comparable)."""
+    changes = [*MUTANTS, *REWRITES]
+    limits = dataclasses.replace(LIMITS, output_bytes=1 << 30)
+    entries, _ = judge.run_jobs(jobs(changes), limits=limits)
+    out: dict[str, dict[str, float]] = {}
+    for change, entry in zip(changes, entries.values(), strict=True):
+        tolerance = TOLERANCES.get(change.todo)
+        got, why = judge.outputs(entry) if entry else (None, "no report")
+        if tolerance is None or why:
+            continue
+        want = judge.reference_outputs(change.todo)
+        ratio = max(
+            (tolerance.ratio(m, r) for m, r in zip(_tensors(got), _tensors(want), strict=False)),
+            default=math.inf,
+        )
+        if len(_tensors(got)) != len(_tensors(want)):
+            ratio = math.inf
+        kind = "bugs" if change in MUTANTS else "rewrites"
+        row = out.setdefault(change.todo, {"rewrites": 0.0, "bugs": math.inf})
+        row[kind] = max(row[kind], ratio) if kind == "rewrites" else min(row[kind], ratio)
+    return out
+
+
+def _tensors(value) -> list:
+    """Every tensor in an output, in order (the figure contents of 1-2-1 included)."""
+    if isinstance(value, torch.Tensor):
+        return [value]
+    if isinstance(value, dict):
+        return [t for key in sorted(value) for t in _tensors(value[key])]
+    if isinstance(value, list | tuple):
+        return [t for item in value for t in _tensors(item)]
+    return []
+
+
 def table(results: dict[str, list[tuple[Change, judge.Verdict]]]) -> str:
     """Markdown: one row per change, what the judge said, and whether that is right."""
     rows = ["| set | TODO | change | judge | outcome |", "|---|---|---|---|---|"]
@@ -269,6 +359,15 @@ def table(results: dict[str, list[tuple[Change, judge.Verdict]]]) -> str:
 
 def main() -> int:
     start = time.perf_counter()
+    if "--errors" in sys.argv:
+        print("| TODO | rtol | atol | largest ratio of a rewrite | smallest ratio of a bug |")
+        print("|---|---|---|---|---|")
+        for todo, row in sorted(errors().items()):
+            t = TOLERANCES[todo]
+            print(
+                f"| {todo} | {t.rtol:g} | {t.atol:g} | {row['rewrites']:.3g} | {row['bugs']:.3g} |"
+            )
+        return 0
     results = judge_all()
     print(table(results))
     print(

@@ -9,7 +9,13 @@ import pytest
 import torch
 from PIL import Image
 
-from helpers.figures import plot_denoising_progress, plot_losses, save_image_grid, smooth
+from helpers.figures import (
+    figure_contents,
+    plot_denoising_progress,
+    same_figure,
+    save_image_grid,
+    smooth,
+)
 from helpers.widgets import AnimationViewer, DenoisingViewer, trajectory_frame_png
 
 
@@ -59,15 +65,26 @@ def test_denoising_progress_can_thin_out_columns_keeping_both_ends(tmp_path):
     assert len(titles) == 6 and titles[0] == "step 0" and titles[-1] == "step 50"
 
 
-def test_loss_curve_is_written_with_raw_and_smoothed_lines(tmp_path):
-    losses = list(np.exp(-np.linspace(0, 3, 200)) + np.random.default_rng(0).normal(0, 0.05, 200))
-    fig = plot_losses(losses, tmp_path / "loss.png", log_scale=False)
-    lines = fig.axes[0].get_lines()
-    assert len(lines) == 2 and len(lines[0].get_ydata()) == 200
-    assert _not_blank(tmp_path / "loss.png")
-    assert plot_losses([1.0, 0.5, 0.2], None, log_scale=True).axes[0].get_yscale() == "log"
-    with pytest.raises(ValueError, match="train first"):
-        plot_losses([], None)
+def test_figure_contents_read_back_what_was_drawn_and_same_figure_compares_them():
+    import matplotlib.pyplot as plt
+
+    trajectory = _trajectory(steps=5)
+    a = plot_denoising_progress(trajectory, None, num_images=2, times=[4, 3, 2, 1, 0])
+    b = plot_denoising_progress(trajectory, None, num_images=2, times=[4, 3, 2, 1, 0])
+    (ax,) = figure_contents(a)
+    assert ax["xticks"] == ["t=4", "t=3", "t=2", "t=1", "t=0"]
+    assert len(ax["images"]) == 1 and ax["images"][0].shape[-1] == 3
+    assert same_figure(a, b)
+    assert not same_figure(a, plot_denoising_progress(trajectory, None, num_images=2))
+    assert not same_figure(
+        a, plot_denoising_progress(trajectory[:, 1:], None, num_images=2, times=[3, 2, 1, 0])
+    )
+    fig, axis = plt.subplots()
+    axis.plot([1.0, 2.0, 4.0])
+    axis.set_xlabel("step")
+    (curve,) = figure_contents(fig)
+    assert curve["lines"][0].tolist() == [1.0, 2.0, 4.0] and curve["labels"] == ["step", ""]
+    plt.close("all")
 
 
 def test_smoothing_is_bias_corrected():

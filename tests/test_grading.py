@@ -339,13 +339,21 @@ def test_student_html_and_javascript_are_inert(graded):
     assert "application/javascript" not in outputs and "alert(2)" not in outputs
 
 
-def test_delegating_to_the_kit_earns_nothing(graded):
-    course, _, results, _ = graded
-    assert any("uses figures" in n for n in results["delegation", "part1"].notes)
-    hidden = results["hidden_delegation", "part1"]
-    assert any("not available while" in n for n in hidden.notes), hidden.notes
+def test_a_saboteur_cannot_forge_poison_or_delegate_and_costs_no_one_anything(graded):
+    """Killing everything it can name, writing result lines into every pipe, replacing how
+    the judge calls a TODO and running the kit's source afresh: each costs only the
+    saboteur's own wrong TODOs, and a byte-identical honest copy graded after it keeps
+    full marks (the verdict cache holds nothing the saboteur's runs could spoil)."""
+    _, _, results, _ = graded
+    saboteur = results["saboteur", "part1"]
+    notes = "\n".join(saboteur.notes)
+    assert "TODO 1-1-2: " in notes and "x_t differs from the reference" in notes, notes
+    assert "TODO 1-1-3: " in notes and "x_prev differs from the reference" in notes, notes
+    assert "no attribute 'ddim_sample'" in notes, notes
+    copy = results["saboteur_victim", "part1"]
+    assert copy.total == copy.max_total > 0, copy.notes
     part2 = results["delegation", "part2"]
-    assert any("not available while" in n for n in part2.notes), part2.notes
+    assert any("TODO 2-2" in n and "NotImplementedError" in n for n in part2.notes), part2.notes
 
 
 def test_resume_skips_every_submission_graded_since_it_changed(graded):

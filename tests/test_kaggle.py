@@ -35,6 +35,7 @@ from grading.kaggle.bundle import Bundle, build_bundle
 from grading.kaggle.image import missing_on_kaggle
 from grading.kaggle.kernels import DEFAULT_FACES_SLUG, kaggle_slug
 from grading.kaggle.wheels import DEFAULT_WHEELS_SLUG, download_dependencies, kit_requirements
+from grading.reference import sample_with_progress
 from helpers import resume
 from helpers.config import TrainConfig
 from helpers.data import find_images, resolve_data_dir
@@ -197,8 +198,8 @@ def test_no_instructor_text_anywhere_in_the_bundle(bundle):
                 assert secret not in text, f"{path} leaks {secret!r}"
 
 
-def test_bootstrap_passes_the_judges_delegation_scan(bundle, release):
-    # A student's notebook downloaded from Kaggle keeps the cell; it must not cost points.
+def test_the_judge_runs_every_todo_of_a_kaggle_notebook(bundle, release):
+    # A student's notebook downloaded from Kaggle keeps the bootstrap cell; it must not cost points.
     for notebook in bundle.notebooks:
         assignment = notebook.parent.name
         released = release / assignment / notebook.name
@@ -532,5 +533,6 @@ def _session_trainer(faces: Path, folder: Path, timesteps: int = 100, **kwargs) 
         tiny_diffusion(timesteps=timesteps, sampling_timesteps=5),
         faces,
         TrainConfig(**(options | kwargs)),
+        sampler=sample_with_progress,
         progress=False,
     )

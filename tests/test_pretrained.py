@@ -15,7 +15,7 @@ import pytest
 import torch
 
 from grading.kaggle import wheels as kaggle_wheels
-from grading.reference import REFERENCE_STEPS
+from grading.reference import REFERENCE_STEPS, sample_with_progress
 from helpers import pretrained
 from helpers.config import load_config
 from helpers.diffusion import unnormalize
@@ -27,6 +27,7 @@ from helpers.pretrained import (
     export_toy_model,
     load_toy_model,
 )
+from helpers.sampling import sample as helpers_sample
 from helpers.todos import DiffusionSteps
 from helpers.toy_faces import write_toy_faces
 from helpers.weights import sha256_of
@@ -69,9 +70,8 @@ def distance_to_nearest_face(images: torch.Tensor, faces: torch.Tensor) -> float
 def sample(steps: DiffusionSteps, eta: float = 0.0) -> torch.Tensor:
     diffusion = load_toy_model(steps)
     diffusion.ddim_sampling_eta = eta
-    return diffusion.sample(
-        N_SAMPLES, generator=torch.Generator().manual_seed(SEED), progress=False
-    )
+    generator = torch.Generator().manual_seed(SEED)
+    return helpers_sample(sample_with_progress, diffusion, N_SAMPLES, generator)
 
 
 def test_the_shipped_checkpoint_is_small_and_recorded():

@@ -13,9 +13,9 @@ from torch._dynamo import register_backend
 from torch.utils.data import Dataset
 from torchvision.utils import save_image
 
-from grading.reference import REFERENCE_STEPS
+from grading.reference import REFERENCE_STEPS, plot_losses, sample_with_progress
 from helpers.config import TrainConfig, load_config
-from helpers.sampling import sample_to_folder
+from helpers.sampling import sample, sample_to_folder
 from helpers.tiny_models import tiny_unet
 from helpers.toy_faces import write_toy_faces
 from helpers.train import StepCountingEMA, Trainer, TrainingDiverged, load_diffusion
@@ -45,7 +45,11 @@ def _trainer(data, folder, **kwargs) -> Trainer:
     )
     options.update(kwargs)
     return Trainer(
-        tiny_diffusion(sampling_timesteps=5), data, TrainConfig(**options), progress=False
+        tiny_diffusion(sampling_timesteps=5),
+        data,
+        TrainConfig(**options),
+        sampler=sample_with_progress,
+        progress=False,
     )
 
 
@@ -144,9 +148,13 @@ def test_checkpoint_rebuilds_the_ema_model_and_samples_to_numbered_files(faces, 
     diffusion = load_diffusion(tmp_path / "checkpoint.pt", REFERENCE_STEPS)
     for name, p in trainer.ema.ema_model.named_parameters():
         torch.testing.assert_close(p, dict(diffusion.named_parameters())[name])
-    paths = sample_to_folder(diffusion, 5, tmp_path / "samples", batch_size=2, progress=False)
+    paths = sample_to_folder(
+        sample_with_progress, diffusion, 5, tmp_path / "samples", batch_size=2, progress=False
+    )
     assert [p.name for p in paths] == ["1.png", "2.png", "3.png", "4.png", "5.png"]
-    again = sample_to_folder(diffusion, 2, tmp_path / "again", batch_size=2, progress=False)
+    again = sample_to_folder(
+        sample_with_progress, diffusion, 2, tmp_path / "again", batch_size=2, progress=False
+    )
     assert again[0].read_bytes() == paths[0].read_bytes(), "the same seed gives the same images"
 
 
@@ -215,10 +223,9 @@ class _Handle:
 def test_live_progress_redraws_the_curve_and_the_newest_grid_in_place(faces, tmp_path):
     from matplotlib.figure import Figure
 
-    from helpers.figures import plot_losses
     from helpers.live import LiveProgress
 
-    live = LiveProgress(lambda losses: plot_losses(losses, path=None))
+    live = LiveProgress(plot_losses)
     live.curve, live.grid = _Handle(), _Handle()
     trainer = _trainer(faces, tmp_path)
     trainer.train(on_save=live)
@@ -312,12 +319,14 @@ def test_losses_are_read_from_the_device_only_at_log_and_save_intervals(
 
 def test_sampling_to_files_in_a_background_writer_writes_what_sequential_saving_did(tmp_path):
     diffusion = tiny_diffusion(sampling_timesteps=3).eval()
-    paths = sample_to_folder(diffusion, 5, tmp_path / "threaded", batch_size=2, progress=False)
+    paths = sample_to_folder(
+        sample_with_progress, diffusion, 5, tmp_path / "threaded", batch_size=2, progress=False
+    )
     generator = torch.Generator().manual_seed(0)
     expected = [
         image
         for count in (2, 2, 1)
-        for image in diffusion.sample(count, generator=generator, progress=False)
+        for image in sample(sample_with_progress, diffusion, count, generator)
     ]
     for index, (path, image) in enumerate(zip(paths, expected, strict=True)):
         save_image(image.float(), tmp_path / "direct.png")

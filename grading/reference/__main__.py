@@ -12,6 +12,7 @@ import sys
 from collections.abc import Sequence
 
 from grading.reference.diffusion_steps import REFERENCE_STEPS
+from grading.reference.visualization import plot_losses, sample_with_progress
 
 
 def add_train(commands: argparse._SubParsersAction) -> None:
@@ -40,14 +41,15 @@ def add_train(commands: argparse._SubParsersAction) -> None:
             overrides["results_folder"] = args.results
         if args.steps:
             overrides["train_num_steps"] = args.steps
-        trainer = build_trainer(load_config(args.config, **overrides), REFERENCE_STEPS)
+        trainer = build_trainer(
+            load_config(args.config, **overrides), REFERENCE_STEPS, sampler=sample_with_progress
+        )
         if args.resume:
             print(f"resuming at step {trainer.load()}")
         trainer.train()
-        trainer.plot_losses()
-        print(
-            f"checkpoint: {trainer.checkpoint_path}\nloss curve: {trainer.results_folder / 'loss_curve.png'}"
-        )
+        curve = trainer.results_folder / "loss_curve.png"
+        plot_losses(trainer.losses).savefig(curve)
+        print(f"checkpoint: {trainer.checkpoint_path}\nloss curve: {curve}")
         return 0
 
     parser.set_defaults(run=run)
@@ -71,7 +73,12 @@ def add_sample(commands: argparse._SubParsersAction) -> None:
         device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
         diffusion = load_diffusion(args.checkpoint, REFERENCE_STEPS, device=device)
         paths = sample_to_folder(
-            diffusion, args.n, args.out, batch_size=args.batch_size, seed=args.seed
+            sample_with_progress,
+            diffusion,
+            args.n,
+            args.out,
+            batch_size=args.batch_size,
+            seed=args.seed,
         )
         print(f"{len(paths)} images in {args.out}")
         return 0
