@@ -123,3 +123,17 @@ def test_each_blank_points_at_the_notebook_cell_that_states_its_contract(module,
     cell = _cell(nbformat.read(REPO / notebook, as_version=4), grade_id)
     assert cell.cell_type == "markdown" and f"TODO {todo}" in cell.source
     assert f"`{name}" in cell.source, f"{grade_id} does not describe {name}"
+
+
+def test_the_visible_loop_trajectories_are_the_reference_loops():
+    """helpers/fixtures/sampling_loop.pt is what grading.reference's loop draws today."""
+    import torch
+
+    from helpers.tiny_models import loop_cases
+
+    shipped, fresh = loop_cases(), solutions.loop_cases()
+    assert [(c["sampling_timesteps"], c["eta"], c["seed"]) for c in shipped] == [
+        (c["sampling_timesteps"], c["eta"], c["seed"]) for c in fresh
+    ], "stale: run make notebooks"
+    for old, new in zip(shipped, fresh, strict=True):
+        torch.testing.assert_close(old["trajectory"], new["trajectory"], rtol=1e-5, atol=1e-6)
