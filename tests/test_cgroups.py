@@ -38,4 +38,3 @@ def test_cgroup_v1_needs_both_hierarchies(tmp_path):
     (tmp_path / "cpu" / "cgroup.procs").unlink()
     with pytest.raises(cgroups.CgroupError, match=f"no cgroup v1 cpu hierarchy at {tmp_path}"):
         cgroups.find(tmp_path)
-
