@@ -3,14 +3,17 @@
 ``RLIMIT_NPROC`` counts the processes of a user and does nothing for root (CI, containers
 and most grading servers grade as root), and without a group of its own a submission of
 twelve busy processes gets twelve times the CPU of an honest one beside it. So every
-sandbox (:func:`grading.sandbox.run`) runs in a cgroup of its own, made under one parent,
-``coursekit``, of the machine's hierarchy:
+sandbox (:func:`grading.sandbox.run`) runs in a cgroup of its own, ``coursekit-<pid>-<n>``
+at the top of the machine's hierarchy:
 
 * ``pids.max``: every process and thread of the sandbox together, whoever's uid they run
   under (a fork bomb stops at :attr:`grading.course.Limits.processes`);
 * the CPU controller's default weight (``cpu.shares`` 1024 on cgroup v1, ``cpu.weight``
   100 on v2): under contention each sandbox gets the same share of the CPU as every other,
-  however many processes it runs.
+  however many processes it runs: a sandbox weighs as much as one busy process of the
+  machine, so an honest one's share does not depend on what runs beside it. (Under a
+  common parent the sandboxes together would weigh as one process, and each would lose
+  its share to whatever else the machine runs.)
 
 The sandbox's first process joins its group before it executes ``bwrap``
 (:meth:`Group.join`), so everything inside is counted; inside, the sandbox has its own
@@ -18,7 +21,7 @@ cgroup namespace and no ``/sys``, so it cannot leave. When the run ends every pr
 in the group is killed and the group removed (:meth:`Group.close`).
 
 Supported: cgroup v1 with writable ``pids`` and ``cpu`` hierarchies, and cgroup v2 with
-a writable root (``pids`` and ``cpu`` are enabled for the parent's children). Elsewhere
+a writable root (``pids`` and ``cpu`` are enabled for its children). Elsewhere
 (no permission, no controller) :func:`hierarchy` is None and :func:`unavailable` says
 why; the sandbox then limits what ``setrlimit`` can, and :func:`grading.sandbox.check`
 says what is not limited.
@@ -35,8 +38,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path("/sys/fs/cgroup")
-PARENT = "coursekit"
-"""The one folder, in each hierarchy, that holds the sandboxes' groups."""
+PREFIX = "coursekit-"
+"""The sandboxes' groups are ``<hierarchy>/coursekit-<grader's pid>-<n>``."""
 CONTROLLERS = ("pids", "cpu")
 
 _names = itertools.count()
@@ -44,11 +47,11 @@ _names = itertools.count()
 
 @dataclass(frozen=True)
 class Hierarchy:
-    """Where the sandboxes' groups are made: one parent folder per controller."""
+    """Where the sandboxes' groups are made: the top of each controller's hierarchy."""
 
     version: int
     parents: tuple[Path, ...]
-    """v1: ``<root>/pids/coursekit`` and ``<root>/cpu/coursekit``; v2: ``<root>/coursekit``."""
+    """v1: ``<root>/pids`` and ``<root>/cpu``; v2: ``<root>``."""
 
     def describe(self) -> str:
         where = ", ".join(str(p) for p in self.parents)
@@ -60,36 +63,29 @@ class CgroupError(OSError):
 
 
 def find(root: Path = ROOT) -> Hierarchy:
-    """Make (once) and return the parent groups; raise :class:`CgroupError` naming why not."""
+    """Where groups can be made here; raise :class:`CgroupError` naming why not."""
     if (root / "cgroup.controllers").is_file():  # the unified hierarchy (v2) only
         enabled = (root / "cgroup.controllers").read_text().split()
         missing = [c for c in CONTROLLERS if c not in enabled]
         if missing:
             raise CgroupError(f"cgroup v2 at {root} has no {' or '.join(missing)} controller")
-        parent = root / PARENT
         try:
-            _enable(root)
-            parent.mkdir(exist_ok=True)
-            _enable(parent)
+            (root / "cgroup.subtree_control").write_text(" ".join(f"+{c}" for c in CONTROLLERS))
         except OSError as error:
-            raise CgroupError(f"cannot make {parent} ({error.strerror})") from error
-        return Hierarchy(2, (parent,))
+            raise CgroupError(
+                f"cannot enable pids and cpu in {root / 'cgroup.subtree_control'} "
+                f"({error.strerror})"
+            ) from error
+        return Hierarchy(2, (root,))
     parents = []
     for controller in CONTROLLERS:
         mount = root / controller
         if not (mount / "cgroup.procs").is_file():
             raise CgroupError(f"no cgroup v1 {controller} hierarchy at {mount}")
-        try:
-            (mount / PARENT).mkdir(exist_ok=True)
-        except OSError as error:
-            raise CgroupError(f"cannot make {mount / PARENT} ({error.strerror})") from error
-        parents.append(mount / PARENT)
+        if not os.access(mount, os.W_OK):
+            raise CgroupError(f"{mount} is not writable for this user")
+        parents.append(mount)
     return Hierarchy(1, tuple(parents))
-
-
-def _enable(group: Path) -> None:
-    """v2: let ``group``'s children use the pids and CPU controllers."""
-    (group / "cgroup.subtree_control").write_text(" ".join(f"+{c}" for c in CONTROLLERS))
 
 
 @functools.cache
@@ -116,7 +112,7 @@ class Group:
     """One sandbox's cgroup (in each controller's hierarchy), made on construction."""
 
     def __init__(self, where: Hierarchy, processes: int) -> None:
-        name = f"sandbox-{os.getpid()}-{next(_names)}"
+        name = f"{PREFIX}{os.getpid()}-{next(_names)}"
         self.folders = tuple(parent / name for parent in where.parents)
         for folder in self.folders:
             folder.mkdir()

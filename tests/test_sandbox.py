@@ -175,7 +175,9 @@ def test_a_fork_bomb_stops_at_the_process_limit_even_as_root(available, tmp_path
 
     where = cgroups.hierarchy()
     if where is not None:  # the sandbox's group is gone with it
-        left = [p for parent in where.parents for p in parent.glob(f"sandbox-{os.getpid()}-*")]
+        left = [
+            p for parent in where.parents for p in parent.glob(f"{cgroups.PREFIX}{os.getpid()}-*")
+        ]
         assert not left, left
 
 
