@@ -3,7 +3,8 @@
     python -m benchmarks.sandbox_cpu [--hog-processes 12] [--repeats 3]
 
 Times an honest sandbox (one process, a fixed amount of arithmetic) alone and beside a
-hostile sandbox whose ``--hog-processes`` processes spin, as two autograde workers would
+hostile sandbox whose ``--hog-processes`` processes spin, each in a session of its own
+(:data:`HOG`), as two autograde workers would
 run them: first with each sandbox in a cgroup of its own (:mod:`grading.cgroups`), then
 without cgroups (what ``RLIMIT_*`` alone gives). Prints the honest sandbox's wall time in
 each case (the median of ``--repeats``) and its ratio to the time alone. Timing varies with
@@ -24,9 +25,12 @@ from grading import cgroups, sandbox
 
 HONEST = "total = 0\nfor k in range({n}):\n    total += k * k\nprint(total)"
 HOG = (
-    "import os\nfor _ in range({processes} - 1):\n    if os.fork() == 0:\n        break\n"
-    "while True:\n    pass"
+    "import os\nfor _ in range({processes} - 1):\n    if os.fork() == 0:\n        os.setsid()\n"
+    "        break\nwhile True:\n    pass"
 )
+"""Each process in a session of its own: where the kernel's autogroup scheduling is on
+(``/proc/sys/kernel/sched_autogroup_enabled``), a session is a scheduling group, so plain
+forks share one share of the CPU and only new sessions multiply it."""
 ENV = {"PATH": "/usr/bin:/bin"}
 
 

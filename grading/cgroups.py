@@ -13,7 +13,9 @@ at the top of the machine's hierarchy:
   however many processes it runs: a sandbox weighs as much as one busy process of the
   machine, so an honest one's share does not depend on what runs beside it. (Under a
   common parent the sandboxes together would weigh as one process, and each would lose
-  its share to whatever else the machine runs.)
+  its share to whatever else the machine runs.) Without a group, the kernel's autogroup
+  scheduling gives each session a share, but a student makes sessions at will (``setsid``
+  in each of twelve processes: twelve shares); inside a group, sessions count for nothing.
 
 The sandbox's first process joins its group before it executes ``bwrap``
 (:meth:`Group.join`), so everything inside is counted; inside, the sandbox has its own
