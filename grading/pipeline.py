@@ -534,6 +534,7 @@ def _grade(job: Job) -> Graded:
     if notebook is None:
         return not_graded(job, *notes)
     from grading import judge  # torch: only once there is something to judge
+
     release_path = released_notebook(job.assignment, job.course)
     release = nbcells.read_notebook(release_path)
     tests = test_cells(release)
