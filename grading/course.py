@@ -73,8 +73,11 @@ class Limits:
     """Largest file a process may write."""
     scratch_bytes: int = 256 << 20
     """Size of the submission's private scratch folder (a tmpfs: nothing reaches the disk)."""
+    tmp_bytes: int = 64 << 20
+    """Size of ``/tmp`` and of ``/dev/shm`` inside the sandbox, each (tmpfs as well)."""
     processes: int = 256
-    """Processes and threads of the sandbox's user (a fork bomb stops here)."""
+    """Processes and threads of one sandbox (its cgroup's ``pids.max``; without a cgroup,
+    ``RLIMIT_NPROC`` of the grader's user, which binds only when that is not root)."""
     output_bytes: int = 64 << 20
     """Largest result (the executed notebook, the TODOs' outputs) read back from a sandbox."""
     cell_output_bytes: int = 64 << 10

@@ -36,8 +36,10 @@ This process then merges each submission into the course gradebook as it finishe
 (:func:`grading.gradebook.merge_submission`: scores, the judge's comments, the late
 penalty; manual grades stay the instructor's) and writes the feedback and ``grades.csv``.
 Without a working sandbox ``autograde`` stops before grading, unless ``--no-sandbox``
-(trusted notebooks only). A submission that hangs, raises, kills its processes or is not
-a notebook affects only its own row.
+(trusted notebooks only). A submission that hangs, raises, kills its processes, is not a
+notebook, holds a link or breaks any step (restoring, grading, merging, its feedback)
+affects only its own row, with a one-line reason. The submission time is the LMS's
+(:mod:`grading.submission_times`), never a file of the student's folder.
 """
 
 from __future__ import annotations
@@ -60,7 +62,7 @@ from datetime import datetime
 from pathlib import Path
 
 from grading import cells as nbcells
-from grading import gradebook, sandbox
+from grading import gradebook, sandbox, submission_times
 from grading.course import (
     ASSIGNMENTS,
     COURSE,
@@ -180,6 +182,9 @@ class Job:
     course: Path
     use_sandbox: bool = True
     limits: Limits = LIMITS
+    submitted_at: datetime | None = None
+    """The LMS's time (:func:`grading.submission_times.read_times`), naive UTC; None if the
+    collection gave none. Never read from the folder: the student wrote all of it."""
 
 
 @dataclass
@@ -201,11 +206,75 @@ class Graded:
 
 
 def fingerprint(folder: Path) -> str:
-    """SHA-256 over the names and bytes of every file of a submission folder."""
+    """SHA-256 over the names and bytes of every file of a submission folder (links by
+    their target, never followed); "" when a file cannot be read, which no graded
+    submission matches."""
     digest = hashlib.sha256()
-    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
-        digest.update(str(path.relative_to(folder)).encode() + b"\0" + path.read_bytes())
+    try:
+        for path in sorted(_entries(folder)):
+            digest.update(os.fsencode(path.relative_to(folder)) + b"\0")
+            if path.is_symlink():
+                digest.update(b"-> " + os.fsencode(os.readlink(path)))
+            elif path.is_file():
+                with path.open("rb") as data:
+                    while chunk := data.read(1 << 20):
+                        digest.update(chunk)
+    except OSError:
+        return ""
     return digest.hexdigest()
+
+
+def _entries(folder: Path) -> list[Path]:
+    """Everything under ``folder``; links (to folders too) are listed, never entered."""
+    found = []
+    for top, folders, files in os.walk(folder, followlinks=False):
+        found += [Path(top, name) for name in (*folders, *files)]
+    return found
+
+
+def refused_entries(folder: Path) -> str:
+    """Why the submission ``folder`` is not graded because of what it holds, or "": a
+    link anywhere in it (it could point at any file of the grader's: the instructor's
+    notebook, another student's) or anything that is neither a file nor a folder (a FIFO
+    would hang the grader that reads it)."""
+    odd = [
+        path
+        for path in _entries(folder)
+        if path.is_symlink() or not (path.is_file() or path.is_dir())
+    ]
+    if not odd:
+        return ""
+    names = ", ".join(shown(str(p.relative_to(folder))) for p in sorted(odd)[:3])
+    more = f" and {len(odd) - 3} more" if len(odd) > 3 else ""
+    return (
+        f"refused: {names}{more} {'is' if len(odd) == 1 else 'are'} a link or not a regular "
+        "file: nothing was graded; submit the files themselves"
+    )
+
+
+def shown(name: str, most: int = 60) -> str:
+    """A name from a student's folder as a note shows it: as it is when it is made of
+    ASCII letters, digits, ``_ . -`` only; otherwise quoted, with what a terminal would
+    act on escaped (``repr``); at most ``most`` characters either way."""
+    if STUDENT_ID.match(name) and len(name) <= most:
+        return name
+    text = repr(name[:most])
+    return text[:-1] + "…" + text[-1] if len(name) > most else text
+
+
+def one_line(text: str, most: int = 300) -> str:
+    """A reason as a grade table's note: one line of printable text, at most ``most``
+    characters (an error's message may hold what a student wrote, a whole file even)."""
+    flat = " ".join("".join(c if c.isprintable() else " " for c in text).split())
+    return flat if len(flat) <= most else flat[: most - 1] + "…"
+
+
+def failure(step: str, error: BaseException) -> str:
+    """The note of a step that raised for one submission: the error's type and the first
+    line of its message, quoted and bounded (the rest may be a whole file's text)."""
+    lines = str(error).strip().splitlines()
+    message = one_line(lines[0], 120) if lines else ""
+    return f"{step} failed: {type(error).__name__}" + (f": {message!r}" if message else "")
 
 
 GRADED_MARK = ".graded-submission"
@@ -237,13 +306,19 @@ def autograde(
     """
     if use_sandbox:  # before anything else: no student code runs without one
         try:
-            sandbox.check()
+            bounds = sandbox.check()
         except sandbox.SandboxUnavailable as error:
             raise PipelineError(f"no sandbox to grade in: {error}") from error
+        if progress:
+            print(f"sandbox: {bounds}", file=sys.stderr, flush=True)
     if not (course / "gradebook.db").is_file():
         raise PipelineError(f"no gradebook in {course}: run the release first (make release)")
     if not submitted.is_dir():
         raise PipelineError(f"{submitted} is not a folder of <student>/<assignment>/ submissions")
+    try:
+        times = submission_times.read_times(submitted)
+    except submission_times.TimesError as error:
+        raise PipelineError(str(error)) from error
     found, problems = find_jobs(submitted, student)
     if not found and not problems:
         raise PipelineError(
@@ -251,17 +326,19 @@ def autograde(
             f"(assignments: {', '.join(ASSIGNMENTS)})"
         )
     for problem in problems:
-        problem.feedback = write_failure_feedback(course, problem)
+        add_failure_feedback(course, problem)
     write_master_gradebook(course)
     jobs = [
-        Job(name, assignment, submitted / name / assignment, course, use_sandbox, limits)
+        Job(name, assignment, submitted / name / assignment, course, use_sandbox, limits,
+            submitted_at=times.get((name, assignment)))
         for name, assignment in found
-    ]
+    ]  # fmt: skip
     results: dict[tuple[str, str], Result] = {}
     if resume:
         for job in list(jobs):
             mark = course / "autograded" / job.student / job.assignment / GRADED_MARK
-            if mark.is_file() and mark.read_text() == fingerprint(job.folder):
+            graded_from = mark.read_text() if mark.is_file() else ""
+            if graded_from and graded_from == fingerprint(job.folder):
                 jobs.remove(job)
                 results[job.student, job.assignment] = Result(
                     job.student, job.assignment, notes=["already graded (--resume): kept"]
@@ -269,18 +346,19 @@ def autograde(
     from grading import engine  # dask, only to grade
 
     def merge(outcome: engine.Outcome) -> None:
+        """One submission into the course; whatever fails here is its row's note."""
         job = outcome.job
-        graded = outcome.result if outcome.ok else None
-        if graded is None:  # the grading itself failed (a worker lost, a bug): this row says why
-            graded = not_graded(job, f"grading failed: {outcome.error}")
+        step = "merging"
         try:
+            graded = outcome.result
+            if not outcome.ok:  # the grading itself failed (a worker lost, a bug)
+                step = "writing the not-graded row"
+                graded = not_graded(job, one_line(f"grading failed: {outcome.error}", 200))
             results[job.student, job.assignment] = record(course, graded)
-        except Exception as error:  # one submission's merge must not stop the others
-            results[job.student, job.assignment] = Result(
-                job.student,
-                job.assignment,
-                notes=[f"merging failed: {type(error).__name__}: {error}"],
-            )
+        except Exception as error:  # one submission must not stop the others
+            row = Result(job.student, job.assignment, notes=[failure(step, error)])
+            add_failure_feedback(course, row)
+            results[job.student, job.assignment] = row
 
     try:
         engine.run_jobs(
@@ -302,7 +380,8 @@ def find_jobs(
 ) -> tuple[list[tuple[str, str]], list[Result]]:
     """The ``(student, assignment)`` folders to grade, and results for those that cannot be."""
     jobs, problems = [], []
-    students = sorted(p for p in submitted.iterdir() if p.is_dir())
+    # Links are listed, never entered: a student folder that is a link is refused below.
+    students = sorted(p for p in submitted.iterdir() if p.is_dir() or p.is_symlink())
     if only is not None:
         students = [p for p in students if p.name == only]
         if not students:
@@ -314,20 +393,32 @@ def find_jobs(
                     folder.name,
                     "",
                     notes=[
-                        f"student id {folder.name!r} is not an nbgrader id (ASCII letters, digits, _ . -): "
+                        f"student id {shown(folder.name)} is not an nbgrader id (ASCII letters, digits, _ . -): "
                         "not graded; rename the folder (make collect does)"
                     ],
                 )
             )
             continue
-        folders = sorted(p.name for p in folder.iterdir() if p.is_dir())
-        jobs += [(folder.name, a) for a in ASSIGNMENTS if a in folders]
+        if folder.is_symlink():
+            problems.append(Result(folder.name, "", notes=[LINK_REFUSED]))
+            continue
+        try:
+            inside = sorted(folder.iterdir())
+        except OSError as error:
+            problems.append(Result(folder.name, "", notes=[failure("reading the folder", error)]))
+            continue
+        links = {p.name for p in inside if p.is_symlink()}
+        folders = sorted(p.name for p in inside if p.is_dir() or p.is_symlink())
+        jobs += [(folder.name, a) for a in ASSIGNMENTS if a in folders and a not in links]
+        problems += [
+            Result(folder.name, name, notes=[LINK_REFUSED]) for name in ASSIGNMENTS if name in links
+        ]
         problems += [
             Result(
                 folder.name,
                 name,
                 notes=[
-                    f"{name} is not an assignment of this course ({', '.join(ASSIGNMENTS)}): not graded"
+                    f"{shown(name)} is not an assignment of this course ({', '.join(ASSIGNMENTS)}): not graded"
                 ],
             )
             for name in folders
@@ -338,6 +429,12 @@ def find_jobs(
                 Result(folder.name, "", notes=["the folder is empty: nothing submitted"])
             )
     return jobs, problems
+
+
+LINK_REFUSED = (
+    "refused: the folder is a link (it could point at any folder of the grader's): "
+    "not graded; submit the files themselves"
+)
 
 
 def master_gradebook(course: Path) -> Path:
@@ -379,6 +476,7 @@ def todo_of(test_cell: str) -> str:
 
 
 def not_graded(job: Job, *why: str) -> Graded:
+    """The row of a submission that could not be graded: every TODO 0, ``why`` as notes."""
     release = nbcells.read_notebook(released_notebook(job.assignment, job.course))
     tests = test_cells(release)
     return Graded(
@@ -387,12 +485,26 @@ def not_graded(job: Job, *why: str) -> Graded:
         auto_scores=dict.fromkeys(tests, 0.0),
         max_scores=tests,
         comments={},
-        notes=[*why, "not graded: every TODO scores 0"],
+        notes=[*why, *time_notes(job), "not graded: every TODO scores 0"],
         notebook=None,
-        timestamp=gradebook.read_timestamp(job.folder),
+        timestamp=job.submitted_at,
         seconds=0.0,
         fingerprint=fingerprint(job.folder),
     )
+
+
+STUDENT_TIMESTAMP = "timestamp.txt"
+"""nbgrader's submission time file: in a student's folder, the student's to write."""
+
+
+def time_notes(job: Job) -> list[str]:
+    """A ``timestamp.txt`` in the folder is ignored: say so on the row."""
+    if not os.path.lexists(job.folder / STUDENT_TIMESTAMP):
+        return []
+    return [
+        f"{STUDENT_TIMESTAMP} in the submission folder ignored: the submission time is "
+        f"the LMS's ({submission_times.TIMES_FILE}, written by make collect)"
+    ]
 
 
 def grade_one(job: Job) -> Graded:
@@ -402,14 +514,27 @@ def grade_one(job: Job) -> Graded:
     A TODO scores its points only where the judge's run agrees with the reference and
     the test cell did not fail in the notebook's own run (a failure there is the
     student's to see; a pass there proves nothing, since the kernel is the student's).
+    Whatever raises is this submission's row (:func:`not_graded`), never the batch's.
     """
-    from grading import judge
+    start = time.perf_counter()
+    try:
+        refused = refused_entries(job.folder)
+        graded = not_graded(job, refused) if refused else _grade(job)
+    except Exception as error:
+        return not_graded(job, failure("grading", error))
+    graded.seconds = time.perf_counter() - start
+    graded.notes = [one_line(note) for note in graded.notes]
+    return graded
+
+
+def _grade(job: Job) -> Graded:
     from grading.collect import find_notebook
 
-    start = time.perf_counter()
     notebook, notes = find_notebook(job.folder, job.assignment)
     if notebook is None:
         return not_graded(job, *notes)
+    from grading import judge  # torch: only once there is something to judge
+
     release_path = released_notebook(job.assignment, job.course)
     release = nbcells.read_notebook(release_path)
     tests = test_cells(release)
@@ -449,10 +574,10 @@ def grade_one(job: Job) -> Graded:
         auto_scores=scores,
         max_scores=tests,
         comments=comments,
-        notes=notes,
+        notes=[*notes, *time_notes(job)],
         notebook=sanitize(stored, release, job.limits.cell_output_bytes),
-        timestamp=gradebook.read_timestamp(job.folder),
-        seconds=time.perf_counter() - start,
+        timestamp=job.submitted_at,
+        seconds=0.0,
         fingerprint=fingerprint(job.folder),
     )
 
@@ -578,21 +703,30 @@ def record(course: Path, graded: Graded) -> Result:
         (target.parent / GRADED_MARK).write_text(graded.fingerprint)
     else:
         target.unlink(missing_ok=True)
-        result.feedback = write_failure_feedback(course, result)
+        add_failure_feedback(course, result)
     return result
 
 
 def write_feedback(course: Path, assignments: list[str], results: dict) -> None:
-    """nbgrader's feedback pages for the submissions that ran (trusted: no code executes)."""
+    """nbgrader's feedback pages for the submissions that ran (trusted: no code executes).
+    A page that cannot be written is a note on its row."""
     for assignment in assignments:
-        done = nbgrader("generate_feedback", assignment, "--force", root=course)
+        try:
+            done = nbgrader("generate_feedback", assignment, "--force", root=course)
+            failed = "feedback could not be generated" if done.returncode else ""
+        except (OSError, subprocess.SubprocessError) as error:
+            failed = failure("writing the feedback", error)
         for (student, part), result in results.items():
             if part != assignment:
                 continue
-            pages = sorted((course / "feedback" / student / assignment).rglob("*.html"))
+            try:
+                pages = sorted((course / "feedback" / student / assignment).rglob("*.html"))
+            except OSError as error:
+                result.notes.append(failure("finding the feedback", error))
+                continue
             result.feedback = result.feedback or (pages[0] if pages else None)
-            if done.returncode and not pages:
-                result.notes.append("feedback could not be generated")
+            if failed and not pages:
+                result.notes.append(failed)
 
 
 def summarize_log(log: str) -> list[str]:
@@ -605,6 +739,14 @@ def summarize_log(log: str) -> list[str]:
     if re.search(r"(NotJSONError|Notebook does not appear to be JSON|Unreadable Notebook)", log):
         notes.append("the file is not a readable notebook")
     return notes
+
+
+def add_failure_feedback(course: Path, result: Result) -> None:
+    """:func:`write_failure_feedback` for ``result``'s row; a failure is a note on it."""
+    try:
+        result.feedback = write_failure_feedback(course, result)
+    except Exception as error:
+        result.notes.append(failure("writing the feedback page", error))
 
 
 def write_failure_feedback(course: Path, result: Result) -> Path:

@@ -14,14 +14,19 @@ TODO) starts through :func:`run`, which wraps it in ``bwrap`` (Debian/Ubuntu pac
   (reference, sources, hidden tests), not the course directory (gradebook, other
   students, feedback), not the submissions folder, not ``$HOME``; the ``.pth`` file that
   puts the repository on the venv's path is masked by an empty file;
-* one writable folder, the submission's private scratch: a tmpfs of
-  ``limits.scratch_bytes`` at the path of ``work``, filled with a copy of ``work`` when the
-  sandbox starts and gone when it ends. ``work`` itself is read-only inside, so nothing a
-  submission writes reaches the machine's disk or outlives it; what the grader needs back
-  comes on stdout (bounded);
+* three writable places, all bounded tmpfs that vanish with the sandbox: its private
+  scratch (``limits.scratch_bytes`` at the path of ``work``, filled with a copy of ``work``
+  when the sandbox starts), ``/tmp`` and ``/dev/shm`` (``limits.tmp_bytes`` each); the
+  root and ``/dev`` (tmpfs of bwrap's own, as large as half the RAM) are read-only, and so
+  is ``work`` itself: nothing a submission writes reaches the machine's disk or outlives
+  it; what the grader needs back comes on stdout (bounded);
+* a cgroup of its own (:mod:`grading.cgroups`): at most ``limits.processes`` processes
+  and threads, and the same share of the CPU as every other sandbox, both binding for
+  root too; :func:`check` says when this machine gives no cgroup;
 * limits per process (:class:`grading.course.Limits`): address space, CPU seconds, file
-  size, number of processes of the sandbox's user, no core dumps; the wall clock and the
-  bytes read back are bounded by the caller (:func:`run`).
+  size, number of processes of the sandbox's user (binding only for a user that is not
+  root), no core dumps; the wall clock and the bytes read back are bounded by the caller
+  (:func:`run`).
 
 ``--no-sandbox`` (``python -m grading.pipeline autograde --no-sandbox``) runs the same
 commands without ``bwrap``: for trusted code only (the instructor's own notebooks).
@@ -41,6 +46,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from grading import cgroups
 from grading.course import LIMITS, REPO, Limits
 
 FIX = (
@@ -78,9 +84,12 @@ def bwrap_command(
     work: Path,
     env: dict[str, str],
     extra: tuple[Path, ...] = (),
-    scratch_bytes: int = LIMITS.scratch_bytes,
+    limits: Limits = LIMITS,
 ) -> list[str]:
-    """``argv`` inside a sandbox whose only writable folder is a scratch copy of ``work``.
+    """``argv`` inside a sandbox whose only writable places are bounded tmpfs: a scratch
+    copy of ``work`` (``limits.scratch_bytes``), ``/tmp`` and ``/dev/shm``
+    (``limits.tmp_bytes`` each). The root and ``/dev`` (tmpfs that bwrap makes, unbounded)
+    are read-only.
 
     ``extra``: more folders it may read (the grader's own, never the student's).
     """
@@ -107,8 +116,8 @@ def bwrap_command(
         "/proc",
         "--dev",
         "/dev",
-        "--tmpfs",
-        "/tmp",
+        *("--size", str(limits.tmp_bytes), "--tmpfs", "/dev/shm"),
+        *("--size", str(limits.tmp_bytes), "--tmpfs", "/tmp"),
     ]
     for link in ("/bin", "/lib", "/lib64", "/sbin"):
         if os.path.islink(link):
@@ -119,7 +128,10 @@ def bwrap_command(
         command += ["--ro-bind", str(path), str(path)]
     if venv_pth().is_file():
         command += ["--ro-bind", os.devnull, str(venv_pth())]
-    command += ["--ro-bind", str(work), INBOX, "--size", str(scratch_bytes), "--tmpfs", str(work)]
+    command += ["--ro-bind", str(work), INBOX]
+    command += ["--size", str(limits.scratch_bytes), "--tmpfs", str(work)]
+    # Last, once every mount point exists: nothing else is writable.
+    command += ["--remount-ro", "/dev", "--remount-ro", "/"]
     command += ["--chdir", str(work), "--clearenv"]
     for key, value in env.items():
         command += ["--setenv", key, value]
@@ -145,14 +157,15 @@ def environment(work: Path) -> dict[str, str]:
     }
 
 
-def check() -> None:
-    """Raise :class:`SandboxUnavailable` naming the fix unless a sandbox starts here."""
+def check() -> str:
+    """Raise :class:`SandboxUnavailable` naming the fix unless a sandbox starts here; return
+    what bounds each sandbox's processes and CPU share (:func:`process_limits`)."""
     if shutil.which("bwrap") is None:
         raise SandboxUnavailable(f"bubblewrap (bwrap) is not installed: {FIX}")
     try:
         with tempfile.TemporaryDirectory(prefix="sandbox-check-") as probe:
             done = subprocess.run(
-                bwrap_command(["/bin/true"], Path(probe), {}, scratch_bytes=1 << 20),
+                bwrap_command(["/bin/true"], Path(probe), {}, limits=PROBE_LIMITS),
                 capture_output=True,
                 text=True,
                 timeout=30,
@@ -163,11 +176,43 @@ def check() -> None:
         raise SandboxUnavailable(
             f"bwrap cannot create its namespaces here ({done.stderr.strip()}): {FIX}"
         )
+    return process_limits()
 
 
-def _set_limits(limits: Limits) -> None:
+PROBE_LIMITS = Limits(scratch_bytes=1 << 20, tmp_bytes=1 << 20)
+
+CGROUP_FIX = (
+    "give the grader write access to /sys/fs/cgroup (cgroup v1: its pids and cpu hierarchies; "
+    "v2: the root, with the pids and cpu controllers), e.g. grade as root in a container "
+    "started with a writable cgroup"
+)
+
+
+def process_limits(limits: Limits = LIMITS) -> str:
+    """One line: what bounds a sandbox's number of processes and its share of the CPU here,
+    or a warning naming what is not bound and the fix."""
+    where = cgroups.hierarchy()
+    if where is not None:
+        return f"processes and CPU per sandbox: {where.describe()}"
+    why = cgroups.unavailable()
+    if os.geteuid() == 0:
+        return (
+            f"warning: no cgroup for the sandboxes ({why}): running as root, the process "
+            f"limit ({limits.processes}) does not bind (RLIMIT_NPROC ignores root) and one "
+            f"submission's processes can take the CPU from the others; fix: {CGROUP_FIX}"
+        )
+    return (
+        f"warning: no cgroup for the sandboxes ({why}): processes are limited per user "
+        f"(RLIMIT_NPROC {limits.processes}, all of this user's processes together) and one "
+        f"submission's processes can take the CPU from the others; fix: {CGROUP_FIX}"
+    )
+
+
+def _set_limits(limits: Limits, group: cgroups.Group | None) -> None:
     """In the child before exec: inherited by bwrap and every process in the sandbox."""
     os.setsid()
+    if group is not None:
+        group.join()
     for kind, value in (
         (resource.RLIMIT_AS, limits.memory_bytes),
         (resource.RLIMIT_CPU, limits.cpu_seconds),
@@ -208,19 +253,27 @@ def run(
     ``limits.output_bytes``; with ``--die-with-parent`` that ends everything inside.
     """
     wall = wall_seconds or limits.wall_seconds
-    command = bwrap_command(argv, work, env, extra, limits.scratch_bytes) if sandbox else argv
+    command = bwrap_command(argv, work, env, extra, limits) if sandbox else argv
+    where = cgroups.hierarchy()
+    group = cgroups.Group(where, limits.processes) if where else None
     start = time.monotonic()
-    process = subprocess.Popen(
-        command,
-        cwd=work,
-        env=None if sandbox else {**env},
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        preexec_fn=lambda: _set_limits(limits),
-    )
-    out, err, limit = _bounded(process, wall, limits.output_bytes)
-    code = process.wait()
+    try:
+        process = subprocess.Popen(
+            command,
+            cwd=work,
+            env=None if sandbox else {**env},
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            preexec_fn=lambda: _set_limits(limits, group),
+        )
+        out, err, limit = _bounded(process, wall, limits.output_bytes)
+        code = process.wait()
+        if not limit and code and group is not None and group.hit_process_limit():
+            limit = f"process limit ({limits.processes} processes and threads)"
+    finally:
+        if group is not None:
+            group.close()
     if not limit and code < 0 and -code == signal.SIGXCPU:
         limit = f"CPU time limit ({limits.cpu_seconds} s per process)"
     return Outcome(code, out, err, time.monotonic() - start, limit)

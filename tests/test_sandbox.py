@@ -140,3 +140,83 @@ def test_autograde_without_a_sandbox_stops_before_grading_and_names_the_fix(
     error = capsys.readouterr().err
     assert "apt install bubblewrap" in error and "--no-sandbox" in error
     assert not any(tmp_path.iterdir()), "nothing was graded"
+
+
+FORK_BOMB = r"""
+import os, time
+forked = 0
+try:
+    for _ in range(400):
+        if os.fork() == 0:
+            time.sleep(60)  # MARKER
+            os._exit(0)
+        forked += 1
+except OSError as error:
+    print(forked, error.strerror)
+else:
+    print(forked, "none refused")
+"""
+
+
+def test_a_fork_bomb_stops_at_the_process_limit_even_as_root(available, tmp_path):
+    """As root RLIMIT_NPROC binds nothing: the sandbox's cgroup (pids.max) must."""
+    marker = f"fork-bomb-{os.getpid()}-{tmp_path.name}"
+    done = python_in_sandbox(
+        FORK_BOMB.replace("MARKER", marker), tmp_path, limits=Limits(processes=48)
+    )
+    forked, _, why = done.stdout.decode().partition(" ")
+    assert 0 < int(forked) < 48, done
+    assert "Resource temporarily unavailable" in why, done
+    import subprocess
+
+    alive = subprocess.run(["pgrep", "-f", marker], capture_output=True, text=True).stdout
+    assert not alive.strip(), "the forked processes outlived the sandbox"
+    from grading import cgroups
+
+    where = cgroups.hierarchy()
+    if where is not None:  # the sandbox's group is gone with it
+        left = [
+            p for parent in where.parents for p in parent.glob(f"{cgroups.PREFIX}{os.getpid()}-*")
+        ]
+        assert not left, left
+
+
+FILL = r"""
+import errno, json
+written = {}
+for place in ("/tmp", "/dev/shm", "/", "/dev", "/run"):
+    count = 0
+    try:
+        for k in range(64):
+            with open(f"{place}/fill{k}", "wb") as out:
+                out.write(b"x" * (1 << 20))
+            count += 1
+        written[place] = [count, "no error"]
+    except OSError as error:
+        written[place] = [count, errno.errorcode[error.errno]]
+print(json.dumps(written))
+"""
+
+
+def test_tmp_and_dev_shm_are_bounded_and_nothing_else_is_writable(available, tmp_path):
+    done = python_in_sandbox(FILL, tmp_path, limits=Limits(tmp_bytes=4 << 20))
+    written = json.loads(done.stdout)
+    for place in ("/tmp", "/dev/shm"):
+        count, error = written[place]
+        assert count <= 4 and error == "ENOSPC", (place, written)
+    for place in ("/", "/dev", "/run"):
+        assert written[place] == [0, "EROFS"], (place, written)
+
+
+def test_the_check_says_what_bounds_processes_and_cpu(available, monkeypatch):
+    from grading import cgroups
+
+    if cgroups.hierarchy() is not None:
+        assert sandbox.check().startswith("processes and CPU per sandbox: cgroup v")
+    monkeypatch.setattr(cgroups, "hierarchy", lambda: None)
+    monkeypatch.setattr(cgroups, "unavailable", lambda: "cannot make /sys/fs/cgroup/x")
+    for root, says in ((True, "does not bind (RLIMIT_NPROC ignores root)"), (False, "per user")):
+        monkeypatch.setattr(sandbox.os, "geteuid", lambda root=root: 0 if root else 1000)
+        line = sandbox.check()
+        assert line.startswith("warning: no cgroup") and says in line, line
+        assert "cannot make /sys/fs/cgroup/x" in line and "fix: " in line
