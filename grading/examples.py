@@ -40,7 +40,7 @@ batch as ``reference`` and ``seed_report``, that it costs no one else anything):
   cell tries to unmount and remount; ``parent_killer``: TODO 1-2-2's cell kills its parent
   process; ``orphans``: TODO 1-1-2's cell leaves double-forked processes behind;
   ``memory``: TODO 1-1-3's cell asks for 16 GiB; ``disk``: TODO 1-1-1's cell fills its
-  disk; ``network``: TODO 1-1-2's cell connects to the grader's ports and to PyPI;
+  disk, ``/tmp``, ``/dev/shm`` and ``/``; the ``orphans`` cell also forks 400 processes; ``network``: TODO 1-1-2's cell connects to the grader's ports and to PyPI;
   ``tags``: a wrong TODO 1-1-3 whose test cell is tagged ``skip-execution``, and a forged
   graded cell worth 40 points; ``html``: TODO 1-2-2's cell and the report display
   ``<script>`` and ``onerror=`` HTML and JavaScript;
@@ -327,7 +327,12 @@ HOSTILE: dict[str, dict[str, list[Edit] | None]] = {
                 "subprocess.Popen(['/bin/sh', '-c', 'sleep 600; echo orphan-attack'], start_new_session=True)\n"
                 "if os.fork() == 0:\n    if os.fork() == 0:\n        os.setsid()\n"
                 "        os.execv('/bin/sh', ['/bin/sh', '-c', 'sleep 600; echo orphan-attack'])\n"
-                "    os._exit(0)\n\n\n"
+                "    os._exit(0)\n"
+                "_kids = []\ntry:\n    for _k in range(400):\n        _pid = os.fork()\n"
+                "        if _pid == 0:\n            import time\n\n            time.sleep(2)\n            os._exit(0)\n"
+                "        _kids.append(_pid)\nexcept OSError as _error:\n"
+                "    print('FORKS', len(_kids), 'then', _error.strerror)\n"
+                "for _pid in _kids:\n    os.waitpid(_pid, 0)\n\n\n"
                 "def denoise_forward(",
             ),
         ],
@@ -345,7 +350,12 @@ HOSTILE: dict[str, dict[str, list[Edit] | None]] = {
                 "_written = 0\ntry:\n    for _k in range(100):\n"
                 "        with open(f'fill{_k}', 'wb') as _f:\n            _f.write(b'x' * (16 << 20))\n"
                 "        _written += 1\nexcept OSError as _error:\n"
-                "    print('DISK full after', _written, 'files:', _error.strerror)\n\n\n"
+                "    print('DISK full after', _written, 'files:', _error.strerror)\n"
+                "import os\n\nfor _place in ('/tmp', '/dev/shm', ''):\n    _n = 0\n    try:\n"
+                "        while _n < 300:\n            with open(f'{_place}/fill-{_n}', 'wb') as _f:\n"
+                "                _f.write(b'x' * (1 << 20))\n            _n += 1\n"
+                "    except OSError as _error:\n        print('FILL', _place or '/', _n, 'MiB:', _error.strerror)\n"
+                "    for _k in range(_n):\n        os.remove(f'{_place}/fill-{_k}')\n\n\n"
                 "def schedule_init(",
             ),
         ],

@@ -199,6 +199,7 @@ def run_jobs(
             "wall_seconds": limits.todo_seconds,
             "result_bytes": limits.output_bytes,
             "scratch_bytes": limits.scratch_bytes,
+            "tmp_bytes": limits.tmp_bytes,
             "confine": use_sandbox,
         }
         (work / "jobs.json").write_text(json.dumps(plan))

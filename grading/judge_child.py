@@ -97,7 +97,7 @@ def _watch(pid: int) -> None:
     )
 
 
-def confine(work: Path, scratch_bytes: int) -> None:
+def confine(work: Path, scratch_bytes: int, tmp_bytes: int) -> None:
     """Go on as PID 2 of fresh namespaces: no ``/proc``, own tmpfs folders, no capabilities.
 
     This process forks twice: the caller goes on in the grandchild, PID 2 of a new PID
@@ -116,7 +116,7 @@ def confine(work: Path, scratch_bytes: int) -> None:
     _check(_LIBC.mount(None, b"/", None, _MS_REC | _MS_PRIVATE, None), "private mounts")
     _mount_tmpfs("/proc", 4096, "555")
     for folder in ("/tmp", "/dev/shm"):  # first: the work folder may lie under /tmp
-        _mount_tmpfs(folder, scratch_bytes, "1777")
+        _mount_tmpfs(folder, tmp_bytes, "1777")
     work.mkdir(parents=True, exist_ok=True)
     _mount_tmpfs(str(work), scratch_bytes)
     _drop_capabilities()
@@ -140,7 +140,7 @@ def _child(work: Path, job: dict, cases: list, write_end: int, plan: dict) -> No
     """One TODO, confined: setup cells, added cells, the solution cell, then its run."""
     if plan["confine"]:
         try:
-            confine(work, plan["scratch_bytes"])
+            confine(work, plan["scratch_bytes"], plan["tmp_bytes"])
         except OSError as error:
             os.write(2, f"cannot confine the run: {error}\n".encode())
             os._exit(NOT_CONFINED)

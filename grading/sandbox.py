@@ -165,7 +165,9 @@ def check() -> str:
     try:
         with tempfile.TemporaryDirectory(prefix="sandbox-check-") as probe:
             done = subprocess.run(
-                bwrap_command(["/bin/true"], Path(probe), {}, limits=PROBE_LIMITS),
+                bwrap_command(
+                    [sys.executable, "-I", "-c", NESTED_PROBE], Path(probe), {}, limits=PROBE_LIMITS
+                ),
                 capture_output=True,
                 text=True,
                 timeout=30,
@@ -180,6 +182,14 @@ def check() -> str:
 
 
 PROBE_LIMITS = Limits(scratch_bytes=1 << 20, tmp_bytes=1 << 20)
+
+NESTED_PROBE = (
+    "import ctypes, os, sys; libc = ctypes.CDLL(None, use_errno=True); "
+    "sys.exit(0 if libc.unshare(0x10000000 | 0x20000 | 0x20000000 | 0x08000000) == 0 else "
+    "'the judge cannot give each TODO namespaces of its own inside the sandbox: unshare: ' "
+    "+ os.strerror(ctypes.get_errno()) + ' (allow nested user namespaces: user.max_user_namespaces)')"
+)
+"""Run in the probe sandbox: what :func:`grading.judge_child.confine` needs inside one."""
 
 CGROUP_FIX = (
     "give the grader write access to /sys/fs/cgroup (cgroup v1: its pids and cpu hierarchies; "

@@ -15,6 +15,7 @@ import csv
 import dataclasses
 import hashlib
 import json
+import re
 import shutil
 import socket
 import subprocess
@@ -283,6 +284,17 @@ def test_tampering_and_undoing_the_isolation_fail(graded):
     assert "ISOLATION unshare 0" not in isolation
     network = printed(course, "network")
     assert network.count("NETWORK refused") == 3 and "NETWORK connected" not in network
+
+
+def test_processes_and_writable_places_are_bounded_as_root(graded):
+    """Limits that bind whoever grades (root included): a cgroup's pids.max, sized tmpfs."""
+    course = graded[0]
+    forks = re.search(r"FORKS (\d+) then", printed(course, "orphans"))
+    assert forks and int(forks.group(1)) < LIMITS.processes, printed(course, "orphans")
+    filled = dict(re.findall(r"FILL (\S+) (\d+) MiB", printed(course, "disk")))
+    assert int(filled["/tmp"]) <= LIMITS.tmp_bytes >> 20, filled
+    assert int(filled["/dev/shm"]) <= LIMITS.tmp_bytes >> 20, filled
+    assert filled["/"] == "0", filled
 
 
 def test_a_full_disk_costs_only_the_notebook_run(graded):
