@@ -58,12 +58,15 @@ student-kit: release
 
 # An LMS download (Canvas, Moodle, Blackboard, Brightspace or one folder per student; a zip
 # or a folder) into grading/submitted/<student>/<assignment>/ (or OUT=dir), each notebook
-# placed by its nbgrader cells. LMS=, ROSTER= (students.csv), ASSIGNMENT= and TZ_NAME= (the
-# LMS's time zone) are passed on when set; exits 1 when anything was skipped.
+# placed by its nbgrader cells. LMS=, ROSTER= (students.csv or Canvas's gradebook export),
+# ASSIGNMENT=, TZ_NAME= (the LMS's time zone), WORKSHEET= (Moodle's grading worksheet:
+# times, emails), CANVAS_URL= (the Canvas assignment's address: times from the Canvas API,
+# with the token in $CANVAS_TOKEN) and TIMES= (a CSV lms_id,submitted_at) are passed on
+# when set; exits 1 when anything was skipped.
 OUT ?= grading/submitted
 collect: $(STAMP)
-	@test -n "$(ZIP)" || { echo "usage: make collect ZIP=path/to/download.zip (or a folder) [OUT=$(OUT)] [LMS=canvas|moodle|blackboard|brightspace|folders] [ROSTER=grading/students.csv] [ASSIGNMENT=part1] [TZ_NAME=Europe/Berlin]"; exit 2; }
-	$(PY) -m grading.collect "$(ZIP)" --out "$(OUT)"$(if $(LMS), --lms $(LMS))$(if $(ROSTER), --roster "$(ROSTER)")$(if $(ASSIGNMENT), --assignment $(ASSIGNMENT))$(if $(TZ_NAME), --timezone $(TZ_NAME))
+	@test -n "$(ZIP)" || { echo "usage: make collect ZIP=path/to/download.zip (or a folder) [OUT=$(OUT)] [LMS=canvas|moodle|blackboard|brightspace|folders] [ROSTER=grading/students.csv] [ASSIGNMENT=part1] [TZ_NAME=Europe/Berlin] [WORKSHEET=moodle.csv] [CANVAS_URL=https://…/courses/1234/assignments/88101] [TIMES=times.csv]"; exit 2; }
+	$(PY) -m grading.collect "$(ZIP)" --out "$(OUT)"$(if $(LMS), --lms $(LMS))$(if $(ROSTER), --roster "$(ROSTER)")$(if $(ASSIGNMENT), --assignment $(ASSIGNMENT))$(if $(TZ_NAME), --timezone $(TZ_NAME))$(if $(WORKSHEET), --worksheet "$(WORKSHEET)")$(if $(CANVAS_URL), --canvas-url "$(CANVAS_URL)")$(if $(TIMES), --times "$(TIMES)")
 
 # Grade SUBMITTED/<student>/<assignment>/ (default grading/submitted; STUDENT=id for one
 # student) into grading/course/gradebook.db, each submission in bubblewrap sandboxes

@@ -32,7 +32,8 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from grading.course import COURSE, TEST_PREFIX, TODO_PREFIX
+from grading import lms_times
+from grading.course import COURSE, SUBMITTED, TEST_PREFIX, TODO_PREFIX
 from grading.deadlines import DeadlineError, Deadlines, deadlines_file, load_deadlines
 from grading.rubric import load_rubric
 
@@ -52,11 +53,17 @@ def database_url(course: Path) -> str:
 
 
 def read_timestamp(folder: Path) -> datetime | None:
-    """nbgrader's ``timestamp.txt`` of a ``submitted/<student>/<assignment>/`` folder, as
-    nbgrader reads it (naive UTC, :func:`nbgrader.utils.parse_utc`); None if absent or empty."""
+    """The submission time of a ``submitted/<student>/<assignment>/`` folder as nbgrader
+    reads it (naive UTC, :func:`nbgrader.utils.parse_utc`): what ``make collect`` recorded
+    from the LMS (:func:`grading.lms_times.lms_time`: a file in the folder, which the
+    student may have uploaded, is then never read); for a folder not collected so
+    (nbgrader's exchange), its ``timestamp.txt``. None if there is none."""
     from nbgrader.utils import parse_utc
 
-    path = Path(folder) / "timestamp.txt"
+    recorded = lms_times.lms_time(folder)
+    if recorded is not None:
+        return parse_utc(recorded.time) if recorded.time else None
+    path = Path(folder) / lms_times.TIMESTAMP
     text = path.read_text().strip() if path.is_file() else ""
     if not text:
         return None
