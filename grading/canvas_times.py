@@ -100,5 +100,7 @@ def from_csv(path: Path, tz: ZoneInfo) -> dict[str, LmsTime]:
                     f"{path}, line {reader.line_num}: {text!r} is not an ISO 8601 time: write "
                     "e.g. 2026-10-16T23:12:00+02:00"
                 ) from error
-            times[lms_id] = LmsTime(time if time.tzinfo else time.replace(tzinfo=tz), False, "times CSV")
+            times[lms_id] = LmsTime(
+                time if time.tzinfo else time.replace(tzinfo=tz), False, "times CSV"
+            )
     return times

@@ -42,8 +42,8 @@ import csv
 import json
 import os
 import re
-import stat
 import shutil
+import stat
 import sys
 import tempfile
 import unicodedata
@@ -271,9 +271,8 @@ def _archive_problem(entry: Path, members: list[zipfile.ZipInfo], scratch: Path)
     if total > limits.total_bytes:
         return f"{refused}: it unpacks to {total / 2**30:.1f} GiB, more than {limits.total_bytes / 2**30:g} GiB"
     for member in members:
-        if (
-            member.file_size > limits.ratio_from_bytes
-            and member.file_size > limits.ratio * max(member.compress_size, 1)
+        if member.file_size > limits.ratio_from_bytes and member.file_size > limits.ratio * max(
+            member.compress_size, 1
         ):
             return (
                 f"{refused}: {_utf8_name(member)} unpacks {member.compress_size:,} bytes into "
@@ -701,7 +700,7 @@ def _collect_student(
         if upload.time:
             notes.append(f"submitted {nbgrader_timestamp(upload.time)}")
         if upload.late:
-            notes.append("marked LATE by the LMS" + ("" if upload.time else ", no time known"))
+            notes.append(lms_times.LATE_MARK + ("" if upload.time else ", no time known"))
         result.collected.append(
             f"{student}: {assignment} collected" + (f" ({'; '.join(notes)})" if notes else "")
         )

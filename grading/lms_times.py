@@ -21,6 +21,8 @@ from pathlib import Path
 
 RECORD = ".lms_times.csv"
 COLUMNS = ("student", "assignment", "submitted", "late_mark", "source")
+LATE_MARK = "marked LATE by the LMS"
+"""How collection and the grades name an LMS's LATE mark."""
 TIMESTAMP = "timestamp.txt"
 """nbgrader's file of a submission's time, in ``submitted/<student>/<assignment>/``."""
 
@@ -73,7 +75,9 @@ def record(folder: Path, entry: LmsTime) -> None:
 def lms_time(folder: Path) -> LmsTime | None:
     """What collection recorded for the submission in ``folder``; None when it was not
     collected by ``make collect`` (nbgrader's exchange, a folder laid by hand)."""
-    return _read(Path(folder).parent.parent / RECORD).get((Path(folder).parent.name, Path(folder).name))
+    return _read(Path(folder).parent.parent / RECORD).get(
+        (Path(folder).parent.name, Path(folder).name)
+    )
 
 
 def late_unknown(entry: LmsTime | None) -> str:
@@ -81,7 +85,7 @@ def late_unknown(entry: LmsTime | None) -> str:
     if entry is None or entry.time is not None or not entry.late_mark:
         return ""
     return (
-        f"marked LATE by the LMS ({entry.source}) but no submission time is known: no late "
+        f"{LATE_MARK} ({entry.source}) but no submission time is known: no late "
         "penalty applied; collect again with the Canvas API (CANVAS_URL=, CANVAS_TOKEN) or a "
         "times CSV (TIMES=), then make autograde"
     )

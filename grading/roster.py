@@ -78,12 +78,12 @@ class Student:
 
     @property
     def full_name(self) -> str:
-        """"First Last", as Moodle and Brightspace name students."""
+        """ "First Last", as Moodle and Brightspace name students."""
         return " ".join(filter(None, self.first_last))
 
     @property
     def sortable_name(self) -> str:
-        """"Last, First", as Canvas names students (its gradebook, its file names)."""
+        """ "Last, First", as Canvas names students (its gradebook, its file names)."""
         first, last = self.first_last
         return f"{last}, {first}" if first else last
 

@@ -135,7 +135,12 @@ def test_collect_places_every_notebook_by_content_and_names_each_problem(lms_dow
     assert (out / "bob" / "part2" / "part2_illusions.ipynb").is_file()
     assert (out / "Jose_Nunez" / "part1" / "part1_anime_faces.ipynb").is_file()
     assert sorted(p.name for p in (out / "carol" / "part1").iterdir()) == ["v1.ipynb", "v2.ipynb"]
-    assert sorted(p.name for p in out.iterdir() if p.is_dir()) == ["Jose_Nunez", "alice", "bob", "carol"]
+    assert sorted(p.name for p in out.iterdir() if p.is_dir()) == [
+        "Jose_Nunez",
+        "alice",
+        "bob",
+        "carol",
+    ]
     assert not list(out.rglob("timestamp.txt")), "a plain folder carries no LMS time"
     assert result.collected == [
         "'José Núñez' collected as student Jose_Nunez (nbgrader ids take ASCII letters, digits, _ . -)",
@@ -222,7 +227,9 @@ def test_canvas_files_map_through_the_roster_with_late_marks(canvas_zip, tmp_pat
     assert gradebook.read_timestamp(out / "jsmith" / "part1") is None
     assert lms_times.lms_time(out / "jdoe" / "part1") == LmsTime(None, True, "Canvas file name")
     assert lms_times.lms_time(out / "jsmith" / "part1") == LmsTime(None, False, "Canvas file name")
-    assert "no late penalty applied" in lms_times.late_unknown(lms_times.lms_time(out / "jdoe" / "part1"))
+    assert "no late penalty applied" in lms_times.late_unknown(
+        lms_times.lms_time(out / "jdoe" / "part1")
+    )
     assert not lms_times.late_unknown(lms_times.lms_time(out / "jsmith" / "part1"))
 
 
@@ -238,8 +245,9 @@ def test_canvas_times_from_a_csv_become_the_submission_times(canvas_zip, tmp_pat
         roster=roster.read_roster(write_roster(tmp_path / "s.csv")),
         canvas=canvas_times.from_csv(times, collect.ZoneInfo("Europe/Berlin")),
     )
-    assert "jdoe: part1 collected (submitted 2026-10-17 08:30:00.000000 UTC; marked LATE by the LMS)" in (
-        result.collected
+    assert (
+        "jdoe: part1 collected (submitted 2026-10-17 08:30:00.000000 UTC; marked LATE by the LMS)"
+        in (result.collected)
     )
     # A time without an offset is the LMS's local time: 20:00 in Berlin (CEST) is 18:00 UTC.
     assert submitted_at(out / "jsmith" / "part1") == datetime(2026, 10, 16, 18, 0)
@@ -247,7 +255,9 @@ def test_canvas_times_from_a_csv_become_the_submission_times(canvas_zip, tmp_pat
     assert lms_times.lms_time(out / "svdberg" / "part1").time is None
     bad = tmp_path / "bad.csv"
     bad.write_text("lms_id,submitted_at\n23456,yesterday\n")
-    with pytest.raises(canvas_times.CanvasTimesError, match="line 2: 'yesterday' is not an ISO 8601"):
+    with pytest.raises(
+        canvas_times.CanvasTimesError, match="line 2: 'yesterday' is not an ISO 8601"
+    ):
         canvas_times.from_csv(bad, collect.ZoneInfo("UTC"))
 
 
@@ -292,7 +302,9 @@ class CanvasAPI(http.server.BaseHTTPRequestHandler):
                                     "due_at": "2026-10-16T21:59:00Z", "points_possible": 40})  # fmt: skip
         if path == f"{base}/assignments/88101/submissions":
             page = 2 if "page=2" in query else 1
-            link = f'<http://{self.headers["Host"]}{path}?page=2>; rel="next"' if page == 1 else None
+            link = (
+                f'<http://{self.headers["Host"]}{path}?page=2>; rel="next"' if page == 1 else None
+            )
             links = {"Link": link} if link else {}
             return self.reply(200, self.SUBMISSIONS[2 * page - 2 : 2 * page], headers=links)
         return self.reply(404, {"errors": [{"message": "The specified resource does not exist."}]})
@@ -334,11 +346,13 @@ def test_canvas_times_from_the_canvas_api_through_make_collect(canvas_zip, canva
         capture_output=True, text=True,
     )  # fmt: skip
     assert "Canvas API: 'Part 1: Anime faces': 3 submission times" in done.stdout, done.stderr
-    assert "jdoe: part1 collected (submitted 2026-10-17 08:30:00.000000 UTC; marked LATE by the LMS)" in (
-        done.stdout
+    assert (
+        "jdoe: part1 collected (submitted 2026-10-17 08:30:00.000000 UTC; marked LATE by the LMS)"
+        in (done.stdout)
     )
-    assert "svdberg: part1 collected (was faces.ipynb; submitted 2026-10-18 09:00:00.000000 UTC; " in (
-        done.stdout
+    assert (
+        "svdberg: part1 collected (was faces.ipynb; submitted 2026-10-18 09:00:00.000000 UTC; "
+        in (done.stdout)
     )
     assert submitted_at(tmp_path / "c" / "jsmith" / "part1") == datetime(2026, 10, 16, 19, 40)
     assert lms_times.lms_time(tmp_path / "c" / "jdoe" / "part1").source == "Canvas API"
