@@ -74,6 +74,16 @@ c.GenerateFeedback.preprocessors = [GetGrades, ClearHiddenTests]
 # CSS preprocessor that the templates add after it would overwrite them: it is off.
 c.HTMLExporter.preprocessors = [RenderedTablesCSS]
 c.CSSHTMLHeaderPreprocessor.enabled = False
+# MathJax from the Jupyter server (jupyter-server-mathjax), never a CDN: an offline grading
+# server showed raw $...$. nbconvert finds templates in the Jupyter data folders, the
+# JUPYTER_PATH ones first: grading/jupyter holds the kit's mathjax.html.j2 (for the
+# classic template, which formgrader's and the feedback's extend). Formgrader sets its
+# own template folders over any configuration, so the data path is the one way in.
+KIT_DATA = str(GRADING / "jupyter")
+if KIT_DATA not in os.environ.get("JUPYTER_PATH", "").split(os.pathsep):
+    os.environ["JUPYTER_PATH"] = os.pathsep.join(
+        filter(None, [KIT_DATA, os.environ.get("JUPYTER_PATH")])
+    )
 # Late work: grading/deadlines.toml sets the due dates, the extensions and the late policy
 # ("none", "zero", "10% per started day, at most 5 days"), here and in `make autograde`
 # alike, through this plugin. Your own subclass of LateSubmissionPlugin (its
