@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import os
 import re
 import sys
 import unicodedata
@@ -244,6 +245,11 @@ def import_roster(roster: Roster, course: Path = COURSE) -> int:
     """Add or update every student in ``course``'s gradebook, as ``nbgrader db student import``."""
     from nbgrader.api import Gradebook
 
+    # nbgrader's Gradebook runs its environment's `alembic` script, found on PATH:
+    # `.venv/bin/python -m grading.roster import` without the venv activated crashed.
+    os.environ["PATH"] = os.pathsep.join(
+        filter(None, [str(Path(sys.executable).parent), os.environ.get("PATH")])
+    )
     course.mkdir(parents=True, exist_ok=True)
     with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gradebook:
         for student in roster.students:

@@ -20,8 +20,9 @@ import pytest
 from nbgrader.api import Gradebook, MissingEntry
 from nbgrader.utils import compute_checksum
 
-from grading import gradebook
+from grading import gradebook, lms_times
 from grading.deadlines import DeadlineError, LatePolicy, load_deadlines
+from grading.lms_times import LmsTime
 from tests.conftest import activated, copy_kit
 
 pytestmark = pytest.mark.slow
@@ -316,6 +317,25 @@ def test_per_started_day_counts_every_day_begun_and_all_after_the_last(
     path.write_text('[late]\npolicy = "5% per started day, at most 3 days"\n')
     policy = load_deadlines(path).late
     assert policy.penalty(50, seconds_late) == pytest.approx(penalty)
+
+
+def test_a_late_mark_without_a_time_is_said_on_the_row_and_by_make_grades(course, capsys):
+    """Canvas's download marks a file LATE but gives no time (make collect records that):
+    no penalty can be computed, and the grades say why instead of dropping the mark."""
+    folder = submit(course, "kim", "reference", None)
+    lms_times.record(folder, LmsTime(None, True, "Canvas file name"))
+    merged = merge(course, "kim", folder, full(), released(course))
+    assert merged.late_penalty == 0
+    submitted = folder.parents[1]
+    assert gradebook.main(["grades", "--course", str(course), "--submitted", str(submitted)]) == 0
+    out = capsys.readouterr().out
+    assert (
+        "warning: kim: part1: marked LATE by the LMS (Canvas file name) but no submission time "
+        "is known: no late penalty applied; collect again with the Canvas API"
+    ) in out
+    with (course / "grades.csv").open(newline="") as f:
+        row = next(r for r in csv.DictReader(f) if r["student"] == "kim")
+    assert "part1: report not graded yet; marked LATE by the LMS (Canvas file name)" in row["notes"]
 
 
 def test_the_deadlines_command_prints_and_writes_the_due_dates(course, capsys):
