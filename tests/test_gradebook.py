@@ -335,7 +335,8 @@ def test_a_late_mark_without_a_time_is_said_on_the_row_and_by_make_grades(course
     ) in out
     with (course / "grades.csv").open(newline="") as f:
         row = next(r for r in csv.DictReader(f) if r["student"] == "kim")
-    assert "part1: report not graded yet; marked LATE by the LMS (Canvas file name)" in row["notes"]
+    assert row["notes"].startswith("part1: marked LATE by the LMS (Canvas file name) but no")
+    assert row["part1_late_penalty"] == "0"
 
 
 def test_the_deadlines_command_prints_and_writes_the_due_dates(course, capsys):
