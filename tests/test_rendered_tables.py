@@ -112,7 +112,9 @@ def test_mathjax_comes_from_the_jupyter_server_never_a_cdn(pages, page):
     html = pages[page]
     assert "cdn" not in html.lower()
     assert not re.search(r"<script[^>]+src=\"https?:", html), "no script from another host"
-    assert "/static/jupyter_server_mathjax/MathJax.js?config=TeX-AMS-MML_HTMLorMML-full,Safe" in html
+    assert (
+        "/static/jupyter_server_mathjax/MathJax.js?config=TeX-AMS-MML_HTMLorMML-full,Safe" in html
+    )
     assert "MathJax.Hub.Config" in html and "inlineMath: [ ['$','$']" in html
     assert '<script src=""' not in html
 
