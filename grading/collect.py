@@ -551,10 +551,11 @@ def _student(upload: Upload, layout: str, roster: Roster | None) -> tuple[str | 
     namesakes = roster.namesakes(upload.name)
     if len(namesakes) > 1:
         ids = ", ".join(s.nbgrader_id for s in namesakes)
-        fix = {
-            "moodle": "give Moodle's grading worksheet (WORKSHEET=, matched by email)",
-            "canvas": "add their Canvas user ids (lms_id) to the roster",
-        }.get(layout, "name the folder by the student's nbgrader id")
+        fix = (
+            "give Moodle's grading worksheet (WORKSHEET=, matched by email)"
+            if layout == "moodle"
+            else "put each notebook in <out>/<nbgrader id>/<assignment>/ by hand"
+        )
         return None, (
             f"{upload.who!r}: {len(namesakes)} students of the roster are named "
             f"{namesakes[0].name} ({ids}): nothing collected, since the name tells them not "
