@@ -8,9 +8,13 @@ UV     := python3 -m uv
 export UV_PYTHON_DOWNLOADS := never
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 
-.PHONY: setup test test-kaggle demo notebooks release student-kit formgrader collect autograde grades lms kaggle bench lint lock chromium bubblewrap clean
+.PHONY: help setup test test-kaggle demo notebooks release student-kit formgrader collect autograde grades lms kaggle bench lint lock chromium bubblewrap clean
 
-setup: $(STAMP)
+# Each target's line of `make help` is the `## ` text after its prerequisites: one source.
+help: ## this list: every target with one line
+	@awk -F ':[^#]*## ' '/^[a-z][a-z-]*:[^=]*## /{printf "make %-12s %s\n", $$1, $$2}' $(firstword $(MAKEFILE_LIST))
+
+setup: $(STAMP) ## install the pinned environment into .venv (uv) and check it
 
 # The instructor's tools import `grading` (nbgrader's kernels: the hidden tests import
 # grading.reference) from any folder, without PYTHONPATH: a .pth file puts the
@@ -31,39 +35,42 @@ $(STAMP): pyproject.toml uv.lock
 
 # Every core (pytest-xdist): whole files per worker, the slowest first (tests/conftest.py);
 # the 15 slowest tests are listed at the end.
-test: $(STAMP)
+test: $(STAMP) ## the whole test suite on every core (what CI runs)
 	$(PY) -m pytest -n auto --dist loadfile --no-loadscope-reorder --durations=15
 
-demo: $(STAMP)
+demo: $(STAMP) ## release, run both notebooks in smoke mode, autograde the examples
 	$(PY) -m grading.demo --out outputs/demo
 
 # The notebooks' solution regions, written from grading/reference (their one source),
 # and their rubric (points, tier tables, CLIP_BASELINE) from grading/rubric.toml;
 # tests/test_solutions.py and tests/test_rubric_cells.py fail while a notebook is stale.
-notebooks: $(STAMP)
+notebooks: $(STAMP) ## write the solutions (grading/reference) and the rubric into notebooks/
 	$(PY) -m grading.solutions
 	$(PY) -m grading.rubric_cells
 
 # The student version of notebooks/ in grading/course/release, checked with
 # `nbgrader validate --invert` (its TODO tests must fail). Refused while the notebooks
 # do not show grading/rubric.toml (the check names the fix: make notebooks).
-release: $(STAMP)
+release: $(STAMP) ## the student versions in grading/course/release, validated
 	@$(PY) -m grading.rubric_cells --check
 	$(PY) -m grading.pipeline release
 
 # What students get instead of this repository (which holds the answers): the released
 # notebooks, helpers and the setup, in outputs/student-kit/ and its zip (grading/student_kit.py).
-student-kit: release
+student-kit: release ## the zip students get: released notebooks, helpers, setup
 	$(PY) -m grading.student_kit --out outputs/student-kit --uv-version $(UV_VERSION)
 
 # An LMS download (Canvas, Moodle, Blackboard, Brightspace or one folder per student; a zip
 # or a folder) into grading/submitted/<student>/<assignment>/ (or OUT=dir), each notebook
-# placed by its nbgrader cells. LMS=, ROSTER= (students.csv), ASSIGNMENT= and TZ_NAME= (the
-# LMS's time zone) are passed on when set; exits 1 when anything was skipped.
+# placed by its nbgrader cells. LMS=, ROSTER= (students.csv or Canvas's gradebook export),
+# ASSIGNMENT=, TZ_NAME= (the LMS's time zone), WORKSHEET= (Moodle's grading worksheet:
+# times, emails), CANVAS_URL= (the Canvas assignment's address: times from the Canvas API,
+# with the token in $CANVAS_TOKEN) and TIMES= (a CSV lms_id,submitted_at) are passed on
+# when set; exits 1 when anything was skipped.
 OUT ?= grading/submitted
-collect: $(STAMP)
-	@test -n "$(ZIP)" || { echo "usage: make collect ZIP=path/to/download.zip (or a folder) [OUT=$(OUT)] [LMS=canvas|moodle|blackboard|brightspace|folders] [ROSTER=grading/students.csv] [ASSIGNMENT=part1] [TZ_NAME=Europe/Berlin]"; exit 2; }
-	$(PY) -m grading.collect "$(ZIP)" --out "$(OUT)"$(if $(LMS), --lms $(LMS))$(if $(ROSTER), --roster "$(ROSTER)")$(if $(ASSIGNMENT), --assignment $(ASSIGNMENT))$(if $(TZ_NAME), --timezone $(TZ_NAME))
+collect: $(STAMP) ## an LMS download into grading/submitted (ZIP= [LMS= ROSTER= WORKSHEET= CANVAS_URL= TIMES=])
+	@test -n "$(ZIP)" || { echo "usage: make collect ZIP=path/to/download.zip (or a folder) [OUT=$(OUT)] [LMS=canvas|moodle|blackboard|brightspace|folders] [ROSTER=grading/students.csv] [ASSIGNMENT=part1] [TZ_NAME=Europe/Berlin] [WORKSHEET=moodle.csv] [CANVAS_URL=https://…/courses/1234/assignments/88101] [TIMES=times.csv]"; exit 2; }
+	$(PY) -m grading.collect "$(ZIP)" --out "$(OUT)"$(if $(LMS), --lms $(LMS))$(if $(ROSTER), --roster "$(ROSTER)")$(if $(ASSIGNMENT), --assignment $(ASSIGNMENT))$(if $(TZ_NAME), --timezone $(TZ_NAME))$(if $(WORKSHEET), --worksheet "$(WORKSHEET)")$(if $(CANVAS_URL), --canvas-url "$(CANVAS_URL)")$(if $(TIMES), --times "$(TIMES)")
 
 # Grade SUBMITTED/<student>/<assignment>/ (default grading/submitted; STUDENT=id for one
 # student) into grading/course/gradebook.db, each submission in bubblewrap sandboxes
@@ -73,7 +80,7 @@ collect: $(STAMP)
 # since they last changed (after an interruption); NO_SANDBOX=1 for trusted notebooks
 # only. Releases first if there is no gradebook yet.
 SUBMITTED ?= grading/submitted
-autograde: $(STAMP)
+autograde: $(STAMP) ## grade grading/submitted in sandboxes into the gradebook ([STUDENT= WORKERS= RESUME=1])
 	@test -f grading/course/gradebook.db || $(PY) -m grading.pipeline release
 	$(PY) -m grading.pipeline autograde --submitted "$(SUBMITTED)"$(if $(STUDENT), --student "$(STUDENT)")$(if $(WORKERS), --workers $(WORKERS))$(if $(SCHEDULER), --scheduler "$(SCHEDULER)")$(if $(RESUME), --resume)$(if $(NO_SANDBOX), --no-sandbox)
 
@@ -81,12 +88,12 @@ autograde: $(STAMP)
 # finds the course directory under the server's root; then Nbgrader > Formgrader. Jupyter
 # refuses to start as root (a container, a cloud VM) without --allow-root.
 ALLOW_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root)
-formgrader: $(STAMP)
+formgrader: $(STAMP) ## JupyterLab in grading/ for manual grading (Nbgrader > Formgrader)
 	cd grading && $(abspath $(dir $(PY)))/jupyter lab $(ALLOW_ROOT)
 
 # grading/course/grades.csv from the gradebook (after manual grading in formgrader), and
 # the LMS's import files (make lms) when there is a roster.
-grades: $(STAMP)
+grades: $(STAMP) ## grading/course/grades.csv from the gradebook, and the LMS files
 	$(PY) -m grading.gradebook grades
 	@if [ -f "$(or $(ROSTER),grading/students.csv)" ]; then $(MAKE) --no-print-directory lms; \
 	else echo "no roster ($(or $(ROSTER),grading/students.csv)): no LMS files (make lms)"; fi
@@ -100,7 +107,7 @@ grades: $(STAMP)
 GRADES ?= grading/course/grades.csv
 LMS_DIR ?= grading/course
 LMS_ARGS = --grades "$(GRADES)" --roster "$(or $(ROSTER),grading/students.csv)"
-lms: $(STAMP)
+lms: $(STAMP) ## Canvas's and Moodle's import files from grades.csv ([ROSTER= CANVAS_PART1= MOODLE_PART1=])
 	@status=0; \
 	$(PY) -m grading.lms canvas $(LMS_ARGS) --out "$(LMS_DIR)/canvas_grades.csv"$(if $(CANVAS_PART1), --canvas-assignment part1="$(CANVAS_PART1)")$(if $(CANVAS_PART2), --canvas-assignment part2="$(CANVAS_PART2)") || status=1; \
 	$(PY) -m grading.lms moodle $(LMS_ARGS) --assignment part1 --out "$(LMS_DIR)/moodle_part1.csv"$(if $(MOODLE_PART1), --worksheet "$(MOODLE_PART1)") || status=1; \
@@ -113,7 +120,7 @@ lms: $(STAMP)
 # outputs/kaggle/weights/ (FID weights and cascade, hash-checked); FACES=DIR also packs a
 # folder of face images into outputs/kaggle/faces/. Releases first when there is no
 # release yet or a notebook changed since the last one.
-kaggle: $(STAMP)
+kaggle: $(STAMP) ## what a course uploads to Kaggle, in outputs/kaggle
 	@if [ ! -f grading/course/gradebook.db ] || [ -n "$$(find notebooks -name '*.ipynb' -newer grading/course/gradebook.db)" ]; then \
 		$(PY) -m grading.pipeline release; fi
 	$(PY) -m grading.kaggle --out outputs/kaggle $(if $(FACES),--faces $(FACES))
@@ -123,22 +130,22 @@ kaggle: $(STAMP)
 # whose image is that environment, and both notebooks run there in smoke mode. Not part
 # of `make test`: torch 2.10 with its CUDA libraries is several GB to download.
 KAGGLE_VENV := .venv-kaggle-image
-test-kaggle: $(STAMP)
+test-kaggle: $(STAMP) ## both notebooks under Kaggle's library versions (downloads several GB)
 	$(PY) -m grading.kaggle.image > $(KAGGLE_VENV).txt
 	$(UV) venv --allow-existing --python python3 $(KAGGLE_VENV)
 	$(UV) pip install --no-config --python $(KAGGLE_VENV)/bin/python -r $(KAGGLE_VENV).txt ema-pytorch pytest nbval ipykernel
 	COURSEKIT_KAGGLE_IMAGE="$$($(KAGGLE_VENV)/bin/python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')" \
 		$(PY) -m pytest tests/test_kaggle.py -m slow -k "bootstrap or smoke_mode"
 
-bench: $(STAMP)
+bench: $(STAMP) ## speed against the anchor libraries (never part of the tests)
 	$(PY) -m benchmarks
 
-lint: $(STAMP)
+lint: $(STAMP) ## ruff check and format check
 	$(PY) -m ruff check helpers grading tests benchmarks
 	$(PY) -m ruff format --check helpers grading tests benchmarks
 
 # Re-resolve the pins after editing dependencies in pyproject.toml.
-lock:
+lock: ## re-pin after editing pyproject.toml (uv.lock, environment.yml)
 	$(UV) lock
 	$(PY) -m tests.test_environment --write
 
@@ -147,16 +154,16 @@ lock:
 # skips locally; .ci/run installs it, and there the test fails without it.
 CHROMIUM_APT := DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
-chromium:
+chromium: ## Debian's chromium for the browser test
 	@test -x /usr/bin/chromium || $(SUDO) sh -c '$(CHROMIUM_APT) >/dev/null 2>&1 || { apt-get update -qq && $(CHROMIUM_APT); }'
 	@/usr/bin/chromium --version 2>/dev/null
 
 # Debian's bubblewrap: the sandbox every submission is graded in (grading/sandbox.py);
 # tests/test_sandbox.py fails without it under CI and skips elsewhere.
 BWRAP_APT := DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends bubblewrap
-bubblewrap:
+bubblewrap: ## Debian's bubblewrap, the grading sandbox
 	@command -v bwrap >/dev/null || $(SUDO) sh -c '$(BWRAP_APT) >/dev/null 2>&1 || { apt-get update -qq && $(BWRAP_APT); }'
 	@bwrap --version
 
-clean:
+clean: ## remove .venv, outputs and grading/course
 	rm -rf $(VENV) outputs .pytest_cache grading/course

@@ -8,11 +8,14 @@ a folder) into ``<out>/<student>/<assignment>/``::
 
     python -m grading.collect DOWNLOAD --out DIR [--lms canvas|moodle|blackboard|brightspace|folders|auto]
         [--roster grading/students.csv] [--assignment part1] [--timezone Europe/Berlin]
+        [--worksheet moodle.csv] [--canvas-url https://…/courses/1234/assignments/88101] [--times times.csv]
 
 The layouts (``--lms auto`` tells them apart by their names):
 
 * canvas: "Download Submissions", flat files ``smithjohn_12345_678901_<file>``
-  (``smithjohn_LATE_12345_…`` when late); 12345 is the Canvas user id.
+  (``smithjohn_LATE_12345_…`` or ``_late_`` when late); 12345 is the Canvas user id. No
+  time is in it: ``--canvas-url`` (with ``CANVAS_TOKEN``) or ``--times`` gives them
+  (:mod:`grading.canvas_times`).
 * moodle: "Download all submissions", a folder (or a file prefix) per student
   ``John Smith_12345_assignsubmission_file``; 12345 is the participant number. Its
   grading worksheet (a CSV in the download, or ``--worksheet``) gives each submission's
@@ -25,9 +28,11 @@ The layouts (``--lms auto`` tells them apart by their names):
 
 With ``--roster`` every student is looked up there (LMS id, email, name) and filed under
 their ``nbgrader_id``; without it the LMS's name becomes the id. The LMS's submission
-time becomes nbgrader's ``timestamp.txt`` (local LMS times read in ``--timezone``).
-Nothing a student hands in stops a run: every problem is one line of the summary, and
-the exit status is 1 when anything was skipped.
+time is recorded by :func:`grading.lms_times.record` (local LMS times read in
+``--timezone``); a ``timestamp.txt`` the student uploaded is never taken. Nothing a
+student hands in stops a run: every problem is one line of the summary, and the exit
+status is 1 when anything was skipped. Archives are checked before they are unpacked
+(:data:`ARCHIVE_LIMITS`), and symbolic links are refused: a download holds files.
 """
 
 from __future__ import annotations
@@ -35,19 +40,22 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import os
 import re
 import shutil
+import stat
 import sys
 import tempfile
 import unicodedata
 import zipfile
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from dateutil import parser as dateparser
 
+from grading import canvas_times, lms_times
 from grading.course import ASSIGNMENTS, SUBMITTED, source_notebook
 from grading.lms import (
     WORKSHEET_EMAIL,
@@ -56,12 +64,32 @@ from grading.lms import (
     participant,
     read_worksheet,
 )
+from grading.lms_times import LmsTime, nbgrader_timestamp
 from grading.roster import MOODLE_ENTRY, Roster, RosterError, read_roster
 
 IGNORED = {".ipynb_checkpoints", "__MACOSX"}
 LAYOUTS = ("canvas", "moodle", "blackboard", "brightspace", "folders")
 LMS_TIME_ZONE = ZoneInfo("UTC")
 """What an LMS's local times are read in without --timezone: nbgrader's default zone."""
+
+
+@dataclass(frozen=True)
+class ArchiveLimits:
+    """What one zip may unpack to. A class's download of 300 Part 1 submissions (a
+    notebook, 1000 PNG faces of about 8 KB, scores) is about 3 GB in 300 000 files, at a
+    ratio near 1 (PNGs and the notebooks' base64 images do not compress); a zip bomb of
+    2.6 MB unpacked to 2.6 GB (ratio 1000)."""
+
+    total_bytes: int = 16 << 30
+    members: int = 1_000_000
+    ratio: float = 100.0
+    """Uncompressed / compressed, of any member over :attr:`ratio_from_bytes`."""
+    ratio_from_bytes: int = 1 << 20
+    """Smaller members may compress better (a short text file): they cannot fill a disk."""
+
+
+ARCHIVE_LIMITS = ArchiveLimits()
+LINK_REFUSED = "is a symbolic link: refused (a download holds files, never links)"
 
 
 def grade_ids(notebook: Path) -> set[str] | None:
@@ -149,8 +177,9 @@ def student_id(name: str) -> str:
 # TimHanneman/Canvas_submission_sort and HCI-Data-Analysis's convert_zip_file_id read
 # "LATE" as the second field). No time is in it, nor in any Canvas export
 # (ssardina-teaching/canvas-submission-time-scraper): only the LATE mark is reported.
+# The mark is matched in any case: downloads with `_late_` exist (issue 28).
 CANVAS = re.compile(
-    r"^(?P<key>[^_\s]+)_(?:(?P<late>LATE)_)?(?P<id>\d+)_(?P<submission>\d+)_(?P<file>.+)$"
+    r"^(?P<key>[^_\s]+)_(?:(?P<late>(?i:late))_)?(?P<id>\d+)_(?P<submission>\d+)_(?P<file>.+)$"
 )
 # Blackboard's "Download Assignment": the pattern nbgrader's own zip_collect documents for
 # it (FileNameCollectorPlugin.named_regexp: `.*_(?P<student_id>\w+)_attempt_(?P<timestamp>
@@ -185,6 +214,9 @@ class Upload:
     time: datetime | None = None
     """The LMS's submission time (aware), when it gives one."""
     late: bool = False
+    """The LMS marked it late."""
+    source: str = ""
+    """Where the time (or the LATE mark) came from, as :class:`grading.lms_times.LmsTime` says."""
 
 
 @dataclass
@@ -199,28 +231,81 @@ class Collected:
         return not self.skipped
 
 
-def nbgrader_timestamp(time: datetime) -> str:
-    """``time`` as nbgrader's exchange writes ``timestamp.txt`` (its default
-    ``Exchange.timestamp_format`` in UTC), which ``CourseDirectory.get_existing_timestamp``
-    reads back with ``parse_utc``."""
-    return time.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f %Z")
-
-
-def _unpack(entry: Path, scratch: Path) -> tuple[Path | None, str]:
-    """A student's entry as a folder: itself, or its zip extracted into ``scratch``."""
+def _unpack(entry: Path, scratch: Path) -> tuple[Path | None, list[str]]:
+    """A student's entry as a folder: itself, or its zip extracted into ``scratch`` after
+    :func:`_archive_problem` found nothing wrong with it; with a line per member left out
+    (symbolic links). None and why when nothing could be unpacked."""
     if entry.is_dir():
-        return entry, ""
+        return entry, []
     if entry.suffix.lower() != ".zip":
-        return None, f"{entry.name} is a lone file, not a student's folder or zip: skipped"
+        return None, [f"{entry.name} is a lone file, not a student's folder or zip: skipped"]
+    refused = []
     try:
         with zipfile.ZipFile(entry) as archive:
+            members = archive.infolist()
+            why = _archive_problem(entry, members, scratch)
+            if why:
+                return None, [why]
             target = scratch / entry.stem
-            for member in archive.infolist():
+            for member in members:
                 member.filename = _utf8_name(member)
-                archive.extract(member, target)
-        return target, ""
+                if _is_link(member):
+                    refused.append(f"{entry.name}: {member.filename} {LINK_REFUSED}")
+                else:
+                    archive.extract(member, target)
+        return target, refused
     except (zipfile.BadZipFile, OSError) as error:
-        return None, f"{entry.name} is not a readable zip file ({error}): nothing collected"
+        return None, [f"{entry.name} is not a readable zip file ({error}): nothing collected"]
+
+
+def _archive_problem(entry: Path, members: list[zipfile.ZipInfo], scratch: Path) -> str:
+    """Why ``entry`` must not be unpacked, from its directory alone; "" if it may.
+
+    The sizes are the zip's own: :mod:`zipfile` never writes more than a member declares
+    (and fails on a member whose data does not match it)."""
+    limits = ARCHIVE_LIMITS
+    total = sum(m.file_size for m in members)
+    refused = f"{entry.name} is refused before unpacking"
+    if len(members) > limits.members:
+        return f"{refused}: {len(members):,} files, more than {limits.members:,}"
+    if total > limits.total_bytes:
+        return f"{refused}: it unpacks to {total / 2**30:.1f} GiB, more than {limits.total_bytes / 2**30:g} GiB"
+    for member in members:
+        if member.file_size > limits.ratio_from_bytes and member.file_size > limits.ratio * max(
+            member.compress_size, 1
+        ):
+            return (
+                f"{refused}: {_utf8_name(member)} unpacks {member.compress_size:,} bytes into "
+                f"{member.file_size:,} (more than {limits.ratio:g} times): a zip bomb, not a submission"
+            )
+    scratch.mkdir(parents=True, exist_ok=True)
+    free = shutil.disk_usage(scratch).free
+    if total > free:
+        return (
+            f"{refused}: it unpacks to {total / 2**30:.1f} GiB and {scratch} has "
+            f"{free / 2**30:.1f} GiB free: set TMPDIR to a larger disk"
+        )
+    return ""
+
+
+def _is_link(member: zipfile.ZipInfo) -> bool:
+    return stat.S_ISLNK(member.external_attr >> 16)
+
+
+def _without_links(folder: Path, scratch: Path) -> tuple[Path, list[str]]:
+    """A folder download copied into ``scratch`` without its symbolic links (a link may
+    point anywhere on this machine: the instructor's solutions, another student's folder),
+    and a line for each link left out."""
+    copy = scratch / folder.name
+    shutil.copytree(folder, copy, symlinks=True)
+    refused = []
+    for parent, dirs, files in os.walk(copy):
+        for name in [*dirs, *files]:
+            path = Path(parent) / name
+            if path.is_symlink():
+                refused.append(f"{path.relative_to(copy)} {LINK_REFUSED}")
+                path.unlink()
+    return copy, sorted(refused)
 
 
 def _utf8_name(member: zipfile.ZipInfo) -> str:
@@ -291,7 +376,10 @@ def _local(text: str, fmt: str, tz: ZoneInfo) -> datetime | None:
         return None
 
 
-def _canvas_uploads(root: Path, scratch: Path) -> tuple[list[Upload], list[str]]:
+def _canvas_uploads(
+    root: Path, scratch: Path, times: dict[str, LmsTime]
+) -> tuple[list[Upload], list[str]]:
+    """``times`` (:mod:`grading.canvas_times`, by Canvas user id) gives each upload its time."""
     groups, strays = {}, []
     for path in _entries(root):
         match = CANVAS.match(path.name) if path.is_file() else None
@@ -300,16 +388,21 @@ def _canvas_uploads(root: Path, scratch: Path) -> tuple[list[Upload], list[str]]
             continue
         key = (match["key"], match["id"], bool(match["late"]))
         groups.setdefault(key, []).append((path, match["file"]))
-    return [
-        Upload(
-            who=f"{key}_{lms_id}",
-            folder=folder,
-            lms_id=lms_id,
-            late=late,
-            name=key,
+    uploads = []
+    for (key, lms_id, late), folder in _flat(scratch, groups).items():
+        known = times.get(lms_id, LmsTime(None))
+        uploads.append(
+            Upload(
+                who=f"{key}_{lms_id}",
+                folder=folder,
+                lms_id=lms_id,
+                name=key,
+                time=known.time,
+                late=late or known.late_mark,
+                source=known.source if known.time else "Canvas file name",
+            )
         )
-        for (key, lms_id, late), folder in _flat(scratch, groups).items()
-    ], strays
+    return uploads, strays
 
 
 def _moodle_uploads(
@@ -350,6 +443,7 @@ def _moodle_uploads(
                 lms_id=number,
                 email=row.get(WORKSHEET_EMAIL, ""),
                 time=time,
+                source="Moodle worksheet",
             )
         )
     return uploads, strays
@@ -385,6 +479,7 @@ def _blackboard_uploads(root: Path, scratch: Path, tz: ZoneInfo) -> tuple[list[U
             lms_id=user,
             name=user,
             time=_local(time, "%Y-%m-%d-%H-%M-%S", tz),
+            source="Blackboard file name",
         )
         for (user, time), folder in _flat(scratch, groups).items()
     ], strays
@@ -406,6 +501,7 @@ def _brightspace_uploads(root: Path, scratch: Path, tz: ZoneInfo) -> tuple[list[
             folder=folder,
             name=name,
             time=_local(_four_digit_clock(time), "%b %d, %Y %I%M %p", tz),
+            source="Brightspace file name",
         )
         for (name, time), folder in _flat(scratch, groups).items()
     ], strays
@@ -420,10 +516,9 @@ def _folder_uploads(root: Path, scratch: Path) -> tuple[list[Upload], list[str]]
     uploads, strays = [], []
     for entry in _entries(root):
         raw = entry.name.removesuffix(entry.suffix) if entry.is_file() else entry.name
-        folder, why = _unpack(entry, scratch / "students")
-        if folder is None:
-            strays.append(f"{student_id(raw) or raw}: {why}")
-        else:
+        folder, problems = _unpack(entry, scratch / "students")
+        strays += [f"{student_id(raw) or raw}: {why}" for why in problems]
+        if folder is not None:
             uploads.append(Upload(who=raw, folder=folder, name=raw))
     return uploads, strays
 
@@ -453,6 +548,19 @@ def _student(upload: Upload, layout: str, roster: Roster | None) -> tuple[str | 
         student = find(key) if key else None
         if student:
             return student.nbgrader_id, ""
+    namesakes = roster.namesakes(upload.name)
+    if len(namesakes) > 1:
+        ids = ", ".join(s.nbgrader_id for s in namesakes)
+        fix = (
+            "give Moodle's grading worksheet (WORKSHEET=, matched by email)"
+            if layout == "moodle"
+            else "put each notebook in <out>/<nbgrader id>/<assignment>/ by hand"
+        )
+        return None, (
+            f"{upload.who!r}: {len(namesakes)} students of the roster are named "
+            f"{namesakes[0].name} ({ids}): nothing collected, since the name tells them not "
+            f"apart; {fix}"
+        )
     return None, (
         f"{upload.who!r} is not in the roster {roster.path} (LMS id {upload.lms_id or '-'}, "
         f"name {upload.name or '-'}): nothing collected; add the student to the roster"
@@ -468,25 +576,31 @@ def collect(
     assignment: str | None = None,
     tz: ZoneInfo = LMS_TIME_ZONE,
     worksheet: Path | None = None,
+    canvas: dict[str, LmsTime] | None = None,
 ) -> Collected:
     """Take an LMS's bulk download (a zip or a folder) into ``out/<student>/<assignment>/``.
 
     Each notebook goes to ``<notebook>.ipynb`` of the assignment its cells belong to, with
-    the files beside it and ``timestamp.txt`` when the LMS gives a time. ``assignment``
-    leaves the other assignment's notebooks out.
+    the files beside it; the LMS's time is recorded (:func:`grading.lms_times.record`).
+    ``assignment`` leaves the other assignment's notebooks out. ``canvas``: the Canvas
+    submission times by user id (:mod:`grading.canvas_times`).
     """
     result = Collected()
     known = assignment_ids()
     with tempfile.TemporaryDirectory() as scratch_name:
         scratch = Path(scratch_name)
-        root, why = _unpack(download, scratch / "download")
+        if download.is_dir():
+            root, refused = _without_links(download, scratch / "download")
+        else:
+            root, refused = _unpack(download, scratch / "download")
         if root is None:
-            result.skipped.append(f"error: {why}")
+            result.skipped += [f"error: {why}" for why in refused]
             return result
+        result.skipped += refused
         root = _students_folder(root)
         layout = detect_layout(root) if lms == "auto" else lms
         if layout == "canvas":
-            uploads, strays = _canvas_uploads(root, scratch)
+            uploads, strays = _canvas_uploads(root, scratch, canvas or {})
         elif layout == "moodle":
             sheets = [worksheet] if worksheet else [p for p in _entries(root) if _is_worksheet(p)]
             rows = {participant(r): r for sheet in sheets for r in read_worksheet(sheet)[1]}
@@ -573,16 +687,21 @@ def _collect_student(
             for n, _ in ns
         ):
             for extra in notebook.parent.iterdir():
-                if extra.is_file() and extra.suffix != ".ipynb":
+                if extra.name == lms_times.TIMESTAMP:
+                    result.skipped.append(
+                        f"{student}: {assignment}: the upload's {extra.name} is not the "
+                        "submission time (a student's file): not collected; the LMS's time is used"
+                    )
+                elif extra.is_file() and extra.suffix != ".ipynb":
                     shutil.copy2(extra, dest / extra.name)
         notes = []
         if notebook.name != f"{ASSIGNMENTS[assignment]}.ipynb":
             notes.append(f"was {notebook.name}")
+        lms_times.record(dest, LmsTime(upload.time, upload.late, upload.source))
         if upload.time:
-            (dest / "timestamp.txt").write_text(nbgrader_timestamp(upload.time))
             notes.append(f"submitted {nbgrader_timestamp(upload.time)}")
         if upload.late:
-            notes.append("marked LATE by the LMS")
+            notes.append(lms_times.LATE_MARK + ("" if upload.time else ", no time known"))
         result.collected.append(
             f"{student}: {assignment} collected" + (f" ({'; '.join(notes)})" if notes else "")
         )
@@ -631,6 +750,14 @@ def main(argv: list[str] | None = None) -> int:
         "--timezone", default="UTC", help="the LMS's local time zone (IANA name), default UTC"
     )
     parser.add_argument("--worksheet", type=Path, help="Moodle's grading worksheet CSV")
+    parser.add_argument(
+        "--canvas-url",
+        help="Canvas: the assignment's address (…/courses/1234/assignments/88101); the "
+        f"submission times come from the Canvas API with the token in ${canvas_times.TOKEN_VARIABLE}",
+    )
+    parser.add_argument(
+        "--times", type=Path, help="Canvas: a CSV of lms_id,submitted_at (ISO 8601)"
+    )
     args = parser.parse_args(argv)
     if not args.download.exists():
         print(f"error: {args.download} does not exist", file=sys.stderr)
@@ -648,6 +775,13 @@ def main(argv: list[str] | None = None) -> int:
         roster = read_roster(args.roster) if args.roster else None
         if args.worksheet:
             read_worksheet(args.worksheet)
+        canvas = canvas_times.from_csv(args.times, tz) if args.times else {}
+        if args.canvas_url:
+            name, found = canvas_times.from_api(
+                args.canvas_url, os.environ.get(canvas_times.TOKEN_VARIABLE, "")
+            )
+            print(f"Canvas API: {name!r}: {len(found)} submission times")
+            canvas.update(found)
     except (RosterError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
@@ -659,6 +793,7 @@ def main(argv: list[str] | None = None) -> int:
         assignment=args.assignment,
         tz=tz,
         worksheet=args.worksheet,
+        canvas=canvas,
     )
     for line in result.collected:
         print(line)

@@ -32,7 +32,8 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from grading.course import COURSE, TEST_PREFIX, TODO_PREFIX
+from grading import lms_times
+from grading.course import COURSE, SUBMITTED, TEST_PREFIX, TODO_PREFIX
 from grading.deadlines import DeadlineError, Deadlines, deadlines_file, load_deadlines
 from grading.rubric import load_rubric
 
@@ -42,6 +43,8 @@ if TYPE_CHECKING:
     from traitlets.config import Config
 
 REPORT_CELL = "report_scores"
+NOT_GRADED_YET = "not graded yet"
+"""The note of a cell that waits for its manual grade (grades.csv's notes column)."""
 NOTES_TITLE = "Autograding notes"
 # sqlite takes one writer at a time: the workers merge one after the other.
 _WRITER = threading.Lock()
@@ -52,11 +55,17 @@ def database_url(course: Path) -> str:
 
 
 def read_timestamp(folder: Path) -> datetime | None:
-    """nbgrader's ``timestamp.txt`` of a ``submitted/<student>/<assignment>/`` folder, as
-    nbgrader reads it (naive UTC, :func:`nbgrader.utils.parse_utc`); None if absent or empty."""
+    """The submission time of a ``submitted/<student>/<assignment>/`` folder as nbgrader
+    reads it (naive UTC, :func:`nbgrader.utils.parse_utc`): what ``make collect`` recorded
+    from the LMS (:func:`grading.lms_times.lms_time`: a file in the folder, which the
+    student may have uploaded, is then never read); for a folder not collected so
+    (nbgrader's exchange), its ``timestamp.txt``. None if there is none."""
     from nbgrader.utils import parse_utc
 
-    path = Path(folder) / "timestamp.txt"
+    recorded = lms_times.lms_time(folder)
+    if recorded is not None:
+        return parse_utc(recorded.time) if recorded.time else None
+    path = Path(folder) / lms_times.TIMESTAMP
     text = path.read_text().strip() if path.is_file() else ""
     if not text:
         return None
@@ -354,6 +363,9 @@ def assign_late_penalty(course: Path, assignment: str, student: str, config: Con
     from nbgrader.api import Gradebook
     from nbgrader.preprocessors import AssignLatePenalties
 
+    # The plugin reads the late policy beside the course it is given.
+    config = config.copy()
+    config.CourseDirectory.root = str(course)
     penalties = AssignLatePenalties(config=config)
     with Gradebook(database_url(course)) as gb:
         names = [nb.name for nb in gb.find_submission(assignment, student).notebooks]
@@ -446,13 +458,15 @@ class PartGrade:
         return max(0.0, self.autograded + self.manual - self.late_penalty)
 
 
-def read_grades(course: Path) -> dict[str, dict[str, PartGrade]]:
+def read_grades(course: Path, submitted: Path = SUBMITTED) -> dict[str, dict[str, PartGrade]]:
     """``{student: {assignment: PartGrade}}`` for every submission in the course gradebook.
 
     The points are ``nbgrader export``'s: each cell's ``Grade.score`` (the manual score where
     there is one, else the automatic one, plus extra credit) and the notebook's late
     penalty. A cell that waits for the instructor counts what nbgrader counts; the notes say
-    that it waits (never graded by hand) or needs a look (graded by hand, then re-autograded).
+    that it waits (never graded by hand) or needs a look (graded by hand, then re-autograded),
+    and when ``make collect`` recorded a LATE mark without a time in ``submitted``, that no
+    late penalty could be computed (:func:`grading.lms_times.late_unknown`).
     """
     from nbgrader.api import Gradebook
 
@@ -472,7 +486,7 @@ def read_grades(course: Path) -> dict[str, dict[str, PartGrade]]:
                         if grade.needs_manual_grade:
                             what = "report" if grade.name == REPORT_CELL else grade.name
                             notes.append(
-                                f"{what} not graded yet"
+                                f"{what} {NOT_GRADED_YET}"
                                 if grade.manual_score is None
                                 else f"{what} to review (re-autograded after its manual grade)"
                             )
@@ -481,6 +495,8 @@ def read_grades(course: Path) -> dict[str, dict[str, PartGrade]]:
                         for c in notebook.comments
                         if c.auto_comment and f"{NOTES_TITLE}: " in c.auto_comment
                     ]
+                folder = Path(submitted) / submission.student.id / assignment.name
+                notes += filter(None, [lms_times.late_unknown(lms_times.lms_time(folder))])
                 out.setdefault(submission.student.id, {})[assignment.name] = PartGrade(
                     auto, manual, submission.late_submission_penalty or 0.0, "; ".join(notes)
                 )
@@ -490,13 +506,13 @@ def read_grades(course: Path) -> dict[str, dict[str, PartGrade]]:
     return out
 
 
-def write_grades(course: Path, path: Path | None = None) -> Path:
+def write_grades(course: Path, path: Path | None = None, submitted: Path = SUBMITTED) -> Path:
     """One row per student: autograded, manual, late penalty and total points per part, and
     the sum; a part not submitted is blank, and counts 0 in the sum (as in nbgrader export)."""
     from nbgrader.api import Gradebook
 
     path = path or course / "grades.csv"
-    grades = read_grades(course)
+    grades = read_grades(course, submitted)
     # Every assignment of the gradebook, as nbgrader export lists them, submitted or not.
     with Gradebook(database_url(course)) as gb:
         parts = sorted(assignment.name for assignment in gb.assignments)
@@ -538,6 +554,9 @@ def main(argv: list[str] | None = None) -> int:
         "gradebook (due dates, extensions, late penalties) and print it",
     )
     parser.add_argument("--course", type=Path, default=COURSE)
+    parser.add_argument(
+        "--submitted", type=Path, default=SUBMITTED, help="where make collect put the submissions"
+    )
     args = parser.parse_args(argv)
     if not (args.course / "gradebook.db").is_file():
         print(
@@ -546,7 +565,13 @@ def main(argv: list[str] | None = None) -> int:
         )
         return 1
     if args.command == "grades":
-        print(f"grades: {write_grades(args.course)}")
+        path = write_grades(args.course, submitted=args.submitted)
+        print(f"grades: {path}")
+        with path.open(newline="") as f:
+            for row in csv.DictReader(f):
+                for note in row["notes"].split(" | "):
+                    if lms_times.LATE_MARK in note:
+                        print(f"warning: {row['student']}: {note}")
         return 0
     try:
         deadlines = apply_deadlines(args.course)

@@ -10,8 +10,11 @@
 Canvas: *Grades → Import* of its gradebook export's format (``Student, ID, SIS User ID,
 SIS Login ID, Section``, then one column per assignment named ``Name (assignment id)``, as
 nemogb's "Detailed Canvas Export Info" describes the export); rows are matched by ``ID``,
-the roster's ``lms_id``. A column without ``(id)`` makes Canvas create a new assignment:
-name the existing ones with ``--canvas-assignment``. Moodle: *Upload grading worksheet*
+the roster's ``lms_id``. A column without ``(id)`` makes Canvas create a new assignment,
+so each part's column is the gradebook's own: from the roster when it is Canvas's
+gradebook export (the column whose name holds "Part 1", with its ``Points Possible`` row
+and each student's SIS ids, section and name as Canvas spells them), or named with
+``--canvas-assignment``; without either the Canvas file is refused. Moodle: *Upload grading worksheet*
 of one assignment, whose importer (mod/assign/feedback/offline/importgradeslib.php) reads
 ``Identifier`` ("Participant 12345"), ``Grade`` and ``Last modified (grade)``; without
 ``--assignment`` the grade is the course total. Moodle numbers participants per
@@ -31,10 +34,19 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from grading.course import ASSIGNMENTS, COURSE, ROSTER, source_notebook
-from grading.roster import Roster, RosterError, Student, read_roster
+from grading.gradebook import NOT_GRADED_YET
+from grading.roster import (
+    CANVAS_ASSIGNMENT,
+    CANVAS_COLUMNS,
+    CANVAS_POINTS_ROW,
+    Roster,
+    RosterError,
+    Student,
+    fold,
+    read_roster,
+)
 
 GRADES = COURSE / "grades.csv"
-CANVAS_COLUMNS = ["Student", "ID", "SIS User ID", "SIS Login ID", "Section"]
 # Moodle's grading worksheet (mod/assign gradingtable.php's download): its columns.
 WORKSHEET_ID, WORKSHEET_NAME, WORKSHEET_EMAIL = "Identifier", "Full name", "Email address"
 WORKSHEET_GRADE, WORKSHEET_MAX = "Grade", "Maximum Grade"
@@ -117,24 +129,73 @@ def _students(
     return found, missing
 
 
+def canvas_columns(roster: Roster, parts: list[str], named: dict[str, str]) -> dict[str, str]:
+    """Each part's column in Canvas's gradebook: ``named`` (``--canvas-assignment``), else
+    the one column of the roster's Canvas export whose name holds the part ("Part 1: Anime
+    faces (88101)" for part1). ValueError names the fix when a part has none."""
+    columns = {}
+    for part in parts:
+        if part in named:
+            columns[part] = named[part]
+            continue
+        found = [
+            c
+            for c in roster.canvas_assignments
+            if fold(part) in fold(CANVAS_ASSIGNMENT.match(c)["name"])
+        ]
+        if len(found) != 1:
+            seen = ", ".join(roster.canvas_assignments) or "none: it is no Canvas gradebook export"
+            raise ValueError(
+                f"no Canvas column for {part} (the roster's assignment columns: {seen}): give "
+                f"Canvas's gradebook export as the roster, or name the column, e.g. "
+                f'CANVAS_{part.upper()}="Part 1: Anime faces (88101)" (--canvas-assignment '
+                f"{part}=...); a column without its (id) makes Canvas create a new assignment"
+            )
+        columns[part] = found[0]
+    return columns
+
+
 def write_canvas(
-    grades: list[dict[str, str]], roster: Roster, out: Path, columns: dict[str, str]
+    grades: list[dict[str, str]], roster: Roster, out: Path, named: dict[str, str]
 ) -> list[str]:
-    """Canvas's gradebook import CSV; ``columns`` maps a part to its Canvas column header.
-    Returns the students left out."""
+    """Canvas's gradebook import CSV, in the gradebook export's own headers and rows
+    (:func:`canvas_columns`; ``named`` maps a part to its column). Returns the students
+    left out."""
     found, missing = _students(grades, roster)
     parts = [p for p in ASSIGNMENTS if any(f"{p}_total" in row for row in grades)]
+    columns = canvas_columns(roster, parts, named)
+    points = [roster.canvas_assignments.get(columns[p], "") for p in parts]
     out.parent.mkdir(parents=True, exist_ok=True)
     with out.open("w", newline="", encoding="utf-8") as f:
         writer = csv.writer(f)
-        writer.writerow([*CANVAS_COLUMNS, *(columns.get(p, p) for p in parts)])
+        writer.writerow([*CANVAS_COLUMNS, *(columns[p] for p in parts)])
+        if any(points):
+            # Canvas's export indents the label of its points row.
+            writer.writerow([f"    {CANVAS_POINTS_ROW}", "", "", "", "", *points])
         for student, row in found:
-            first, last = student.first_last
-            sortable = f"{last}, {first}" if first else last
             writer.writerow(
-                [sortable, student.lms_id, "", "", "", *(row.get(f"{p}_total", "") for p in parts)]
+                [
+                    student.sortable_name,
+                    student.lms_id,
+                    student.sis_user_id,
+                    student.sis_login_id,
+                    student.section,
+                    *(row.get(f"{p}_total", "") for p in parts),
+                ]
             )
     return missing
+
+
+def not_graded_yet(grades: list[dict[str, str]], parts: list[str]) -> list[str]:
+    """``student part`` of every total of ``parts`` that counts a cell the instructor has
+    not graded yet (grades.csv's notes, :data:`grading.gradebook.NOT_GRADED_YET`)."""
+    return [
+        f"{row['student']} {part}"
+        for row in grades
+        for part in parts
+        for note in (row.get("notes") or "").split(" | ")
+        if note.startswith(f"{part}: ") and NOT_GRADED_YET in note
+    ]
 
 
 def write_moodle(
@@ -161,7 +222,7 @@ def write_moodle(
         for student, grade_row in found:
             row = {
                 WORKSHEET_ID: f"Participant {student.lms_id}",
-                WORKSHEET_NAME: student.name,
+                WORKSHEET_NAME: student.full_name,
                 WORKSHEET_EMAIL: student.email,
                 WORKSHEET_MAX: f"{maximum:g}",
                 "Grade can be changed": "Yes",
@@ -199,12 +260,13 @@ def write_moodle(
 
 def _canvas_column(text: str) -> tuple[str, str]:
     part, sep, header = text.partition("=")
-    if not sep or part not in ASSIGNMENTS or not header:
+    if not sep or part not in ASSIGNMENTS or not CANVAS_ASSIGNMENT.match(header.strip()):
         raise argparse.ArgumentTypeError(
-            f"{text!r}: write PART=HEADER with PART one of {', '.join(ASSIGNMENTS)}, "
-            'e.g. part1="Part 1 (12345)" (the column header of Canvas\'s gradebook export)'
+            f"{text!r}: write PART=HEADER with PART one of {', '.join(ASSIGNMENTS)} and the "
+            'column header of Canvas\'s gradebook export, e.g. part1="Part 1: Anime faces (88101)" '
+            "(a header without its (id) makes Canvas create a new assignment)"
         )
-    return part, header
+    return part, header.strip()
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -238,17 +300,26 @@ def main(argv: list[str] | None = None) -> int:
     except (RosterError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
-    if args.lms == "canvas":
-        missing = write_canvas(grades, roster, args.out, dict(args.canvas_assignment))
-    else:
-        try:
+    try:
+        if args.lms == "canvas":
+            missing = write_canvas(grades, roster, args.out, dict(args.canvas_assignment))
+        else:
             missing = write_moodle(grades, roster, args.out, args.assignment, args.worksheet)
-        except ValueError as error:
-            print(f"error: {error}", file=sys.stderr)
-            return 1
+    except ValueError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
     for line in missing:
         print(f"skipped: {line}")
     print(f"{args.lms}: {args.out} ({len(grades) - len(missing)} students)")
+    parts = [args.assignment] if args.lms == "moodle" and args.assignment else list(ASSIGNMENTS)
+    pending = not_graded_yet(grades, parts)
+    if pending:
+        print(
+            f"warning: {len(pending)} total(s) in {args.out} count a report not graded yet as 0 "
+            f"({', '.join(pending)}): grade the reports in formgrader (make formgrader), then "
+            "make grades (it writes grades.csv and these files again), then upload",
+            file=sys.stderr,
+        )
     return 1 if missing else 0
 
 

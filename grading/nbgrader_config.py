@@ -14,7 +14,6 @@ import sys
 from pathlib import Path
 
 from nbgrader.converters import Autograde
-from nbgrader.plugins import LateSubmissionPlugin
 from nbgrader.preprocessors import ClearHiddenTests, GetGrades
 
 GRADING = Path(__file__).resolve().parent
@@ -39,7 +38,8 @@ if importlib.util.find_spec("grading") is None:
         "repository on .venv's path), then `source .venv/bin/activate` and run nbgrader again."
     )
 
-from grading.overwrite_cells import OverwriteReleasedCells  # noqa: E402 (needs the check above)
+from grading.late_penalty import DeadlinesLatePenalty  # noqa: E402 (needs the check above)
+from grading.overwrite_cells import OverwriteReleasedCells  # noqa: E402
 from grading.rendered_tables import RenderedTablesCSS  # noqa: E402
 
 c = get_config()  # noqa: F821 (provided by traitlets when nbgrader loads this file)
@@ -74,10 +74,18 @@ c.GenerateFeedback.preprocessors = [GetGrades, ClearHiddenTests]
 # CSS preprocessor that the templates add after it would overwrite them: it is off.
 c.HTMLExporter.preprocessors = [RenderedTablesCSS]
 c.CSSHTMLHeaderPreprocessor.enabled = False
-# Late work: grading/deadlines.toml sets the due dates and extensions; what a late
-# submission loses is nbgrader's late-submission plugin, here and in `make autograde`
-# alike. "none" records the lateness and takes nothing off; "zero" scores a late notebook
-# 0; your own subclass of LateSubmissionPlugin (its late_submission_penalty(student_id,
-# score, total_seconds_late)) goes in plugin_class.
-c.AssignLatePenalties.plugin_class = LateSubmissionPlugin
-c.LateSubmissionPlugin.penalty_method = "none"
+# MathJax from the Jupyter server (jupyter-server-mathjax), never a CDN: an offline grading
+# server showed raw $...$. nbconvert finds templates in the Jupyter data folders, the
+# JUPYTER_PATH ones first: grading/jupyter holds the kit's mathjax.html.j2 (for the
+# classic template, which formgrader's and the feedback's extend). Formgrader sets its
+# own template folders over any configuration, so the data path is the one way in.
+KIT_DATA = str(GRADING / "jupyter")
+if KIT_DATA not in os.environ.get("JUPYTER_PATH", "").split(os.pathsep):
+    os.environ["JUPYTER_PATH"] = os.pathsep.join(
+        filter(None, [KIT_DATA, os.environ.get("JUPYTER_PATH")])
+    )
+# Late work: grading/deadlines.toml sets the due dates, the extensions and the late policy
+# ("none", "zero", "10% per started day, at most 5 days"), here and in `make autograde`
+# alike, through this plugin. Your own subclass of LateSubmissionPlugin (its
+# late_submission_penalty(student_id, score, total_seconds_late)) can replace it.
+c.AssignLatePenalties.plugin_class = DeadlinesLatePenalty

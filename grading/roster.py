@@ -9,11 +9,21 @@
 gradebook export), Blackboard's username, or Moodle's participant number (``Participant
 12345`` in an assignment's grading worksheet; Moodle numbers them per assignment, so
 collection also matches Moodle students by the worksheet's email and by name).
-``name`` is as the LMS shows it ("First Last"; Brightspace's downloads name students only
-by it), ``nbgrader_id`` the id the student gets in the gradebook, ``submitted/`` and
+``name`` is as the LMS shows it, "First Last" or Canvas's "Last, First" (the comma
+tells the last name: "van der Berg, Sara"; without one the last word is the last name),
+``nbgrader_id`` the id the student gets in the gradebook, ``submitted/`` and
 ``feedback/`` (ASCII letters, digits, ``_ . -``). Columns may come in any order; other
-columns are ignored. Import it into the course gradebook (what
-``nbgrader db student import`` does with ``id,first_name,last_name,email``)::
+columns are ignored.
+
+Canvas's own gradebook export (Grades, Export, ``Student, ID, SIS User ID, SIS Login ID,
+Section``, one column per assignment, maybe a ``Points Possible`` row) is a roster as it
+is: ``ID`` is the ``lms_id``, ``Student`` the name, ``SIS Login ID`` the email when it is
+one, and the nbgrader id is the login id's part before any ``@`` when it is an nbgrader
+id, else the Canvas ``ID``. Canvas's Test Student is left out. Its assignment columns and
+points are kept for the Canvas upload file (:mod:`grading.lms`).
+
+Import a roster into the course gradebook (what ``nbgrader db student import`` does with
+``id,first_name,last_name,email``)::
 
     python -m grading.roster import [--roster grading/students.csv] [--course grading/course]
 """
@@ -22,6 +32,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import os
 import re
 import sys
 import unicodedata
@@ -32,6 +43,13 @@ from pathlib import Path
 from grading.course import COURSE, ROSTER, STUDENT_ID
 
 COLUMNS = ("lms_id", "name", "email", "nbgrader_id")
+# Canvas's gradebook export: its student columns, the row of points under the header,
+# and the name of the student Canvas adds to every course ("Student View").
+CANVAS_COLUMNS = ("Student", "ID", "SIS User ID", "SIS Login ID", "Section")
+CANVAS_POINTS_ROW = "Points Possible"
+CANVAS_TEST_STUDENT = "Student, Test"
+CANVAS_ASSIGNMENT = re.compile(r"^(?P<name>.+) \((?P<id>\d+)\)$")
+"""An assignment column of Canvas's export: ``Part 1: Anime faces (88101)``."""
 
 
 class RosterError(ValueError):
@@ -42,14 +60,33 @@ class RosterError(ValueError):
 class Student:
     lms_id: str
     name: str
+    """As the roster spells it: "First Last", or Canvas's "Last, First"."""
     email: str
     nbgrader_id: str
+    sis_user_id: str = ""
+    sis_login_id: str = ""
+    section: str = ""
 
     @property
     def first_last(self) -> tuple[str, str]:
-        """``("John", "Smith")``: the last word is the last name, as Canvas sorts it."""
+        """``("Sara", "van der Berg")``: the part after the comma of "van der Berg, Sara" is
+        the first name; without a comma, the last word is the last name."""
+        last, comma, first = self.name.strip().partition(",")
+        if comma:
+            return first.strip(), last.strip()
         first, _, last = self.name.strip().rpartition(" ")
         return (first, last) if first else (last, "")
+
+    @property
+    def full_name(self) -> str:
+        """ "First Last", as Moodle and Brightspace name students."""
+        return " ".join(filter(None, self.first_last))
+
+    @property
+    def sortable_name(self) -> str:
+        """ "Last, First", as Canvas names students (its gradebook, its file names)."""
+        first, last = self.first_last
+        return f"{last}, {first}" if first else last
 
 
 def fold(text: str) -> str:
@@ -58,10 +95,9 @@ def fold(text: str) -> str:
     return re.sub(r"[^a-z0-9]", "", ascii_text.lower())
 
 
-def canvas_key(name: str) -> str:
-    """Canvas's file-name key of a student: sortable name "Smith, John" folded, ``smithjohn``."""
-    first, _, last = name.strip().rpartition(" ")
-    return fold(last + first)
+def canvas_key(student: Student) -> str:
+    """Canvas's file-name key of a student: the sortable name "Smith, John" folded, ``smithjohn``."""
+    return fold(student.sortable_name)
 
 
 # Moodle's "Download all submissions" names each student's folder (or, without "in
@@ -74,14 +110,25 @@ MOODLE_ENTRY = re.compile(r"^(?P<name>.+?)_(?P<id>\d+)_assignsubmission_(?P<plug
 class Roster:
     """The students of ``path``, looked up by each key an LMS download names them with."""
 
-    def __init__(self, students: list[Student], path: Path) -> None:
+    def __init__(
+        self,
+        students: list[Student],
+        path: Path,
+        canvas_assignments: dict[str, str] | None = None,
+    ) -> None:
         self.path = path
         self.students = students
+        self.canvas_assignments = canvas_assignments or {}
+        """A Canvas export's assignment columns (``Part 1: Anime faces (88101)``), each
+        with its ``Points Possible`` ("" when the export had no such row)."""
+        self._namesakes: dict[str, list[Student]] = {}
+        for student in students:
+            self._namesakes.setdefault(fold(student.full_name), []).append(student)
         self._by = {
             "lms_id": {s.lms_id: s for s in students},
             "email": {s.email.strip().lower(): s for s in students if s.email.strip()},
-            "name": _unique(students, lambda s: fold(s.name)),
-            "canvas": _unique(students, lambda s: canvas_key(s.name)),
+            "name": _unique(students, lambda s: fold(s.full_name)),
+            "canvas": _unique(students, canvas_key),
             "nbgrader_id": {s.nbgrader_id: s for s in students},
         }
 
@@ -94,6 +141,10 @@ class Roster:
     def by_name(self, name: str) -> Student | None:
         """The one student of that name (accents, case and spacing aside); None if two share it."""
         return self._by["name"].get(fold(name))
+
+    def namesakes(self, name: str) -> list[Student]:
+        """Every student of that name ("First Last"): more than one, and the name finds none."""
+        return self._namesakes.get(fold(name), [])
 
     def by_canvas_key(self, key: str) -> Student | None:
         return self._by["canvas"].get(key)
@@ -126,21 +177,32 @@ def read_roster(path: Path = ROSTER) -> Roster:
         )
     with path.open(newline="", encoding="utf-8-sig") as f:
         reader = csv.DictReader(f)
-        header = [(c or "").strip().lower() for c in reader.fieldnames or []]
+        raw_header = [(c or "").strip() for c in reader.fieldnames or []]
+        canvas = all(c in raw_header for c in CANVAS_COLUMNS[:2])
+        header = raw_header if canvas else [c.lower() for c in raw_header]
         missing = [c for c in COLUMNS if c not in header]
-        if missing:
+        if missing and not canvas:
             raise RosterError(
                 f"{path}, line 1: no column {', '.join(missing)} (the header has "
-                f"{', '.join(header) or 'nothing'}): add it; the roster needs {', '.join(COLUMNS)}"
+                f"{', '.join(header) or 'nothing'}): add it; the roster needs {', '.join(COLUMNS)}, "
+                f"or give Canvas's gradebook export ({', '.join(CANVAS_COLUMNS)}, …)"
             )
         reader.fieldnames = header
+        assignments = dict.fromkeys(c for c in header if CANVAS_ASSIGNMENT.match(c))
         students, seen = [], {c: {} for c in ("lms_id", "nbgrader_id")}
         for row in reader:
             line = reader.line_num
-            values = {c: (row.get(c) or "").strip() for c in COLUMNS}
-            if not any(values.values()):
-                continue
-            student = Student(**values)
+            if canvas:
+                student = _canvas_student(row)
+                if row.get("Student", "").strip() == CANVAS_POINTS_ROW:
+                    assignments = {c: (row.get(c) or "").strip() for c in assignments}
+                if student is None:
+                    continue
+            else:
+                values = {c: (row.get(c) or "").strip() for c in COLUMNS}
+                if not any(values.values()):
+                    continue
+                student = Student(**values)
             if not STUDENT_ID.match(student.nbgrader_id):
                 raise RosterError(
                     f"{path}, line {line}: nbgrader_id {student.nbgrader_id!r} is not an "
@@ -157,13 +219,37 @@ def read_roster(path: Path = ROSTER) -> Roster:
                     )
                 seen[column][value] = line
             students.append(student)
-    return Roster(students, path)
+    return Roster(students, path, {c: p or "" for c, p in assignments.items()} if canvas else None)
+
+
+def _canvas_student(row: dict[str, str]) -> Student | None:
+    """A student row of Canvas's gradebook export; None for its other rows (Points
+    Possible, the Test Student, Canvas's blank "Muted" rows)."""
+    values = {c: (row.get(c) or "").strip() for c in CANVAS_COLUMNS}
+    name, canvas_id, sis_user, login = (values[c] for c in CANVAS_COLUMNS[:4])
+    if not canvas_id or name in ("", CANVAS_POINTS_ROW, CANVAS_TEST_STUDENT):
+        return None
+    local = login.partition("@")[0]
+    return Student(
+        lms_id=canvas_id,
+        name=name,
+        email=login if "@" in login else "",
+        nbgrader_id=local if STUDENT_ID.match(local) else canvas_id,
+        sis_user_id=sis_user,
+        sis_login_id=login,
+        section=values["Section"],
+    )
 
 
 def import_roster(roster: Roster, course: Path = COURSE) -> int:
     """Add or update every student in ``course``'s gradebook, as ``nbgrader db student import``."""
     from nbgrader.api import Gradebook
 
+    # nbgrader's Gradebook runs its environment's `alembic` script, found on PATH:
+    # `.venv/bin/python -m grading.roster import` without the venv activated crashed.
+    os.environ["PATH"] = os.pathsep.join(
+        filter(None, [str(Path(sys.executable).parent), os.environ.get("PATH")])
+    )
     course.mkdir(parents=True, exist_ok=True)
     with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gradebook:
         for student in roster.students:

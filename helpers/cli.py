@@ -1,8 +1,9 @@
 """The ``python -m helpers`` command line: one sub-command per job that needs no reference solution.
 
-Training and sampling Part 1 from the command line run the instructor's answers to the
-TODOs, so they are ``python -m grading.reference train / sample``; nothing here imports
-``grading``, which the student wheel does not hold.
+Training and sampling Part 1 run your code of the TODOs: do them in the notebook (its
+training and sampling cells). Nothing here imports ``grading``, which students do not
+have; in the course repository, instructors train and sample with the instructor's
+answers by ``python -m grading.reference train / sample``.
 
 Each command is a function that adds its sub-parser; the sub-parser's ``run`` default
 is called with the parsed arguments and returns the exit status. Heavy imports happen

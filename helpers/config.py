@@ -3,10 +3,14 @@
 The names follow the seed assignment's hyper-parameter cell (``channels``, ``dim_mults``,
 ``timesteps``, ``sampling_timesteps``, ``beta_schedule``, ``lr``, ``grad_steps``,
 ``ema_decay`` …). Presets ship in ``helpers/presets``: ``smoke`` and ``toy`` for CPUs,
-``test1`` … ``test4`` for the four runs of the seed report's table.
+``test1`` … ``test4`` for the four runs of the seed report's table. In a notebook::
 
-    python -m grading.reference train --config smoke        # a preset by name
-    python -m grading.reference train --config my-run.yaml  # or a file
+    config = load_config("smoke")          # a preset by name
+    config = load_config("my-run.yaml")    # or a file
+    config = TrainConfig(**HYPER)          # the notebook's HYPER cell
+
+(In the course repository, instructors run the same configurations with
+``python -m grading.reference train --config smoke``.)
 """
 
 from __future__ import annotations

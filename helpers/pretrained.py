@@ -10,7 +10,8 @@ toy faces), in fp16: 3.1 MB. The architecture is the ``toy`` preset's
 (``helpers/presets/toy.toml``), so the file holds nothing else. It travels in the wheel
 (``package-data``), so Kaggle and a clone have it offline. To reproduce it (about 9
 minutes on 2 free CPU cores; other hardware gives other bits, so the SHA-256 below pins
-the shipped file, not the recipe)::
+the shipped file, not the recipe), in the course repository (instructors only: it trains
+with the instructor's answers)::
 
     python -m grading.reference train --config toy --steps 800 --results outputs/toy && python -m helpers.pretrained outputs/toy/checkpoint.pt
 
@@ -50,6 +51,7 @@ MODEL_KEYS = (
     "objective",
     "ddim_sampling_eta",
 )
+# The maintainers' recipe, run in the course repository (it trains with the reference).
 REPRODUCE = (
     "python -m grading.reference train --config toy --steps 800 --results outputs/toy && "
     "python -m helpers.pretrained outputs/toy/checkpoint.pt"
@@ -104,7 +106,8 @@ def export_toy_model(
         raise ValueError(
             f"{checkpoint} was not trained with the {TOY_PRESET!r} preset's model: "
             f"{', '.join(f'{key}={trained.get(key)!r} (preset {preset[key]!r})' for key in differ)}. "
-            f"Train it with `python -m grading.reference train --config {TOY_PRESET}`."
+            f"Train it in the course repository with "
+            f"`python -m grading.reference train --config {TOY_PRESET}`."
         )
     prefix = "ema_model."
     weights = {
@@ -124,7 +127,9 @@ def main(argv: list[str] | None = None) -> int:
         description="Export a `toy` run's EMA weights (fp16) as the kit's pretrained toy model.",
     )
     parser.add_argument(
-        "checkpoint", help="checkpoint.pt of `python -m grading.reference train --config toy`"
+        "checkpoint",
+        help="checkpoint.pt of `python -m grading.reference train --config toy`, run in the "
+        "course repository",
     )
     parser.add_argument("--out", default=str(TOY_CHECKPOINT))
     args = parser.parse_args(argv)

@@ -12,8 +12,9 @@ training that never stopped. Checkpoints are written to a temporary file and ren
 so a crash mid-write leaves the previous one intact. A NaN or infinite loss stops
 training with the step number and keeps the last good checkpoint.
 
-Built on ``accelerate``: ``accelerate launch -m grading.reference train --config …`` trains on
-several GPUs without code changes (each process takes its slice of every batch).
+Built on ``accelerate``: a script that builds the trainer, started by ``accelerate launch``,
+trains on several GPUs without code changes (each process takes its slice of every batch;
+in the course repository, ``accelerate launch -m grading.reference train --config …``).
 """
 
 from __future__ import annotations

@@ -7,9 +7,12 @@ notebook runs. The grading of what is collected is in tests/test_grading.py.
 from __future__ import annotations
 
 import csv
+import http.server
 import json
 import shutil
+import stat
 import subprocess
+import threading
 import zipfile
 from datetime import datetime
 from pathlib import Path
@@ -18,7 +21,8 @@ import pytest
 from nbgrader.coursedir import CourseDirectory
 from nbgrader.utils import parse_utc
 
-from grading import collect, course, pipeline, roster
+from grading import canvas_times, collect, course, gradebook, lms_times, pipeline, roster
+from grading.lms_times import LmsTime
 
 REPO = Path(__file__).resolve().parents[1]
 SHIPPED = pipeline.SUBMITTED / "reference"
@@ -131,7 +135,12 @@ def test_collect_places_every_notebook_by_content_and_names_each_problem(lms_dow
     assert (out / "bob" / "part2" / "part2_illusions.ipynb").is_file()
     assert (out / "Jose_Nunez" / "part1" / "part1_anime_faces.ipynb").is_file()
     assert sorted(p.name for p in (out / "carol" / "part1").iterdir()) == ["v1.ipynb", "v2.ipynb"]
-    assert sorted(p.name for p in out.iterdir()) == ["Jose_Nunez", "alice", "bob", "carol"]
+    assert sorted(p.name for p in out.iterdir() if p.is_dir()) == [
+        "Jose_Nunez",
+        "alice",
+        "bob",
+        "carol",
+    ]
     assert not list(out.rglob("timestamp.txt")), "a plain folder carries no LMS time"
     assert result.collected == [
         "'José Núñez' collected as student Jose_Nunez (nbgrader ids take ASCII letters, digits, _ . -)",
@@ -157,6 +166,7 @@ def write_roster(path: Path) -> Path:
         writer.writerow(["jsmith", "John Smith", "john@uni.example", "12345", "A"])
         writer.writerow(["jdoe", "Jane Doe", "jane@uni.example", "23456", "A"])
         writer.writerow(["jnunez", "José Núñez", "jose@uni.example", "34567", "B"])
+        writer.writerow(["svdberg", "van der Berg, Sara", "sara@uni.example", "45679", "B"])
     return path
 
 
@@ -180,6 +190,10 @@ def canvas_zip(tmp_path) -> Path:
     shutil.copy2(shipped("part1"), root / "smithjohn_12345_678901_part1_anime_faces-1.ipynb")
     (root / "smithjohn_12345_678901_scores.json").write_text('{"fid": 70.1}')
     shutil.copy2(shipped("part1"), root / "doejane_LATE_23456_678902_part1_anime_faces.ipynb")
+    # Canvas writes the mark in lower case too; Sara's key is her whole sortable name.
+    shutil.copy2(shipped("part1"), root / "vanderbergsara_late_45679_678906_faces.ipynb")
+    # A student's own "submission time": never taken.
+    (root / "smithjohn_12345_678901_timestamp.txt").write_text("2026-10-01 00:00:00.000000 UTC")
     shutil.copy2(shipped("part2"), root / "nunezjose_34567_678903_illusions.ipynb")
     shutil.copy2(shipped("part1"), root / "strangerbob_99999_678904_part1_anime_faces.ipynb")
     (root / "leeann_45678_678905_part1_anime_faces.ipynb").write_text("")
@@ -193,17 +207,163 @@ def test_canvas_files_map_through_the_roster_with_late_marks(canvas_zip, tmp_pat
         canvas_zip, out, roster=roster.read_roster(write_roster(tmp_path / "s.csv"))
     )
     assert result.collected == [
-        "jdoe: part1 collected (marked LATE by the LMS)",
+        "jdoe: part1 collected (marked LATE by the LMS, no time known)",
         "jnunez: part2 collected (was illusions.ipynb)",
         "jsmith: part1 collected (was part1_anime_faces-1.ipynb)",
+        "svdberg: part1 collected (was faces.ipynb; marked LATE by the LMS, no time known)",
     ]
     assert json.loads((out / "jsmith" / "part1" / "scores.json").read_text()) == {"fid": 70.1}
-    assert sorted(p.name for p in out.iterdir()) == ["jdoe", "jnunez", "jsmith"]
-    assert len(result.skipped) == 3
+    assert sorted(p.name for p in out.iterdir() if p.is_dir()) == [
+        "jdoe", "jnunez", "jsmith", "svdberg"
+    ]  # fmt: skip
+    assert len(result.skipped) == 4
     assert result.skipped[0].startswith("'leeann_45678' is not in the roster")
     assert result.skipped[1].startswith("'strangerbob_99999' is not in the roster")
     assert "LMS id 99999" in result.skipped[1] and "add the student" in result.skipped[1]
     assert result.skipped[2] == "jsmith: empty.ipynb is empty (0 bytes): not collected"
+    assert result.skipped[3].startswith("jsmith: part1: the upload's timestamp.txt is not the")
+    # No time: neither the student's file nor any timestamp.txt; the LATE mark is recorded.
+    assert not list(out.rglob("timestamp.txt"))
+    assert gradebook.read_timestamp(out / "jsmith" / "part1") is None
+    assert lms_times.lms_time(out / "jdoe" / "part1") == LmsTime(None, True, "Canvas file name")
+    assert lms_times.lms_time(out / "jsmith" / "part1") == LmsTime(None, False, "Canvas file name")
+    assert "no late penalty applied" in lms_times.late_unknown(
+        lms_times.lms_time(out / "jdoe" / "part1")
+    )
+    assert not lms_times.late_unknown(lms_times.lms_time(out / "jsmith" / "part1"))
+
+
+def test_canvas_times_from_a_csv_become_the_submission_times(canvas_zip, tmp_path):
+    times = tmp_path / "times.csv"
+    times.write_text(
+        "lms_id,submitted_at\n23456,2026-10-17T10:30:00+02:00\n12345,2026-10-16 20:00:00\n45679,\n"
+    )
+    out = tmp_path / "out"
+    result = collect.collect(
+        canvas_zip,
+        out,
+        roster=roster.read_roster(write_roster(tmp_path / "s.csv")),
+        canvas=canvas_times.from_csv(times, collect.ZoneInfo("Europe/Berlin")),
+    )
+    assert (
+        "jdoe: part1 collected (submitted 2026-10-17 08:30:00.000000 UTC; marked LATE by the LMS)"
+        in (result.collected)
+    )
+    # A time without an offset is the LMS's local time: 20:00 in Berlin (CEST) is 18:00 UTC.
+    assert submitted_at(out / "jsmith" / "part1") == datetime(2026, 10, 16, 18, 0)
+    assert gradebook.read_timestamp(out / "jsmith" / "part1") == datetime(2026, 10, 16, 18, 0)
+    assert lms_times.lms_time(out / "svdberg" / "part1").time is None
+    bad = tmp_path / "bad.csv"
+    bad.write_text("lms_id,submitted_at\n23456,yesterday\n")
+    with pytest.raises(
+        canvas_times.CanvasTimesError, match="line 2: 'yesterday' is not an ISO 8601"
+    ):
+        canvas_times.from_csv(bad, collect.ZoneInfo("UTC"))
+
+
+class CanvasAPI(http.server.BaseHTTPRequestHandler):
+    """Canvas's REST API as its documentation shows it: a course, an assignment and its
+    submissions (Submissions API: ``user_id``, ``submitted_at``, ``late``, …), two to a
+    page with a ``Link: <…>; rel="next"`` header, behind a bearer token."""
+
+    TOKEN = "7~teacher-token"
+    SUBMISSIONS = [
+        {"id": 5001, "user_id": 12345, "assignment_id": 88101, "attempt": 2,
+         "submitted_at": "2026-10-16T19:40:00Z", "late": False, "missing": False,
+         "seconds_late": 0, "workflow_state": "submitted", "submission_type": "online_upload",
+         "grade": None, "score": None, "excused": False, "late_policy_status": None},
+        {"id": 5002, "user_id": 23456, "assignment_id": 88101, "attempt": 1,
+         "submitted_at": "2026-10-17T08:30:00Z", "late": True, "missing": False,
+         "seconds_late": 37860, "workflow_state": "submitted", "submission_type": "online_upload",
+         "grade": None, "score": None, "excused": False, "late_policy_status": None},
+        {"id": 5003, "user_id": 45679, "assignment_id": 88101, "attempt": 1,
+         "submitted_at": "2026-10-18T09:00:00Z", "late": True, "missing": False,
+         "seconds_late": 126060, "workflow_state": "submitted", "submission_type": "online_upload",
+         "grade": None, "score": None, "excused": False, "late_policy_status": None},
+        {"id": 5004, "user_id": 99999, "assignment_id": 88101, "attempt": None,
+         "submitted_at": None, "late": False, "missing": True, "seconds_late": 0,
+         "workflow_state": "unsubmitted", "submission_type": None,
+         "grade": None, "score": None, "excused": False, "late_policy_status": None},
+    ]  # fmt: skip
+
+    def do_GET(self):  # noqa: N802 (http.server's name)
+        if self.headers.get("Authorization") != f"Bearer {self.TOKEN}":
+            return self.reply(
+                401,
+                {"errors": [{"message": "Invalid access token."}]},
+                headers={"WWW-Authenticate": 'Bearer realm="canvas-lms"'},
+            )
+        path, _, query = self.path.partition("?")
+        base = "/api/v1/courses/1234"
+        if path == base:
+            return self.reply(200, {"id": 1234, "name": "Diffusion", "course_code": "DIFF"})
+        if path == f"{base}/assignments/88101":
+            return self.reply(200, {"id": 88101, "course_id": 1234, "name": "Part 1: Anime faces",
+                                    "due_at": "2026-10-16T21:59:00Z", "points_possible": 40})  # fmt: skip
+        if path == f"{base}/assignments/88101/submissions":
+            page = 2 if "page=2" in query else 1
+            link = (
+                f'<http://{self.headers["Host"]}{path}?page=2>; rel="next"' if page == 1 else None
+            )
+            links = {"Link": link} if link else {}
+            return self.reply(200, self.SUBMISSIONS[2 * page - 2 : 2 * page], headers=links)
+        return self.reply(404, {"errors": [{"message": "The specified resource does not exist."}]})
+
+    def reply(self, status, body, headers=None):
+        data = json.dumps(body).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json; charset=utf-8")
+        self.send_header("Content-Length", str(len(data)))
+        for name, value in (headers or {}).items():
+            self.send_header(name, value)
+        self.end_headers()
+        self.wfile.write(data)
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def canvas_api():
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), CanvasAPI)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.mark.filterwarnings("ignore:Canvas may respond unexpectedly:UserWarning")
+def test_canvas_times_from_the_canvas_api_through_make_collect(canvas_zip, canvas_api, tmp_path):
+    """``make collect … CANVAS_URL=`` with the token in the environment, as the README prints it."""
+    url = f"{canvas_api}/courses/1234/assignments/88101"
+    students = write_roster(tmp_path / "students.csv")
+    env = {"PATH": f"{REPO / '.venv' / 'bin'}:/usr/bin:/bin", "HOME": str(tmp_path)}
+    command = ["make", "-s", "collect", f"ZIP={canvas_zip}", f"ROSTER={students}",
+               "ASSIGNMENT=part1", f"CANVAS_URL={url}", f"OUT={tmp_path / 'c'}"]  # fmt: skip
+    done = subprocess.run(
+        command, cwd=REPO, env={**env, "CANVAS_TOKEN": CanvasAPI.TOKEN},
+        capture_output=True, text=True,
+    )  # fmt: skip
+    assert "Canvas API: 'Part 1: Anime faces': 3 submission times" in done.stdout, done.stderr
+    assert (
+        "jdoe: part1 collected (submitted 2026-10-17 08:30:00.000000 UTC; marked LATE by the LMS)"
+        in (done.stdout)
+    )
+    assert (
+        "svdberg: part1 collected (was faces.ipynb; submitted 2026-10-18 09:00:00.000000 UTC; "
+        in (done.stdout)
+    )
+    assert submitted_at(tmp_path / "c" / "jsmith" / "part1") == datetime(2026, 10, 16, 19, 40)
+    assert lms_times.lms_time(tmp_path / "c" / "jdoe" / "part1").source == "Canvas API"
+    refused = subprocess.run(
+        command, cwd=REPO, env={**env, "CANVAS_TOKEN": "stolen"}, capture_output=True, text=True
+    )
+    assert refused.returncode != 0
+    assert "Canvas refused" in refused.stderr and "InvalidAccessToken" in refused.stderr
+    assert "CANVAS_TOKEN is a token of a teacher of this course" in refused.stderr
+    with pytest.raises(canvas_times.CanvasTimesError, match="not a Canvas assignment's address"):
+        canvas_times.from_api(f"{canvas_api}/courses/1234", CanvasAPI.TOKEN)
 
 
 def test_student_folders_map_through_the_roster_by_any_of_its_keys(lms_download, tmp_path):
@@ -314,6 +474,35 @@ def test_moodle_folders_take_the_worksheets_time_in_the_lms_time_zone(moodle_zip
     ]
 
 
+def test_make_collect_takes_moodles_worksheet_and_names_namesakes(moodle_zip, tmp_path):
+    """Two Jane Does in the roster: the folder's name finds neither (and says so); with
+    WORKSHEET= the email tells them apart and the worksheet gives the time."""
+    students = write_roster(tmp_path / "students.csv")
+    with students.open("a", newline="", encoding="utf-8") as f:
+        csv.writer(f).writerow(["jdoe2", "Jane Doe", "jane.doe2@uni.example", "77777", "B"])
+    env = {"PATH": f"{REPO / '.venv' / 'bin'}:/usr/bin:/bin", "HOME": str(tmp_path)}
+    command = ["make", "-s", "collect", f"ZIP={moodle_zip}", "LMS=moodle", f"ROSTER={students}",
+               "TZ_NAME=Europe/Berlin"]  # fmt: skip
+    done = subprocess.run(
+        [*command, f"OUT={tmp_path / 'a'}"], cwd=REPO, env=env, capture_output=True, text=True
+    )
+    assert (
+        "skipped: 'Jane Doe_802_assignsubmission_file': 2 students of the roster are named Jane "
+        "Doe (jdoe, jdoe2): nothing collected, since the name tells them not apart; give "
+        "Moodle's grading worksheet (WORKSHEET=, matched by email)"
+    ) in done.stdout
+    worksheet = write_worksheet(tmp_path / "worksheet.csv")
+    done = subprocess.run(
+        [*command, f"WORKSHEET={worksheet}", f"OUT={tmp_path / 'b'}"],
+        cwd=REPO, env=env, capture_output=True, text=True,
+    )  # fmt: skip
+    assert (
+        "jdoe: part1 collected (was draft.ipynb; submitted 2026-12-01 22:59:00.000000 UTC)"
+        in done.stdout
+    ), done.stdout + done.stderr
+    assert lms_times.lms_time(tmp_path / "b" / "jdoe" / "part1").source == "Moodle worksheet"
+
+
 def test_the_newest_of_two_attempts_is_kept_by_the_lms_time(tmp_path):
     """Blackboard: one file and one .txt receipt per attempt, times in the server's zone."""
     root = tmp_path / "gradebook_download"
@@ -410,8 +599,10 @@ def test_make_collect_as_the_readme_prints_it(canvas_zip, lms_download, tmp_path
         f'-m grading.collect "{canvas_zip}" --out "{tmp_path / "c"}" --lms canvas '
         f'--roster "{students}" --assignment part1 --timezone Europe/Berlin'
     ) in done.stdout
-    assert "jdoe: part1 collected (marked LATE by the LMS)" in done.stdout
-    assert sorted(p.name for p in (tmp_path / "c").iterdir()) == ["jdoe", "jsmith"]
+    assert "jdoe: part1 collected (marked LATE by the LMS, no time known)" in done.stdout
+    assert sorted(p.name for p in (tmp_path / "c").iterdir() if p.is_dir()) == [
+        "jdoe", "jsmith", "svdberg"
+    ]  # fmt: skip
     bad = subprocess.run(
         ["make", "-s", "collect"], cwd=REPO, env=env, capture_output=True, text=True
     )
@@ -429,3 +620,65 @@ def test_a_bad_time_zone_or_roster_stops_before_anything_is_written(canvas_zip, 
     assert collect.main([str(canvas_zip), *out, "--roster", str(bad)]) == 1
     assert f"{bad}, line 2: nbgrader_id 'José' is not an nbgrader id" in capsys.readouterr().err
     assert not (tmp_path / "out").exists()
+
+
+def zip_bomb(path: Path, megabytes: int = 64) -> Path:
+    """Zeros: 64 MiB deflate to 64 KB (a ratio near 1000, as the 2.6 MB bomb of issue 26)."""
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
+        with archive.open("part1_anime_faces.ipynb", "w") as member:
+            for _ in range(megabytes):
+                member.write(bytes(1 << 20))
+    return path
+
+
+def test_a_zip_bomb_is_refused_before_unpacking_and_costs_only_its_student(tmp_path):
+    bomb = zip_bomb(tmp_path / "bomb.zip")
+    assert bomb.stat().st_size < 1 << 20
+    out = tmp_path / "out"
+    result = collect.collect(bomb, out)
+    assert result.skipped == [
+        "error: bomb.zip is refused before unpacking: part1_anime_faces.ipynb unpacks "
+        f"{zipfile.ZipFile(bomb).infolist()[0].compress_size:,} bytes into 67,108,864 (more "
+        "than 100 times): a zip bomb, not a submission"
+    ]
+    assert not out.exists()
+    # Inside a class's download, the bomb is one student's entry: the others are collected.
+    root = tmp_path / "download" / "all"
+    (root / "alice").mkdir(parents=True)
+    shutil.copy2(shipped("part1"), root / "alice" / "faces.ipynb")
+    zip_bomb(root / "mallory.zip")
+    result = collect.collect(zipped(root, tmp_path / "class.zip"), out)
+    assert result.collected == ["alice: part1 collected (was faces.ipynb)"]
+    assert len(result.skipped) == 1
+    assert result.skipped[0].startswith("mallory: mallory.zip is refused before unpacking")
+    assert sorted(p.name for p in out.iterdir() if p.is_dir()) == ["alice"]
+
+
+def test_symbolic_links_in_a_download_are_refused_with_a_message(tmp_path):
+    """A link to the instructor's notebook (issue 26: it scored 20/20 and put the solutions
+    in its feedback) is never followed, in a folder download or in a zip."""
+    root = tmp_path / "download"
+    (root / "mallory").mkdir(parents=True)
+    (root / "mallory" / "part1_anime_faces.ipynb").symlink_to(course.source_notebook("part1"))
+    (root / "alice").mkdir()
+    shutil.copy2(shipped("part1"), root / "alice" / "part1_anime_faces.ipynb")
+    out = tmp_path / "out"
+    result = collect.collect(root, out)
+    assert result.collected == ["alice: part1 collected"]
+    assert result.skipped == [
+        "mallory/part1_anime_faces.ipynb is a symbolic link: refused (a download holds files, "
+        "never links)",
+        "mallory: the upload holds no notebook (.ipynb): nothing submitted",
+    ]
+    assert (root / "mallory" / "part1_anime_faces.ipynb").is_symlink(), "the download is untouched"
+    link = zipfile.ZipInfo("mallory/part1_anime_faces.ipynb")
+    link.external_attr = (stat.S_IFLNK | 0o777) << 16
+    with zipfile.ZipFile(tmp_path / "links.zip", "w") as archive:
+        archive.writestr(link, str(course.source_notebook("part1")))
+        archive.write(shipped("part1"), "alice/part1_anime_faces.ipynb")
+    result = collect.collect(tmp_path / "links.zip", tmp_path / "out2")
+    assert result.collected == ["alice: part1 collected"]
+    assert result.skipped[0] == (
+        "links.zip: mallory/part1_anime_faces.ipynb is a symbolic link: refused (a download "
+        "holds files, never links)"
+    )

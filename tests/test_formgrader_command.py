@@ -38,3 +38,6 @@ def test_make_formgrader_serves_formgrader_on_the_course(tmp_path):
         assert 'var url_prefix = "course";' in page
         assert str(copy / "grading" / "course") in page
         assert json.loads(lab.page("/formgrader/api/assignments")) == []
+        # The MathJax formgrader's pages load (grading/jupyter's mathjax.html.j2), offline.
+        mathjax = lab.page("/static/jupyter_server_mathjax/MathJax.js")
+        assert "MathJax" in mathjax and len(mathjax) > 10_000

@@ -20,8 +20,9 @@ import pytest
 from nbgrader.api import Gradebook, MissingEntry
 from nbgrader.utils import compute_checksum
 
-from grading import gradebook
-from grading.deadlines import DeadlineError, load_deadlines
+from grading import gradebook, lms_times
+from grading.deadlines import DeadlineError, LatePolicy, load_deadlines
+from grading.lms_times import LmsTime
 from tests.conftest import activated, copy_kit
 
 pytestmark = pytest.mark.slow
@@ -285,6 +286,59 @@ def test_an_extension_moves_the_deadline(course):
     assert (got["seconds_late"], got["penalty"]) == (3600, 20)
 
 
+PER_DAY = '\n[late]\npolicy = "10% per started day, at most 5 days"\n'
+
+
+def test_the_per_day_late_policy_of_the_deadlines_file_is_nbgraders_penalty(course, stock):
+    """1.5 days late is 2 started days: 20 % of the score (20 + the report's 17 = 37)."""
+    (course.parent / "deadlines.toml").write_text(DUE + PER_DAY)
+    folder = submit(course, "late", "reference", LATE)
+    merge(course, "late", folder, stock_scores(stock), stock["notebook"])
+    gradebook.record_manual_grade(course, "part1", "late", 17, "good report")
+    merged = merge(course, "late", folder, stock_scores(stock), stock["notebook"])
+    assert merged.late_penalty == pytest.approx(0.2 * 37)
+    assert snapshot(course, "late")["penalty"] == pytest.approx(0.2 * 37), "in nbgrader's row"
+    # Past the last day, all of it; on time, nothing.
+    (course.parent / "deadlines.toml").write_text(DUE + PER_DAY.replace("at most 5", "at most 1"))
+    assert merge(course, "late", folder, stock_scores(stock), stock["notebook"]).late_penalty == 37
+    on_time = submit(course, "ivy", "reference", ON_TIME)
+    assert merge(course, "ivy", on_time, full(), released(course)).late_penalty == 0
+
+
+@pytest.mark.parametrize(
+    "seconds_late, penalty",
+    [(0, 0), (60, 2.5), (86400, 2.5), (86401, 5), (3 * 86400, 7.5), (3 * 86400 + 1, 50)],
+)
+def test_per_started_day_counts_every_day_begun_and_all_after_the_last(
+    seconds_late, penalty, tmp_path
+):
+    """5 % of a score of 50 per started day, at most 3 days."""
+    path = tmp_path / "deadlines.toml"
+    path.write_text('[late]\npolicy = "5% per started day, at most 3 days"\n')
+    policy = load_deadlines(path).late
+    assert policy.penalty(50, seconds_late) == pytest.approx(penalty)
+
+
+def test_a_late_mark_without_a_time_is_said_on_the_row_and_by_make_grades(course, capsys):
+    """Canvas's download marks a file LATE but gives no time (make collect records that):
+    no penalty can be computed, and the grades say why instead of dropping the mark."""
+    folder = submit(course, "kim", "reference", None)
+    lms_times.record(folder, LmsTime(None, True, "Canvas file name"))
+    merged = merge(course, "kim", folder, full(), released(course))
+    assert merged.late_penalty == 0
+    submitted = folder.parents[1]
+    assert gradebook.main(["grades", "--course", str(course), "--submitted", str(submitted)]) == 0
+    out = capsys.readouterr().out
+    assert (
+        "warning: kim: part1: marked LATE by the LMS (Canvas file name) but no submission time "
+        "is known: no late penalty applied; collect again with the Canvas API"
+    ) in out
+    with (course / "grades.csv").open(newline="") as f:
+        row = next(r for r in csv.DictReader(f) if r["student"] == "kim")
+    assert row["notes"].startswith("part1: marked LATE by the LMS (Canvas file name) but no")
+    assert row["part1_late_penalty"] == "0"
+
+
 def test_the_deadlines_command_prints_and_writes_the_due_dates(course, capsys):
     (course.parent / "deadlines.toml").write_text(DUE + '\n[extensions.part1]\nivy = "2 days"\n')
     assert gradebook.main(["deadlines", "--course", str(course)]) == 0
@@ -306,6 +360,7 @@ def test_the_deadlines_command_names_a_malformed_line(course, capsys):
 
 def test_the_shipped_deadlines_file_reads():
     deadlines = load_deadlines(REPO / "grading" / "deadlines.toml")
+    assert deadlines.late == LatePolicy("none")
     assert set(deadlines.due) == {"part1", "part2"}
     assert all(due.tzinfo is not None for due in deadlines.due.values())
 
@@ -327,6 +382,11 @@ def test_the_shipped_deadlines_file_reads():
             "'bob smith' is not an nbgrader student id",
         ),
         ("[deadline]\npart1 = 2026-10-16T23:59:00Z\n", r"unknown table\(s\) \['deadline'\]"),
+        (
+            '[late]\npolicy = "10% per day"\n',
+            "late.policy = '10% per day' is no late policy: write",
+        ),
+        ('[late]\npenalty = "zero"\n', r"\[late\] takes one key, policy = "),
     ],
 )
 def test_a_malformed_deadlines_file_names_the_key_and_the_fix(tmp_path, text, message):

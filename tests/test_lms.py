@@ -63,31 +63,75 @@ def files(tmp_path) -> tuple[Path, Path]:
     return grades, students
 
 
-def test_canvas_csv_has_canvas_headers_and_round_trips_through_the_roster(files, tmp_path):
+CANVAS_EXPORT = [
+    ["Student", "ID", "SIS User ID", "SIS Login ID", "Section", "Part 1: Anime faces (88101)",
+     "Part 2: Visual anagrams (88102)", "Current Score", "Final Score"],
+    ["    Points Possible", "", "", "", "", "40.00", "20.00", "(read only)", "(read only)"],
+    ["Smith, John", "12345", "S001", "jsmith@uni.example", "Section A", "", "", "", ""],
+    ["Doe, Jane Q", "23456", "S002", "jdoe@uni.example", "Section B", "", "", "", ""],
+    ["van der Berg, Sara", "34567", "S003", "svdberg@uni.example", "Section B", "", "", "", ""],
+    ["Student, Test", "99001", "", "", "Section A", "", "", "", ""],
+]  # fmt: skip
+"""Canvas's gradebook export (Grades, Export) as the roster: its Points Possible row, its
+read-only columns and its Test Student."""
+
+
+def test_canvas_csv_has_the_gradebook_exports_own_headers_and_rows(files, tmp_path):
+    grades, _ = files
+    export = write_csv(tmp_path / "export.csv", CANVAS_EXPORT[0], CANVAS_EXPORT[1:])
+    found = roster.read_roster(export)
+    out = tmp_path / "canvas.csv"
+    missing = lms.write_canvas(lms.read_grades(grades), found, out, {})
+    with out.open(newline="", encoding="utf-8") as f:
+        lines = list(csv.reader(f))
+    assert lines[0] == [*CANVAS_EXPORT[0][:7]]
+    assert lines[1] == CANVAS_EXPORT[1][:7], "the Points Possible row, as Canvas wrote it"
+    # The Canvas ids, SIS ids, sections and names as Canvas spells them; the totals.
+    assert lines[2] == [*CANVAS_EXPORT[2][:5], "35", "14.5"]
+    assert lines[3] == [*CANVAS_EXPORT[3][:5], "12", ""]
+    assert len(lines) == 4
+    assert missing == [
+        f"ghost: not in the roster {export}: no LMS id, left out; "
+        "add the student's row (lms_id, name, email, nbgrader_id)"
+    ]
+
+
+def test_canvas_columns_are_named_or_refused_never_made_up(files, tmp_path):
+    """A plain roster knows no Canvas column: a header without its (id) would make Canvas
+    create a new assignment, so the columns must be named."""
     grades, students = files
     found = roster.read_roster(students)
     out = tmp_path / "canvas.csv"
-    missing = lms.write_canvas(lms.read_grades(grades), found, out, {"part1": "Part 1 (777001)"})
+    with pytest.raises(ValueError, match=r"no Canvas column for part1 .*CANVAS_PART1="):
+        lms.write_canvas(lms.read_grades(grades), found, out, {})
+    named = {"part1": "Part 1 (777001)", "part2": "Part 2 (777002)"}
+    lms.write_canvas(lms.read_grades(grades), found, out, named)
     header, rows = read_csv(out)
-    assert header == [
-        "Student",
-        "ID",
-        "SIS User ID",
-        "SIS Login ID",
-        "Section",
-        "Part 1 (777001)",
-        "part2",
-    ]
+    assert header == [*roster.CANVAS_COLUMNS, "Part 1 (777001)", "Part 2 (777002)"]
     assert [r["Student"] for r in rows] == ["Smith, John", "Doe, Jane Q"]
     back = {found.by_lms_id(r["ID"]).nbgrader_id: r for r in rows}
     source = {row[0]: dict(zip(GRADES_HEADER, row, strict=True)) for row in GRADES_ROWS}
     for student, row in back.items():
         assert row["Part 1 (777001)"] == source[student]["part1_total"]
-        assert row["part2"] == source[student]["part2_total"]
-    assert missing == [
-        f"ghost: not in the roster {students}: no LMS id, left out; "
-        "add the student's row (lms_id, name, email, nbgrader_id)"
-    ]
+        assert row["Part 2 (777002)"] == source[student]["part2_total"]
+
+
+def test_totals_with_a_report_not_graded_yet_warn_with_the_way_on(files, tmp_path, capsys):
+    grades, _ = files
+    rows = [list(r) for r in GRADES_ROWS]
+    rows[0][-1] = "part1: report not graded yet | part2: TODO 2-2: wrong"
+    write_csv(grades, GRADES_HEADER, rows)
+    export = write_csv(tmp_path / "export.csv", CANVAS_EXPORT[0], CANVAS_EXPORT[1:])
+    out = ["--grades", str(grades), "--roster", str(export), "--out", str(tmp_path / "x.csv")]
+    lms.main(["canvas", *out])
+    assert (
+        "warning: 1 total(s) in " in (err := capsys.readouterr().err)
+        and "count a report not graded yet as 0 (jsmith part1): grade the reports in "
+        "formgrader (make formgrader), then make grades"
+        in err
+    )
+    lms.main(["moodle", "--assignment", "part2", *out])
+    assert "warning" not in capsys.readouterr().err, "Part 2's report was graded"
 
 
 def test_moodle_worksheet_has_moodles_columns_and_its_participant_ids(files, tmp_path):
@@ -171,6 +215,8 @@ def test_lms_commands_as_the_readme_prints_them(files, tmp_path):
             str(tmp_path / "c.csv"),
             "--canvas-assignment",
             "part2=Part 2 (777002)",
+            "--canvas-assignment",
+            "part1=Part 1 (777001)",
         ],
         cwd=REPO,
         env=env,
@@ -180,7 +226,7 @@ def test_lms_commands_as_the_readme_prints_them(files, tmp_path):
     assert done.returncode == 1, "ghost is not in the roster"
     assert done.stdout.splitlines()[0].startswith("skipped: ghost: not in the roster")
     assert done.stdout.splitlines()[-1] == f"canvas: {tmp_path / 'c.csv'} (2 students)"
-    assert read_csv(tmp_path / "c.csv")[0][-1] == "Part 2 (777002)"
+    assert read_csv(tmp_path / "c.csv")[0][-2:] == ["Part 1 (777001)", "Part 2 (777002)"]
     made = subprocess.run(
         [
             "make",
@@ -190,6 +236,7 @@ def test_lms_commands_as_the_readme_prints_them(files, tmp_path):
             f"GRADES={grades}",
             f"LMS_DIR={tmp_path / 'lms'}",
             "CANVAS_PART1=Part 1 (777001)",
+            "CANVAS_PART2=Part 2 (777002)",
             f"MOODLE_PART2={write_csv(tmp_path / 'w.csv', lms.MOODLE_COLUMNS, [])}",
         ],
         cwd=REPO,
@@ -217,6 +264,9 @@ def test_a_bad_canvas_column_names_the_fix(capsys):
     with pytest.raises(SystemExit):
         lms.main(["canvas", "--out", "x.csv", "--canvas-assignment", "Part 1 (777001)"])
     assert "write PART=HEADER with PART one of part1, part2" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        lms.main(["canvas", "--out", "x.csv", "--canvas-assignment", "part1=Part 1"])
+    assert "makes Canvas create a new assignment" in capsys.readouterr().err
 
 
 def test_missing_inputs_name_the_command_that_writes_them(files, tmp_path, capsys):

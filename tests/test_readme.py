@@ -56,6 +56,13 @@ ELSEWHERE: dict[str, list[str]] = {
         "tests/test_collect.py::test_collect_places_every_notebook_by_content_and_names_each_problem",
         "tests/test_collect.py::test_make_collect_as_the_readme_prints_it",
     ],
+    "make -s lms": ["tests/test_lms.py::test_lms_commands_as_the_readme_prints_them"],
+    "CANVAS_TOKEN=": [
+        "tests/test_collect.py::test_canvas_times_from_the_canvas_api_through_make_collect"
+    ],
+    ".venv/bin/python -m grading.roster import": [
+        "tests/test_roster.py::test_import_writes_what_stock_nbgrader_db_student_import_writes"
+    ],
     "make grades": [
         "tests/test_grading.py::test_export_feedback_and_grades_after_a_manual_grade",
         "tests/test_grading.py::test_regrading_one_student_replaces_only_that_students_grades",

@@ -103,3 +103,25 @@ def test_the_rubric_tables_are_tables_with_the_notebook_table_css(pages, page):
     assert cells and "padding: 0.5em 0.5em" in cells[1], "no padding for table cells"
     assert re.search(r"\.rendered_html thead \{[^}]*border-bottom: 1px solid", styles)
     assert "border-collapse: collapse" in styles
+
+
+@pytest.mark.parametrize("page", ["formgrade", "feedback"])
+def test_mathjax_comes_from_the_jupyter_server_never_a_cdn(pages, page):
+    """Issue 28: on an offline grading server formgrader showed raw $...$. The page loads
+    the MathJax that jupyter-server-mathjax serves, with nbconvert's configuration."""
+    html = pages[page]
+    assert "cdn" not in html.lower()
+    assert not re.search(r"<script[^>]+src=\"https?:", html), "no script from another host"
+    assert (
+        "/static/jupyter_server_mathjax/MathJax.js?config=TeX-AMS-MML_HTMLorMML-full,Safe" in html
+    )
+    assert "MathJax.Hub.Config" in html and "inlineMath: [ ['$','$']" in html
+    assert '<script src=""' not in html
+
+
+def test_the_served_mathjax_is_installed():
+    import jupyter_server_mathjax
+
+    static = Path(jupyter_server_mathjax.__file__).parent / "static"
+    assert (static / "MathJax.js").is_file()
+    assert (static / "config" / "TeX-AMS-MML_HTMLorMML-full.js").is_file()

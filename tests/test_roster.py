@@ -152,3 +152,57 @@ def test_a_bad_roster_stops_the_import_with_the_fix(tmp_path, capsys):
     assert roster.main(["import", "--roster", str(path), "--course", str(tmp_path)]) == 1
     assert "no column email, nbgrader_id" in capsys.readouterr().err
     assert not (tmp_path / "gradebook.db").exists()
+
+
+def test_canvas_gradebook_export_is_a_roster_as_canvas_writes_it(tmp_path):
+    """Grades, Export: ``Student`` as "Last, First", a Points Possible row, read-only
+    columns, the Test Student; the login id gives the email and the nbgrader id."""
+    export = write(
+        tmp_path / "export.csv",
+        ["Student", "ID", "SIS User ID", "SIS Login ID", "Section",
+         "Part 1: Anime faces (88101)", "Part 2: Visual anagrams (88102)", "Current Score"],
+        [
+            ("    Points Possible", "", "", "", "", "40.00", "20.00", "(read only)"),
+            ("van der Berg, Sara", "34567", "S003", "svdberg@uni.example", "B", "", "", ""),
+            ("Núñez, José", "23456", "S002", "José", "A", "", "", ""),
+            ("Student, Test", "99001", "", "", "A", "", "", ""),
+        ],
+        bom=True,
+    )  # fmt: skip
+    found = roster.read_roster(export)
+    assert [(s.nbgrader_id, s.email) for s in found.students] == [
+        ("svdberg", "svdberg@uni.example"),
+        ("23456", ""),  # a login id that is no nbgrader id: the Canvas id
+    ]
+    sara = found.by_lms_id("34567")
+    assert sara.first_last == ("Sara", "van der Berg")
+    assert (sara.full_name, sara.sortable_name) == ("Sara van der Berg", "van der Berg, Sara")
+    assert (sara.sis_user_id, sara.sis_login_id, sara.section) == (
+        "S003",
+        "svdberg@uni.example",
+        "B",
+    )
+    assert found.by_canvas_key("vanderbergsara") is sara
+    assert found.by_name("Sara van der Berg") is sara
+    assert found.by_moodle_folder("Sara van der Berg_801_assignsubmission_file") is sara
+    assert found.canvas_assignments == {
+        "Part 1: Anime faces (88101)": "40.00",
+        "Part 2: Visual anagrams (88102)": "20.00",
+    }
+    plain = write(tmp_path / "s.csv", list(roster.COLUMNS), [("1", "van der Berg, Sara", "", "s")])
+    assert roster.read_roster(plain).students[0].first_last == ("Sara", "van der Berg")
+
+
+def test_namesakes_are_listed_for_the_reason_they_match_nobody(tmp_path):
+    path = write(
+        tmp_path / "s.csv",
+        list(roster.COLUMNS),
+        [
+            ("1", "Kim Park", "", "kpark1"),
+            ("2", "Park, Kim", "", "kpark2"),
+            ("3", "Ann Lee", "", "al"),
+        ],
+    )
+    found = roster.read_roster(path)
+    assert [s.nbgrader_id for s in found.namesakes("kim  PARK")] == ["kpark1", "kpark2"]
+    assert [s.nbgrader_id for s in found.namesakes("Ann Lee")] == ["al"]
