@@ -28,7 +28,7 @@ The layouts (``--lms auto`` tells them apart by their names):
 
 With ``--roster`` every student is looked up there (LMS id, email, name) and filed under
 their ``nbgrader_id``; without it the LMS's name becomes the id. The LMS's submission
-time is recorded by :func:`grading.lms_times.record` (local LMS times read in
+time is recorded by :func:`grading.submission_times.record` (local LMS times read in
 ``--timezone``); a ``timestamp.txt`` the student uploaded is never taken. Nothing a
 student hands in stops a run: every problem is one line of the summary, and the exit
 status is 1 when anything was skipped. Archives are checked before they are unpacked
@@ -55,7 +55,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from dateutil import parser as dateparser
 
-from grading import canvas_times, lms_times
+from grading import canvas_times, submission_times
 from grading.course import ASSIGNMENTS, SUBMITTED, source_notebook
 from grading.lms import (
     WORKSHEET_EMAIL,
@@ -64,8 +64,8 @@ from grading.lms import (
     participant,
     read_worksheet,
 )
-from grading.lms_times import LmsTime, nbgrader_timestamp
 from grading.roster import MOODLE_ENTRY, Roster, RosterError, read_roster
+from grading.submission_times import LmsTime, nbgrader_timestamp
 
 IGNORED = {".ipynb_checkpoints", "__MACOSX"}
 LAYOUTS = ("canvas", "moodle", "blackboard", "brightspace", "folders")
@@ -216,7 +216,7 @@ class Upload:
     late: bool = False
     """The LMS marked it late."""
     source: str = ""
-    """Where the time (or the LATE mark) came from, as :class:`grading.lms_times.LmsTime` says."""
+    """Where the time (or the LATE mark) came from, as :class:`grading.submission_times.LmsTime` says."""
 
 
 @dataclass
@@ -581,7 +581,7 @@ def collect(
     """Take an LMS's bulk download (a zip or a folder) into ``out/<student>/<assignment>/``.
 
     Each notebook goes to ``<notebook>.ipynb`` of the assignment its cells belong to, with
-    the files beside it; the LMS's time is recorded (:func:`grading.lms_times.record`).
+    the files beside it; the LMS's time is recorded (:func:`grading.submission_times.record`).
     ``assignment`` leaves the other assignment's notebooks out. ``canvas``: the Canvas
     submission times by user id (:mod:`grading.canvas_times`).
     """
@@ -687,7 +687,7 @@ def _collect_student(
             for n, _ in ns
         ):
             for extra in notebook.parent.iterdir():
-                if extra.name == lms_times.TIMESTAMP:
+                if extra.name == submission_times.TIMESTAMP:
                     result.skipped.append(
                         f"{student}: {assignment}: the upload's {extra.name} is not the "
                         "submission time (a student's file): not collected; the LMS's time is used"
@@ -697,11 +697,17 @@ def _collect_student(
         notes = []
         if notebook.name != f"{ASSIGNMENTS[assignment]}.ipynb":
             notes.append(f"was {notebook.name}")
-        lms_times.record(dest, LmsTime(upload.time, upload.late, upload.source))
+        entry = LmsTime(upload.time, upload.late, upload.source)
+        submission_times.record(dest.parent.parent, {(student, assignment): entry})
+        stamp = dest / submission_times.TIMESTAMP  # for the stock nbgrader commands only
+        if upload.time:
+            stamp.write_text(nbgrader_timestamp(upload.time))
+        else:
+            stamp.unlink(missing_ok=True)
         if upload.time:
             notes.append(f"submitted {nbgrader_timestamp(upload.time)}")
         if upload.late:
-            notes.append(lms_times.LATE_MARK + ("" if upload.time else ", no time known"))
+            notes.append(submission_times.LATE_MARK + ("" if upload.time else ", no time known"))
         result.collected.append(
             f"{student}: {assignment} collected" + (f" ({'; '.join(notes)})" if notes else "")
         )

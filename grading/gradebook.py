@@ -32,7 +32,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from grading import lms_times
+from grading import submission_times
 from grading.course import COURSE, SUBMITTED, TEST_PREFIX, TODO_PREFIX
 from grading.deadlines import DeadlineError, Deadlines, deadlines_file, load_deadlines
 from grading.rubric import load_rubric
@@ -57,15 +57,15 @@ def database_url(course: Path) -> str:
 def read_timestamp(folder: Path) -> datetime | None:
     """The submission time of a ``submitted/<student>/<assignment>/`` folder as nbgrader
     reads it (naive UTC, :func:`nbgrader.utils.parse_utc`): what ``make collect`` recorded
-    from the LMS (:func:`grading.lms_times.lms_time`: a file in the folder, which the
+    from the LMS (:func:`grading.submission_times.lms_time`: a file in the folder, which the
     student may have uploaded, is then never read); for a folder not collected so
     (nbgrader's exchange), its ``timestamp.txt``. None if there is none."""
     from nbgrader.utils import parse_utc
 
-    recorded = lms_times.lms_time(folder)
+    recorded = submission_times.lms_time(folder)
     if recorded is not None:
         return parse_utc(recorded.time) if recorded.time else None
-    path = Path(folder) / lms_times.TIMESTAMP
+    path = Path(folder) / submission_times.TIMESTAMP
     text = path.read_text().strip() if path.is_file() else ""
     if not text:
         return None
@@ -466,7 +466,7 @@ def read_grades(course: Path, submitted: Path = SUBMITTED) -> dict[str, dict[str
     penalty. A cell that waits for the instructor counts what nbgrader counts; the notes say
     that it waits (never graded by hand) or needs a look (graded by hand, then re-autograded),
     and when ``make collect`` recorded a LATE mark without a time in ``submitted``, that no
-    late penalty could be computed (:func:`grading.lms_times.late_unknown`).
+    late penalty could be computed (:func:`grading.submission_times.late_unknown`).
     """
     from nbgrader.api import Gradebook
 
@@ -496,7 +496,9 @@ def read_grades(course: Path, submitted: Path = SUBMITTED) -> dict[str, dict[str
                         if c.auto_comment and f"{NOTES_TITLE}: " in c.auto_comment
                     ]
                 folder = Path(submitted) / submission.student.id / assignment.name
-                notes += filter(None, [lms_times.late_unknown(lms_times.lms_time(folder))])
+                notes += filter(
+                    None, [submission_times.late_unknown(submission_times.lms_time(folder))]
+                )
                 out.setdefault(submission.student.id, {})[assignment.name] = PartGrade(
                     auto, manual, submission.late_submission_penalty or 0.0, "; ".join(notes)
                 )
@@ -570,7 +572,7 @@ def main(argv: list[str] | None = None) -> int:
         with path.open(newline="") as f:
             for row in csv.DictReader(f):
                 for note in row["notes"].split(" | "):
-                    if lms_times.LATE_MARK in note:
+                    if submission_times.LATE_MARK in note:
                         print(f"warning: {row['student']}: {note}")
         return 0
     try:

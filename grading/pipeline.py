@@ -58,7 +58,7 @@ import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
 from grading import cells as nbcells
@@ -493,17 +493,19 @@ def not_graded(job: Job, *why: str) -> Graded:
     )
 
 
-STUDENT_TIMESTAMP = "timestamp.txt"
-"""nbgrader's submission time file: in a student's folder, the student's to write."""
-
-
 def time_notes(job: Job) -> list[str]:
-    """A ``timestamp.txt`` in the folder is ignored: say so on the row."""
-    if not os.path.lexists(job.folder / STUDENT_TIMESTAMP):
+    """A ``timestamp.txt`` in the folder is never read: say so on the row where it is not
+    the one ``make collect`` wrote from the LMS's time (for the stock nbgrader commands)."""
+    stamp = job.folder / submission_times.TIMESTAMP
+    if not os.path.lexists(stamp):
         return []
+    if job.submitted_at is not None and stamp.is_file() and not stamp.is_symlink():
+        written = submission_times.nbgrader_timestamp(job.submitted_at.replace(tzinfo=UTC))
+        if stamp.read_bytes()[:64] == written.encode():
+            return []
     return [
-        f"{STUDENT_TIMESTAMP} in the submission folder ignored: the submission time is "
-        f"the LMS's ({submission_times.TIMES_FILE}, written by make collect)"
+        f"{submission_times.TIMESTAMP} in the submission folder ignored: the submission time "
+        f"is the LMS's ({submission_times.TIMES_FILE}, written by make collect)"
     ]
 
 

@@ -21,8 +21,8 @@ import pytest
 from nbgrader.coursedir import CourseDirectory
 from nbgrader.utils import parse_utc
 
-from grading import canvas_times, collect, course, gradebook, lms_times, pipeline, roster
-from grading.lms_times import LmsTime
+from grading import canvas_times, collect, course, gradebook, pipeline, roster, submission_times
+from grading.submission_times import LmsTime
 
 REPO = Path(__file__).resolve().parents[1]
 SHIPPED = pipeline.SUBMITTED / "reference"
@@ -225,12 +225,16 @@ def test_canvas_files_map_through_the_roster_with_late_marks(canvas_zip, tmp_pat
     # No time: neither the student's file nor any timestamp.txt; the LATE mark is recorded.
     assert not list(out.rglob("timestamp.txt"))
     assert gradebook.read_timestamp(out / "jsmith" / "part1") is None
-    assert lms_times.lms_time(out / "jdoe" / "part1") == LmsTime(None, True, "Canvas file name")
-    assert lms_times.lms_time(out / "jsmith" / "part1") == LmsTime(None, False, "Canvas file name")
-    assert "no late penalty applied" in lms_times.late_unknown(
-        lms_times.lms_time(out / "jdoe" / "part1")
+    assert submission_times.lms_time(out / "jdoe" / "part1") == LmsTime(
+        None, True, "Canvas file name"
     )
-    assert not lms_times.late_unknown(lms_times.lms_time(out / "jsmith" / "part1"))
+    assert submission_times.lms_time(out / "jsmith" / "part1") == LmsTime(
+        None, False, "Canvas file name"
+    )
+    assert "no late penalty applied" in submission_times.late_unknown(
+        submission_times.lms_time(out / "jdoe" / "part1")
+    )
+    assert not submission_times.late_unknown(submission_times.lms_time(out / "jsmith" / "part1"))
 
 
 def test_canvas_times_from_a_csv_become_the_submission_times(canvas_zip, tmp_path):
@@ -252,7 +256,7 @@ def test_canvas_times_from_a_csv_become_the_submission_times(canvas_zip, tmp_pat
     # A time without an offset is the LMS's local time: 20:00 in Berlin (CEST) is 18:00 UTC.
     assert submitted_at(out / "jsmith" / "part1") == datetime(2026, 10, 16, 18, 0)
     assert gradebook.read_timestamp(out / "jsmith" / "part1") == datetime(2026, 10, 16, 18, 0)
-    assert lms_times.lms_time(out / "svdberg" / "part1").time is None
+    assert submission_times.lms_time(out / "svdberg" / "part1").time is None
     bad = tmp_path / "bad.csv"
     bad.write_text("lms_id,submitted_at\n23456,yesterday\n")
     with pytest.raises(
@@ -355,7 +359,7 @@ def test_canvas_times_from_the_canvas_api_through_make_collect(canvas_zip, canva
         in (done.stdout)
     )
     assert submitted_at(tmp_path / "c" / "jsmith" / "part1") == datetime(2026, 10, 16, 19, 40)
-    assert lms_times.lms_time(tmp_path / "c" / "jdoe" / "part1").source == "Canvas API"
+    assert submission_times.lms_time(tmp_path / "c" / "jdoe" / "part1").source == "Canvas API"
     refused = subprocess.run(
         command, cwd=REPO, env={**env, "CANVAS_TOKEN": "stolen"}, capture_output=True, text=True
     )
@@ -500,7 +504,7 @@ def test_make_collect_takes_moodles_worksheet_and_names_namesakes(moodle_zip, tm
         "jdoe: part1 collected (was draft.ipynb; submitted 2026-12-01 22:59:00.000000 UTC)"
         in done.stdout
     ), done.stdout + done.stderr
-    assert lms_times.lms_time(tmp_path / "b" / "jdoe" / "part1").source == "Moodle worksheet"
+    assert submission_times.lms_time(tmp_path / "b" / "jdoe" / "part1").source == "Moodle worksheet"
 
 
 def test_the_newest_of_two_attempts_is_kept_by_the_lms_time(tmp_path):

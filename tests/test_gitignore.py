@@ -18,7 +18,7 @@ WRITTEN = [
     # the roster (names, emails, LMS ids) beside the grading code
     "grading/students.csv",
     # make collect: one folder per student, the notebook and its results, the LMS's times
-    "grading/submitted/.lms_times.csv",
+    "grading/submitted/.submission-times.csv",
     "grading/submitted/alice/part1/part1_anime_faces.ipynb",
     "grading/submitted/alice/part1/submission_part1.zip",
     "grading/submitted/bob_12345/part2/scores.json",

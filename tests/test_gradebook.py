@@ -20,9 +20,9 @@ import pytest
 from nbgrader.api import Gradebook, MissingEntry
 from nbgrader.utils import compute_checksum
 
-from grading import gradebook, lms_times
+from grading import gradebook, submission_times
 from grading.deadlines import DeadlineError, LatePolicy, load_deadlines
-from grading.lms_times import LmsTime
+from grading.submission_times import LmsTime
 from tests.conftest import activated, copy_kit
 
 pytestmark = pytest.mark.slow
@@ -323,7 +323,10 @@ def test_a_late_mark_without_a_time_is_said_on_the_row_and_by_make_grades(course
     """Canvas's download marks a file LATE but gives no time (make collect records that):
     no penalty can be computed, and the grades say why instead of dropping the mark."""
     folder = submit(course, "kim", "reference", None)
-    lms_times.record(folder, LmsTime(None, True, "Canvas file name"))
+    submission_times.record(
+        folder.parents[1],
+        {(folder.parent.name, folder.name): LmsTime(None, True, "Canvas file name")},
+    )
     merged = merge(course, "kim", folder, full(), released(course))
     assert merged.late_penalty == 0
     submitted = folder.parents[1]

@@ -30,29 +30,36 @@ NOTEBOOK = f"{pipeline.ASSIGNMENTS['part1']}.ipynb"
 
 def test_submission_times_are_recorded_in_utc_kept_per_row_and_removed_with_none(tmp_path):
     berlin = timezone(timedelta(hours=1))
-    submission_times.record_times(
+    LmsTime = submission_times.LmsTime
+    submission_times.record(
         tmp_path,
         {
-            ("alice", "part1"): datetime(2026, 11, 30, 14, 5, tzinfo=berlin),
-            ("bob", "part1"): datetime(2026, 11, 29, 9, 0, tzinfo=UTC),
+            ("alice", "part1"): LmsTime(
+                datetime(2026, 11, 30, 14, 5, tzinfo=berlin), False, "worksheet"
+            ),
+            ("bob", "part1"): LmsTime(datetime(2026, 11, 29, 9, 0, tzinfo=UTC)),
+            ("carl", "part1"): LmsTime(None, True, "Canvas file name"),
         },
     )
-    submission_times.record_times(tmp_path, {("bob", "part1"): None})
+    submission_times.record(tmp_path, {("bob", "part1"): None})
     assert submission_times.read_times(tmp_path) == {
         ("alice", "part1"): datetime(2026, 11, 30, 13, 5)
     }
     assert submission_times.times_file(tmp_path).read_text() == (
-        "student,assignment,submitted\nalice,part1,2026-11-30T13:05:00+00:00\n"
+        "student,assignment,submitted,late_mark,source\n"
+        "alice,part1,2026-11-30T13:05:00+00:00,,worksheet\n"
+        "carl,part1,,LATE,Canvas file name\n"
     )
     assert [p.name for p in tmp_path.iterdir()] == [submission_times.TIMES_FILE]
     with pytest.raises(ValueError, match="has no time zone"):
-        submission_times.record_times(tmp_path, {("carol", "part1"): datetime(2026, 1, 1)})
+        submission_times.record(tmp_path, {("carol", "part1"): LmsTime(datetime(2026, 1, 1))})
 
 
 def test_a_broken_times_file_names_its_line_and_the_fix(tmp_path):
     path = submission_times.times_file(tmp_path)
     path.write_text(
-        "student,assignment,submitted\nalice,part1,2026-11-30T13:05:00+00:00\nbob,part1,yesterday\n"
+        "student,assignment,submitted,late_mark,source\n"
+        "alice,part1,2026-11-30T13:05:00+00:00,,\nbob,part1,yesterday,,\n"
     )
     with pytest.raises(
         submission_times.TimesError,
@@ -61,7 +68,7 @@ def test_a_broken_times_file_names_its_line_and_the_fix(tmp_path):
         submission_times.read_times(tmp_path)
     path.write_text("who,when\n")
     with pytest.raises(
-        submission_times.TimesError, match="header must be student,assignment,submitted"
+        submission_times.TimesError, match="header must be student,assignment,submitted,late_mark"
     ):
         submission_times.read_times(tmp_path)
 
@@ -122,7 +129,7 @@ def test_every_step_that_raises_costs_its_own_row_only(course, tmp_path, monkeyp
     (submitted / "linked" / "part1").mkdir(parents=True)
     (submitted / "linked" / "part1" / NOTEBOOK).symlink_to(secret)
     lms_time = datetime(2026, 11, 30, 13, 5, tzinfo=UTC)
-    submission_times.record_times(submitted, {("late", "part1"): lms_time})
+    submission_times.record(submitted, {("late", "part1"): submission_times.LmsTime(lms_time)})
 
     def grade(job: pipeline.Job) -> pipeline.Graded:  # stands for the sandboxed grading
         if job.student == "raises":
