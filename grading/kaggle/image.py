@@ -57,6 +57,20 @@ KAGGLE_IMAGE = {
     "opencv-python-headless": "4.13.0.92",  # beside opencv-python and opencv-contrib-python
     "sentencepiece": "0.2.1",
     "protobuf": "5.29.5",
+    # What the notebooks reach through those: the hub client that downloads (or, offline,
+    # refuses to download) IF and CLIP, and the kernel that runs the cells.
+    "huggingface-hub": "1.10.1",
+    "safetensors": "0.7.0",
+    "tokenizers": "0.22.2",
+    "ipython": "7.34.0",
+    "ipykernel": "6.17.1",
+    "jupyter-client": "7.4.9",
+    "jupyter-core": "5.9.1",
+    "nbclient": "0.5.13",
+    "nbformat": "5.10.4",
+    "traitlets": "5.15.0",
+    "pyzmq": "26.2.1",
+    "tornado": "6.5.1",
 }
 # Not in the image, so bundled: ema-pytorch (0.8.3 requires only torch>=2.0; older
 # releases needed einops, which the image has anyway).

@@ -20,7 +20,6 @@ from grading.kaggle.datasets import write_dataset_metadata
 from grading.kaggle.image import KAGGLE_PLATFORM, KAGGLE_PYTHON, missing_on_kaggle
 from grading.kaggle.kernels import check_student_text
 
-DEFAULT_WHEELS_SLUG = "diffusion-course-kit-wheels"
 # Markers of nbgrader's source format. Not the name grading.reference, unlike the notebooks'
 # check: the kit's docstrings name it as the command that trains (`python -m grading.reference
 # train`), and no module of helpers imports it (tests/test_student_package.py).
