@@ -19,8 +19,8 @@ The training cell resumes, in full mode, from the newest checkpoint of the same 
 `/kaggle/working/part1` or in an earlier session's output attached as an input. Kaggle
 keeps `/kaggle/working` only of a saved version, so:
 
-1. Before the session ends (or when it was cut off, from the last version), **Save
-   Version** → *Save & Run All (Commit)* or *Quick Save*: its output keeps
+1. Before the session ends (or when it was cut off, from the last version),
+   **Save Version** → *Save & Run All (Commit)* or *Quick Save*: its output keeps
    `part1/checkpoint.pt`.
 2. In the next session: **Add Input** → *Your Work* → *Notebooks* → this notebook (the
    saved version); it appears under `/kaggle/input/<notebook-slug>/part1/`.
