@@ -118,24 +118,27 @@ lms: $(STAMP) ## Canvas's and Moodle's import files from grades.csv ([ROSTER= CA
 # released notebook with a bootstrap cell, kernel-metadata.json), outputs/kaggle/wheels/
 # (the kit's wheel and the dependencies Kaggle lacks, downloaded from PyPI) and
 # outputs/kaggle/weights/ (FID weights and cascade, hash-checked); FACES=DIR also packs a
-# folder of face images into outputs/kaggle/faces/. Releases first when there is no
-# release yet or a notebook changed since the last one.
-kaggle: $(STAMP) ## what a course uploads to Kaggle, in outputs/kaggle
+# folder of face images into outputs/kaggle/faces/; NO_WEIGHTS=1 builds without the
+# weights dataset (where the files cannot be fetched; the kernels still name it).
+# Releases first when there is no release yet or a notebook changed since the last one.
+kaggle: $(STAMP) ## what a course uploads to Kaggle, in outputs/kaggle (NO_WEIGHTS=1: without the weights)
 	@if [ ! -f grading/course/gradebook.db ] || [ -n "$$(find notebooks -name '*.ipynb' -newer grading/course/gradebook.db)" ]; then \
 		$(PY) -m grading.pipeline release; fi
-	$(PY) -m grading.kaggle --out outputs/kaggle $(if $(FACES),--faces $(FACES))
+	$(PY) -m grading.kaggle --out outputs/kaggle$(if $(FACES), --faces $(FACES))$(if $(NO_WEIGHTS), --no-weights)
 
-# Kaggle's library versions (KAGGLE_IMAGE in grading/kaggle/image.py) on this machine's
-# Python, in $(KAGGLE_VENV): the bootstrap installs the kit into an imitation of Kaggle
-# whose image is that environment, and both notebooks run there in smoke mode. Not part
-# of `make test`: torch 2.10 with its CUDA libraries is several GB to download.
+# Kaggle's library versions (KAGGLE_IMAGE in grading/kaggle/image.py: torch, diffusers,
+# transformers, huggingface_hub, IPython, ipykernel, jupyter_client, nbclient, ...) on this
+# machine's Python, in $(KAGGLE_VENV): the bootstrap installs the kit into an imitation of
+# Kaggle whose image is that environment, both notebooks run there in smoke mode, and
+# Part 2 runs with the internet off (fails fast without models, then the offline path).
+# Not part of `make test`: torch 2.10 with its CUDA libraries is several GB to download.
 KAGGLE_VENV := .venv-kaggle-image
 test-kaggle: $(STAMP) ## both notebooks under Kaggle's library versions (downloads several GB)
 	$(PY) -m grading.kaggle.image > $(KAGGLE_VENV).txt
 	$(UV) venv --allow-existing --python python3 $(KAGGLE_VENV)
-	$(UV) pip install --no-config --python $(KAGGLE_VENV)/bin/python -r $(KAGGLE_VENV).txt ema-pytorch pytest nbval ipykernel
+	$(UV) pip install --no-config --python $(KAGGLE_VENV)/bin/python -r $(KAGGLE_VENV).txt ema-pytorch pytest nbval
 	COURSEKIT_KAGGLE_IMAGE="$$($(KAGGLE_VENV)/bin/python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')" \
-		$(PY) -m pytest tests/test_kaggle.py -m slow -k "bootstrap or smoke_mode"
+		$(PY) -m pytest tests/test_kaggle.py -m slow -k "bootstrap or smoke_mode or internet_off" -v
 
 bench: $(STAMP) ## speed against the anchor libraries (never part of the tests)
 	$(PY) -m benchmarks

@@ -16,13 +16,16 @@ variable                    what                                                
 
 from __future__ import annotations
 
+import glob
 import os
 from pathlib import Path
 
 __all__ = [
     "MODES",
     "cache_dir",
+    "KAGGLE_SEARCH_DEPTH",
     "data_root",
+    "find_in_kaggle_input",
     "grading",
     "kaggle_input_dir",
     "mode",
@@ -32,6 +35,9 @@ __all__ = [
 ]
 
 MODES = ("full", "smoke")
+# A dataset mounts at /kaggle/input/<slug>/, a saved notebook's output there too with the
+# assignment's folder below, a model at /kaggle/input/<model>/<framework>/<variation>/<version>/.
+KAGGLE_SEARCH_DEPTH = 4
 _CHECKOUT = Path(__file__).resolve().parents[1]
 
 
@@ -45,6 +51,23 @@ def cache_dir() -> Path:
 def kaggle_input_dir() -> Path:
     """``/kaggle/input``, or ``$COURSEKIT_KAGGLE_INPUT`` (a folder that imitates it, in tests)."""
     return Path(os.environ.get("COURSEKIT_KAGGLE_INPUT", "/kaggle/input"))
+
+
+def find_in_kaggle_input(pattern: str, root: Path | None = None) -> list[Path]:
+    """Files matching ``pattern`` (a glob of a file name) under ``root``, the shallowest first.
+
+    ``root`` defaults to :func:`kaggle_input_dir`; the search goes ``KAGGLE_SEARCH_DEPTH``
+    folders down, whatever the attached datasets' slugs and versions mount as, and sorts
+    the hits of each depth by path. The first code cell of the course's Kaggle notebooks
+    runs this function's source before the kit is installed, so it uses only ``glob``,
+    ``Path`` and that constant.
+    """
+    root = kaggle_input_dir() if root is None else root
+    return [
+        Path(hit)
+        for depth in range(KAGGLE_SEARCH_DEPTH + 1)
+        for hit in sorted(glob.glob(str(root.joinpath(*["*"] * depth, pattern))))
+    ]
 
 
 def data_root() -> Path:

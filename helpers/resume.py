@@ -12,21 +12,16 @@ hyper-parameters) is skipped with a message, never loaded half-way.
 
 from __future__ import annotations
 
-import glob
 import os
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 
-from helpers.places import kaggle_input_dir
+from helpers.places import find_in_kaggle_input
 from helpers.train import CHECKPOINT_NAME, Trainer
 
 __all__ = ["Found", "find_checkpoints", "resume"]
-
-# A saved notebook's output mounts at /kaggle/input/<slug>/, the checkpoint one folder
-# (the assignment's results folder) or a few further down.
-SEARCH_DEPTH = 4
 
 
 @dataclass(frozen=True)
@@ -40,12 +35,8 @@ class Found:
 
 def find_checkpoints(trainer: Trainer, search: Path | None = None) -> list[Found]:
     """Checkpoints in the trainer's results folder and under ``search`` (default ``/kaggle/input``)."""
-    search = kaggle_input_dir() if search is None else search
     paths = [trainer.checkpoint_path] if trainer.checkpoint_path.is_file() else []
-    for depth in range(SEARCH_DEPTH + 1):
-        paths += sorted(
-            Path(p) for p in glob.glob(str(search.joinpath(*["*"] * depth, CHECKPOINT_NAME)))
-        )
+    paths += find_in_kaggle_input(CHECKPOINT_NAME, search)
     model = trainer.accelerator.unwrap_model(trainer.model)
     found = []
     for path in dict.fromkeys(p.resolve() for p in paths):

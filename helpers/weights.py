@@ -6,8 +6,8 @@
    (``COURSEKIT_ANIMEFACE_CASCADE``, ``COURSEKIT_FID_WEIGHTS``). An explicit path is
    used as given; when it does not exist that is an error, never a silent fallback;
 2. the cache directory, ``$COURSEKIT_CACHE`` (default ``~/.cache/diffusion-course-kit``);
-3. the search folders, ``/kaggle/input`` up to four levels deep, where Kaggle mounts
-   the datasets and models attached to a notebook (``/kaggle/input/<slug>/...``);
+3. ``/kaggle/input`` up to four levels deep (:func:`helpers.places.find_in_kaggle_input`),
+   where Kaggle mounts the datasets and models attached to a notebook;
 4. a download from the asset's canonical URL into the cache, unless
    ``COURSEKIT_OFFLINE=1``: one attempt with a short timeout and no retries, so that
    an offline machine (Kaggle with internet off, CI) fails within seconds.
@@ -39,13 +39,10 @@ __all__ = [
     "FID_INCEPTION",
     "MissingWeightsError",
     "fetch",
-    "search_dirs",
     "sha256_of",
 ]
 
 DOWNLOAD_TIMEOUT_S = 10.0
-# Kaggle models sit at /kaggle/input/<model>/<framework>/<variation>/<version>/<file>.
-SEARCH_DEPTH = 4
 
 
 @dataclass(frozen=True)
@@ -88,11 +85,6 @@ class MissingWeightsError(FileNotFoundError):
     """A needed file is neither on disk nor downloadable; the message says how to supply it."""
 
 
-def search_dirs() -> list[Path]:
-    """Folders searched (recursively, up to ``SEARCH_DEPTH`` levels) after the cache."""
-    return [places.kaggle_input_dir()]
-
-
 def sha256_of(path: Path) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as f:
@@ -129,12 +121,8 @@ def fetch(
     cached = places.cache_dir() / asset.name
     if cached.is_file():
         return _checked(asset, cached)
-    for root in search_dirs():
-        for depth in range(SEARCH_DEPTH + 1):
-            for hit in sorted(
-                glob.glob(str(root.joinpath(*["*"] * depth, glob.escape(asset.name))))
-            ):
-                return _checked(asset, Path(hit))
+    for hit in places.find_in_kaggle_input(glob.escape(asset.name)):
+        return _checked(asset, hit)
 
     if download is None:
         download = not places.offline()
@@ -149,11 +137,12 @@ def fetch(
 
 
 def _missing_message(asset: Asset, reason: str) -> str:
-    searched = [str(places.cache_dir())] + [
-        f"{d} (up to {SEARCH_DEPTH} levels deep)" for d in search_dirs()
-    ]
+    searched = (
+        f"{places.cache_dir()}, {places.kaggle_input_dir()} "
+        f"(up to {places.KAGGLE_SEARCH_DEPTH} levels deep)"
+    )
     return (
-        f"Missing {asset.name} ({asset.what}). Searched: {', '.join(searched)}; {reason}. "
+        f"Missing {asset.name} ({asset.what}). Searched: {searched}; {reason}. "
         f"To provide it, download {asset.url} on a machine with internet and either put it in "
         f"{places.cache_dir()} (the folder $COURSEKIT_CACHE names), set {asset.env} to its path, or, on "
         f"Kaggle, attach a dataset that contains it (it is then found under /kaggle/input)."

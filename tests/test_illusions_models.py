@@ -70,6 +70,7 @@ def test_gated_model_message_names_model_licence_and_token(monkeypatch, tmp_path
     monkeypatch.setattr(huggingface_hub, "hf_hub_download", fake_download)
     monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
     monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    monkeypatch.setattr(models, "_hub_reachable", lambda timeout: True)  # the hub answers
     with pytest.raises(MissingModelError) as caught:
         models.ensure_model_available(
             "DeepFloyd/IF-II-M-v1.0", token=token, cache_dir=str(tmp_path)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 import pytest
@@ -79,3 +80,39 @@ def test_data_and_weights_no_longer_import_each_other():
     assert not {"helpers.data", "helpers.toy_faces"} & _imported_modules(
         REPO / "helpers" / "weights.py"
     )
+
+
+def test_the_kaggle_input_search_goes_four_folders_down_the_shallowest_first(tmp_path, monkeypatch):
+    monkeypatch.setenv("COURSEKIT_KAGGLE_INPUT", str(tmp_path))
+    depths = {
+        0: tmp_path,
+        1: tmp_path / "b-dataset",
+        2: tmp_path / "a-notebook" / "part1",
+        4: tmp_path / "model" / "pytorch" / "default" / "1",
+        5: tmp_path / "too" / "deep" / "for" / "the" / "search",
+    }
+    for folder in depths.values():
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / "checkpoint.pt").write_bytes(b"")
+    (tmp_path / "a-dataset").mkdir()
+    (tmp_path / "a-dataset" / "checkpoint.pt").write_bytes(b"")
+    assert places.KAGGLE_SEARCH_DEPTH == 4
+    assert places.find_in_kaggle_input("checkpoint.pt") == [
+        tmp_path / "checkpoint.pt",
+        tmp_path / "a-dataset" / "checkpoint.pt",  # sorted within a depth
+        tmp_path / "b-dataset" / "checkpoint.pt",
+        depths[2] / "checkpoint.pt",
+        depths[4] / "checkpoint.pt",
+    ]
+    # A pattern, and another root than $COURSEKIT_KAGGLE_INPUT.
+    assert places.find_in_kaggle_input("*.pt", depths[2]) == [depths[2] / "checkpoint.pt"]
+    assert places.find_in_kaggle_input("checkpoint.pt", tmp_path / "missing") == []
+
+
+def test_every_kaggle_input_search_is_the_one_in_places():
+    # weights, resume, prompt embeddings and the Kaggle bootstrap (which carries its source).
+    for module in ("helpers/weights.py", "helpers/resume.py", "helpers/illusions/embeddings.py",
+                   "grading/kaggle/bootstrap.py"):  # fmt: skip
+        text = (REPO / module).read_text()
+        assert "find_in_kaggle_input" in text, module
+        assert not re.search(r"SEARCH_DEPTH = \d", text) and "glob.glob" not in text, module

@@ -7,7 +7,6 @@ import hashlib
 
 import pytest
 
-from helpers import weights
 from helpers.weights import FID_INCEPTION, Asset, MissingWeightsError, fetch
 
 PAYLOAD = b"weights of a test"
@@ -26,7 +25,7 @@ def _isolated(tmp_path, monkeypatch):
     monkeypatch.delenv("COURSEKIT_OFFLINE", raising=False)
     monkeypatch.delenv(ASSET.env, raising=False)
     monkeypatch.delenv(FID_INCEPTION.env, raising=False)
-    monkeypatch.setattr(weights, "search_dirs", lambda: [tmp_path / "kaggle" / "input"])
+    monkeypatch.setenv("COURSEKIT_KAGGLE_INPUT", str(tmp_path / "kaggle" / "input"))
 
 
 def test_offline_without_the_file_fails_naming_file_folders_and_fix(tmp_path):

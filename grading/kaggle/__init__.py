@@ -30,12 +30,40 @@ from __future__ import annotations
 
 from pathlib import Path
 
-GRADING = Path(__file__).resolve().parents[1]
-REPO = GRADING.parent
-RELEASE = GRADING / "course" / "release"
+from grading.course import ASSIGNMENTS, COURSE, REPO, source_notebook
+
+RELEASE = COURSE / "release"
 DIST_NAME = "diffusion-course-kit"
 DEFAULT_USERNAME = "your-kaggle-username"
+# data/README.md: the course's faces dataset mounts at /kaggle/input/diffusion/faces/faces.
+DEFAULT_FACES_SLUG = "diffusion"
+DEFAULT_WHEELS_SLUG = "diffusion-course-kit-wheels"
+DEFAULT_WEIGHTS_SLUG = "diffusion-course-weights"
 
 
 class BundleError(RuntimeError):
     """The Kaggle bundle cannot be built; the message names the cause and the fix."""
+
+
+def released_notebooks(release: Path = RELEASE) -> list[Path]:
+    """Every ``<assignment>/<notebook>.ipynb`` of the student release, sorted.
+
+    Raises :class:`BundleError` when there is none, or when the instructor's notebook of
+    one is newer than its release (the bundle would ship the old text).
+    """
+    notebooks = sorted(release.glob("*/*.ipynb"))
+    if not notebooks:
+        raise BundleError(
+            f"no released notebooks in {release}/<assignment>/: run `make release` "
+            "(python -m grading.pipeline release) first, or `make kaggle`, which does"
+        )
+    for released in notebooks:
+        assignment = released.parent.name
+        if assignment in ASSIGNMENTS and source_notebook(assignment).is_file():
+            source = source_notebook(assignment)
+            if source.stat().st_mtime > released.stat().st_mtime:
+                raise BundleError(
+                    f"{released} is older than {source.relative_to(REPO)}: run `make release` "
+                    "first, or `make kaggle`, which does"
+                )
+    return notebooks

@@ -6,14 +6,23 @@ import argparse
 import json
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import grading.kaggle
-from grading.kaggle import DEFAULT_USERNAME, RELEASE, REPO, BundleError
-from grading.kaggle.bundle import Bundle, build_bundle
-from grading.kaggle.datasets import WEIGHTS
+from grading.kaggle import (
+    DEFAULT_FACES_SLUG,
+    DEFAULT_USERNAME,
+    DEFAULT_WEIGHTS_SLUG,
+    DEFAULT_WHEELS_SLUG,
+    RELEASE,
+    REPO,
+    BundleError,
+    released_notebooks,
+)
 from grading.kaggle.image import KAGGLE_PYTHON, missing_on_kaggle
-from grading.kaggle.kernels import DEFAULT_FACES_SLUG
-from grading.kaggle.wheels import DEFAULT_WHEELS_SLUG, kit_requirements
+
+if TYPE_CHECKING:
+    from grading.kaggle.bundle import Bundle
 
 
 def _size(path: Path) -> str:
@@ -23,12 +32,14 @@ def _size(path: Path) -> str:
 
 def describe(bundle: Bundle) -> str:
     """What was written, and the commands that upload it."""
+    from grading.kaggle.wheels import kit_requirements
+
     root = bundle.root
     lines = [f"Kaggle bundle in {root}:"]
     for notebook in bundle.notebooks:
         meta = json.loads((notebook.parent / "kernel-metadata.json").read_text())
         lines.append(
-            f"  {notebook.relative_to(root)}  bootstrap cell + release ({_size(notebook)})"
+            f"  {notebook.relative_to(root)}  guide and bootstrap cells + release ({_size(notebook)})"
         )
         lines.append(
             f"  {(notebook.parent / 'kernel-metadata.json').relative_to(root)}  {meta['id']}, "
@@ -63,7 +74,11 @@ def describe(bundle: Bundle) -> str:
         )
         uploads.append(f"  kaggle datasets create -p {bundle.weights}")
     else:
-        lines.append("  (no weights dataset: --no-weights; offline, the scores would lack them)")
+        lines.append(
+            f"  (no weights dataset: --no-weights. The kernels name <username>/{DEFAULT_WEIGHTS_SLUG}: "
+            "build and upload it where the files can be fetched, or students turn Internet on "
+            "for the scores to download them)"
+        )
     if bundle.faces is not None:
         lines.append(
             f"  {bundle.faces.relative_to(root)}/faces/faces/  {bundle.faces_count:,} images "
@@ -119,6 +134,15 @@ def main(argv: list[str] | None = None) -> int:
         help="skip downloading the dependency wheels from PyPI (offline builds, tests)",
     )
     args = parser.parse_args(argv)
+    try:
+        released_notebooks(args.release)
+    except BundleError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    # Checked before these imports: they load torch, seconds that a missing release need not wait.
+    from grading.kaggle.bundle import build_bundle
+    from grading.kaggle.datasets import WEIGHTS
+
     try:
         bundle = build_bundle(
             args.out,

@@ -8,14 +8,16 @@ uses inside its body and uses nothing else of this module.
 On Kaggle (``/kaggle/input`` exists or ``KAGGLE_KERNEL_RUN_TYPE`` is set) it installs the
 kit with ``pip install --no-index --find-links <dir> diffusion-course-kit``, ``<dir>``
 being wherever the attached wheels dataset holds ``diffusion_course_kit-*.whl`` (found by
-file name up to four folders deep, whatever the dataset's slug mounts as), falling back to
+file name with :func:`helpers.places.find_in_kaggle_input`, whose source the cell carries
+before the function's: the kit is not installed yet), falling back to
 ``--no-deps`` for the bundled wheels when pip finds the image's own requirements
 inconsistent; without that dataset it installs from ``kit_url`` when the network works,
 else stops with a message naming the dataset to attach. It then sets ``COURSEKIT_RESULTS``
 to ``/kaggle/working/<assignment>`` and, on a working GPU, ``COURSEKIT_MODE=full`` (each
-only if not already set), points ``COURSEKIT_FID_WEIGHTS`` / ``COURSEKIT_ANIMEFACE_CASCADE``
-at attached copies of those files, and lists what is still missing: the faces dataset,
-the weights, internet and ``HF_TOKEN`` for the Hugging Face models. Anywhere else it
+only if not already set), says which mode the notebook will run in, points
+``COURSEKIT_FID_WEIGHTS`` / ``COURSEKIT_ANIMEFACE_CASCADE`` at attached copies of those
+files, and lists what is still missing, naming the course's dataset that holds it: the
+faces, the weights, internet and ``HF_TOKEN`` for the Hugging Face models. Anywhere else it
 prints that it is not on Kaggle and does nothing. ``COURSEKIT_KAGGLE_INPUT`` and
 ``COURSEKIT_KAGGLE_WORKING`` replace ``/kaggle/input`` and ``/kaggle/working``, so that a
 temporary folder can imitate Kaggle (``tests/kaggle_fakes.py``). The cell avoids the words
@@ -26,6 +28,8 @@ that the autograder's reference scan flags in an added cell (see
 from __future__ import annotations
 
 import inspect
+
+from helpers.places import KAGGLE_SEARCH_DEPTH, find_in_kaggle_input
 
 HEADER = (
     "# Course kit setup: run this cell first. On Kaggle it installs the course's `helpers`\n"
@@ -39,7 +43,9 @@ def _coursekit_setup(
     wheels_dataset: str,
     faces_dataset: str | None,
     weights: tuple[str, ...],
+    weights_dataset: str,
     hub_models: tuple[str, ...],
+    smoke: str,
     kit_url: str,
 ) -> None:
     import glob
@@ -54,14 +60,6 @@ def _coursekit_setup(
     if not (kaggle_input.is_dir() or "KAGGLE_KERNEL_RUN_TYPE" in os.environ):
         print(f"Not on Kaggle ({kaggle_input} does not exist): nothing to set up, cell skipped.")
         return
-
-    def find(pattern):
-        # A dataset mounts at /kaggle/input/<slug>/..., a model a few folders deeper,
-        # under names that depend on the slug and version: search by file name.
-        hits = []
-        for depth in range(5):
-            hits += glob.glob(str(kaggle_input.joinpath(*["*"] * depth, pattern)))
-        return sorted(Path(hit) for hit in hits)
 
     def online():
         try:
@@ -79,7 +77,7 @@ def _coursekit_setup(
         reasons = [line.strip() for line in log.splitlines() if " depends on " in line]
         return "; ".join(reasons) or log.strip().splitlines()[-1]
 
-    kits = find("diffusion_course_kit-*.whl")
+    kits = find_in_kaggle_input("diffusion_course_kit-*.whl", kaggle_input)
     if kits:
         folder = kits[-1].parent
         failed, log = pip_install("--no-index", "--find-links", str(folder), "diffusion-course-kit")
@@ -142,23 +140,29 @@ def _coursekit_setup(
             ) from None
         os.environ.setdefault("COURSEKIT_MODE", "full")
         lines.append(f"GPU: {gpu}, mode {os.environ['COURSEKIT_MODE']} (COURSEKIT_MODE)")
+    elif os.environ.get("COURSEKIT_MODE") == "full":
+        lines.append(
+            "GPU: none, but COURSEKIT_MODE=full asks for the full run, which needs one: choose "
+            "Settings > Accelerator > GPU T4, or unset COURSEKIT_MODE for the smoke mode."
+        )
     else:
         lines.append(
-            "GPU: none, so the notebook runs in smoke mode (toy faces, tiny model). "
+            f"GPU: none, so the notebook runs in smoke mode ({smoke}). "
             "For the real run choose Settings > Accelerator > GPU T4."
         )
 
     for name in weights:
         asset = getattr(helpers.weights, name)
-        copies = find(glob.escape(asset.name))
+        copies = find_in_kaggle_input(glob.escape(asset.name), kaggle_input)
         if asset.env not in os.environ and copies:
             os.environ[asset.env] = str(copies[0])
         if asset.env in os.environ:
             lines.append(f"{asset.name}: {os.environ[asset.env]} ({asset.env})")
         else:
             lines.append(
-                f"{asset.name}: missing. The scores need {asset.what}: attach a dataset "
-                f"holding {asset.name}, or turn Internet on to download it."
+                f"{asset.name}: missing. The scores need {asset.what}: attach the course's "
+                f"dataset {weights_dataset} (Add Input > Datasets), or turn Internet on "
+                "(Settings > Internet) to download it."
             )
 
     if faces_dataset:
@@ -190,7 +194,9 @@ def bootstrap_source(
     wheels_dataset: str,
     faces_dataset: str | None = None,
     weights: tuple[str, ...] = (),
+    weights_dataset: str = "",
     hub_models: tuple[str, ...] = (),
+    smoke: str = "",
     kit_url: str = "",
 ) -> str:
     """The code of the bootstrap cell of ``assignment``'s notebook (see the module docstring).
@@ -200,19 +206,32 @@ def bootstrap_source(
         faces_dataset: "user/slug" of the faces dataset, or None when the notebook does
             not train on the faces.
         weights: :mod:`helpers.weights` asset names to look for under ``/kaggle/input``.
+        weights_dataset: "user/slug" of the course's dataset holding them, named when
+            they are missing (also in a bundle built without it: the course may upload
+            it from elsewhere).
         hub_models: Hugging Face models the notebook downloads (needs internet).
+        smoke: what the notebook's smoke mode runs, said when there is no GPU.
         kit_url: a pip requirement (URL of the kit's wheel, ``git+https://…``) installed
             when no wheels dataset is attached and the network works; empty: none.
     """
+    # The search runs before the kit is installed: the cell carries its source and what
+    # that source uses, and deletes every name it made, so that no later cell relies on one.
+    search = (
+        "import glob\nfrom pathlib import Path\n\n"
+        f"KAGGLE_SEARCH_DEPTH = {KAGGLE_SEARCH_DEPTH}\n\n\n"
+        + inspect.getsource(find_in_kaggle_input)
+    )
     call = (
         f"_coursekit_setup(\n"
         f"    assignment={assignment!r},\n"
         f"    wheels_dataset={wheels_dataset!r},\n"
         f"    faces_dataset={faces_dataset!r},\n"
         f"    weights={tuple(weights)!r},\n"
+        f"    weights_dataset={weights_dataset!r},\n"
         f"    hub_models={tuple(hub_models)!r},\n"
+        f"    smoke={smoke!r},\n"
         f"    kit_url={kit_url!r},\n"
         f")\n"
-        f"del _coursekit_setup\n"
+        f"del _coursekit_setup, {find_in_kaggle_input.__name__}, KAGGLE_SEARCH_DEPTH, glob, Path\n"
     )
-    return HEADER + inspect.getsource(_coursekit_setup) + "\n\n" + call
+    return "\n\n".join([HEADER + search, inspect.getsource(_coursekit_setup), call])

@@ -6,16 +6,18 @@ import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from grading.kaggle import DEFAULT_USERNAME, RELEASE
-from grading.kaggle.datasets import (
+from grading.kaggle import (
+    DEFAULT_FACES_SLUG,
+    DEFAULT_USERNAME,
     DEFAULT_WEIGHTS_SLUG,
-    WEIGHTS,
-    write_faces_dataset,
-    write_weights_dataset,
+    DEFAULT_WHEELS_SLUG,
+    RELEASE,
+    released_notebooks,
 )
+from grading.kaggle.datasets import WEIGHTS, write_faces_dataset, write_weights_dataset
 from grading.kaggle.image import KAGGLE_PYTHON
-from grading.kaggle.kernels import DEFAULT_FACES_SLUG, released_notebooks, write_kernel
-from grading.kaggle.wheels import DEFAULT_WHEELS_SLUG, write_wheels
+from grading.kaggle.kernels import write_kernel
+from grading.kaggle.wheels import write_wheels
 from helpers.weights import Asset
 
 
@@ -56,7 +58,7 @@ def build_bundle(
     notebooks = released_notebooks(release)
     wheels_dataset = f"{username}/{wheels_slug}"
     faces_dataset = faces_dataset or f"{username}/{DEFAULT_FACES_SLUG}"
-    weights_dataset = f"{username}/{DEFAULT_WEIGHTS_SLUG}" if weights is not None else None
+    weights_dataset = f"{username}/{DEFAULT_WEIGHTS_SLUG}"
     bundle = Bundle(root=out, wheels=out / "wheels")
     written = [bundle.wheels, out / "weights", *(out / nb.parent.name for nb in notebooks)]
     for folder in written + ([out / "faces"] if faces is not None else []):
@@ -71,6 +73,7 @@ def build_bundle(
                 wheels_dataset=wheels_dataset,
                 faces_dataset=faces_dataset,
                 weights_dataset=weights_dataset,
+                weights_attached=weights is not None,
                 kit_url=kit_url,
             )
         )

@@ -24,7 +24,6 @@ from grading.kaggle import BundleError
 from helpers.data import KAGGLE_FACES, find_images
 from helpers.weights import ANIMEFACE_CASCADE, FID_INCEPTION, Asset, MissingWeightsError, fetch
 
-DEFAULT_WEIGHTS_SLUG = "diffusion-course-weights"
 WEIGHTS = (FID_INCEPTION, ANIMEFACE_CASCADE)
 
 

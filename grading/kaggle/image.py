@@ -20,7 +20,7 @@
 * The image: Kaggle/docker-python ``installed_cpu_packages.txt`` (commit 1ebea3c) lists the
   packages of :data:`KAGGLE_IMAGE`; PR #1496 ("Python 3.12 bump", 2025) moved it to
   Python 3.12, and it is built on Colab's Ubuntu 22.04 image (glibc 2.35), hence the
-  platform of the downloads (:data:`KAGGLE_PYTHON`, :data:`KAGGLE_PLATFORM`).
+  platform of the downloads (:data:`KAGGLE_PYTHON`, :data:`KAGGLE_PLATFORMS`).
 """
 
 from __future__ import annotations
@@ -33,8 +33,16 @@ from grading.kaggle import BundleError
 
 MACHINE_SHAPE = "NvidiaTeslaT4"
 KAGGLE_PYTHON = "3.12"
-# pip counts older manylinux tags as compatible with this one (glibc 2.35, Ubuntu 22.04).
-KAGGLE_PLATFORM = "manylinux_2_35_x86_64"
+# glibc 2.35 (Ubuntu 22.04) runs every older manylinux wheel, but `pip download --platform`
+# matches only the tags it is given (pip 23.2 found no pyzmq, tornado or tokenizers wheel for
+# manylinux_2_35 alone): the newest first, then those that wheels on PyPI carry.
+KAGGLE_PLATFORMS = (
+    "manylinux_2_35_x86_64",
+    "manylinux_2_28_x86_64",
+    "manylinux_2_17_x86_64",
+    "manylinux2014_x86_64",
+    "manylinux1_x86_64",
+)
 
 # What Kaggle's Python image already has, with the version its package list records
 # (Kaggle/docker-python installed_cpu_packages.txt, commit 1ebea3c). A dependency of the
@@ -57,6 +65,20 @@ KAGGLE_IMAGE = {
     "opencv-python-headless": "4.13.0.92",  # beside opencv-python and opencv-contrib-python
     "sentencepiece": "0.2.1",
     "protobuf": "5.29.5",
+    # What the notebooks reach through those: the hub client that downloads (or, offline,
+    # refuses to download) IF and CLIP, and the kernel that runs the cells.
+    "huggingface-hub": "1.10.1",
+    "safetensors": "0.7.0",
+    "tokenizers": "0.22.2",
+    "ipython": "7.34.0",
+    "ipykernel": "6.17.1",
+    "jupyter-client": "7.4.9",
+    "jupyter-core": "5.9.1",
+    "nbclient": "0.5.13",
+    "nbformat": "5.10.4",
+    "traitlets": "5.15.0",
+    "pyzmq": "26.2.1",
+    "tornado": "6.5.1",
 }
 # Not in the image, so bundled: ema-pytorch (0.8.3 requires only torch>=2.0; older
 # releases needed einops, which the image has anyway).

@@ -8,12 +8,11 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from grading.kaggle import RELEASE, BundleError
+from grading.kaggle import BundleError
 from grading.kaggle.bootstrap import bootstrap_source
+from grading.kaggle.guide import Attached, guide_markdown
 from grading.kaggle.image import MACHINE_SHAPE
 
-# data/README.md: the course's faces dataset mounts at /kaggle/input/diffusion/faces/faces.
-DEFAULT_FACES_SLUG = "diffusion"
 # Text that only the instructor's source version of a notebook holds.
 SECRETS = ("BEGIN SOLUTION", "HIDDEN TESTS", "grading.reference")
 
@@ -23,21 +22,28 @@ class Inputs:
     """What an assignment's notebook needs on Kaggle besides the kit.
 
     Attributes:
-        faces: attaches the course's anime-faces dataset.
+        faces: attaches the course's anime-faces dataset, and trains for hours on it (so
+            its first cell tells how to carry a run across sessions).
         weights: attributes of :mod:`helpers.weights` (``Asset``) the notebook fetches; the
             bootstrap looks for their files under ``/kaggle/input``.
         hub_models: Hugging Face models the notebook downloads at run time, which needs
             the kernel's internet on.
+        smoke: what its smoke mode runs instead, for the bootstrap's message.
     """
 
     faces: bool = False
     weights: tuple[str, ...] = ()
     hub_models: tuple[str, ...] = ()
+    smoke: str = "a few steps on small stand-ins"
 
 
 # Per assignment folder; a folder missing here gets only the kit (a warning says so).
 INPUTS = {
-    "part1": Inputs(faces=True, weights=("FID_INCEPTION", "ANIMEFACE_CASCADE")),
+    "part1": Inputs(
+        faces=True,
+        weights=("FID_INCEPTION", "ANIMEFACE_CASCADE"),
+        smoke="toy faces, a tiny UNet and the kit's pretrained toy model",
+    ),
     # IF is gated and about 10 GB with T5: downloaded with the student's HF_TOKEN rather
     # than attached (helpers/illusions/models.py); CLIP scores the views.
     "part2": Inputs(
@@ -45,20 +51,10 @@ INPUTS = {
             "DeepFloyd/IF-I-M-v1.0",
             "DeepFloyd/IF-II-M-v1.0",
             "openai/clip-vit-base-patch32",
-        )
+        ),
+        smoke="tiny IF and CLIP networks with random weights",
     ),
 }
-
-
-def released_notebooks(release: Path = RELEASE) -> list[Path]:
-    """Every ``<assignment>/<notebook>.ipynb`` of the student release, sorted."""
-    notebooks = sorted(release.glob("*/*.ipynb"))
-    if not notebooks:
-        raise BundleError(
-            f"no released notebooks in {release}/<assignment>/: run `make release` "
-            "(python -m grading.pipeline release) first"
-        )
-    return notebooks
 
 
 def inputs_for(assignment: str) -> Inputs:
@@ -82,6 +78,46 @@ def bootstrap_cell(source: str) -> dict:
         "outputs": [],
         "source": source.splitlines(keepends=True),
     }
+
+
+def guide_cell(text: str) -> dict:
+    """A plain markdown cell, like :func:`bootstrap_cell`."""
+    return {
+        "cell_type": "markdown",
+        "id": "coursekit-kaggle-guide",
+        "metadata": {"tags": ["coursekit-kaggle-guide"]},
+        "source": text.splitlines(keepends=True),
+    }
+
+
+def attached_datasets(
+    needs: Inputs,
+    *,
+    wheels_dataset: str,
+    faces_dataset: str,
+    weights_dataset: str,
+    weights_attached: bool,
+) -> list[Attached]:
+    """The course datasets a kernel with ``needs`` uses, for its first cell."""
+    attached = [
+        Attached(wheels_dataset, "the course kit (`helpers`) and the libraries Kaggle lacks")
+    ]
+    if needs.faces:
+        attached.append(
+            Attached(
+                faces_dataset,
+                f"the anime faces, in `/kaggle/input/{faces_dataset.split('/')[1]}/faces/faces`",
+            )
+        )
+    if needs.weights:
+        holds = "the FID Inception weights and the anime-face cascade that the scores need"
+        if not weights_attached:
+            holds += (
+                " (not attached by the course: attach it if the course published it, or "
+                "turn on Settings → Internet so that the scores download them)"
+            )
+        attached.append(Attached(weights_dataset, holds))
+    return attached
 
 
 def check_student_text(text: str, where: str, secrets: tuple[str, ...] = SECRETS) -> None:
@@ -130,13 +166,14 @@ def write_kernel(
     username: str,
     wheels_dataset: str,
     faces_dataset: str,
-    weights_dataset: str | None,
+    weights_dataset: str,
+    weights_attached: bool,
     kit_url: str,
 ) -> Path:
-    """``folder/<notebook>.ipynb`` (bootstrap + release) and ``folder/kernel-metadata.json``.
+    """``folder/<notebook>.ipynb`` (guide, bootstrap, release) and ``folder/kernel-metadata.json``.
 
-    ``weights_dataset`` is attached to kernels whose notebook needs weights; None when the
-    bundle was built without it.
+    ``weights_dataset`` is attached to kernels whose notebook needs weights when
+    ``weights_attached`` (the bundle built it); either way their text names it.
     """
     assignment = released.parent.name
     needs = inputs_for(assignment)
@@ -148,18 +185,28 @@ def write_kernel(
         wheels_dataset=wheels_dataset,
         faces_dataset=faces_dataset if needs.faces else None,
         weights=needs.weights,
+        weights_dataset=weights_dataset,
         hub_models=needs.hub_models,
+        smoke=needs.smoke,
         kit_url=kit_url,
     )
-    notebook["cells"].insert(0, bootstrap_cell(source))
+    datasets = attached_datasets(
+        needs,
+        wheels_dataset=wheels_dataset,
+        faces_dataset=faces_dataset,
+        weights_dataset=weights_dataset,
+        weights_attached=weights_attached,
+    )
+    guide = guide_markdown(assignment, datasets, trains=needs.faces, hub_models=needs.hub_models)
+    notebook["cells"][:0] = [guide_cell(guide), bootstrap_cell(source)]
     folder.mkdir(parents=True, exist_ok=True)
     target = folder / released.name
     target.write_text(json.dumps(notebook, indent=1, ensure_ascii=False) + "\n")
-    datasets = [wheels_dataset] + ([faces_dataset] if needs.faces else [])
-    if needs.weights and weights_dataset:
-        datasets.append(weights_dataset)
+    sources = [wheels_dataset] + ([faces_dataset] if needs.faces else [])
+    if needs.weights and weights_attached:
+        sources.append(weights_dataset)
     metadata = kernel_metadata(
-        target, username=username, dataset_sources=datasets, internet=bool(needs.hub_models)
+        target, username=username, dataset_sources=sources, internet=bool(needs.hub_models)
     )
     (folder / "kernel-metadata.json").write_text(json.dumps(metadata, indent=2) + "\n")
     return target

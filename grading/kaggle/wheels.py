@@ -17,10 +17,9 @@ from packaging.utils import canonicalize_name
 
 from grading.kaggle import REPO, BundleError
 from grading.kaggle.datasets import write_dataset_metadata
-from grading.kaggle.image import KAGGLE_PLATFORM, KAGGLE_PYTHON, missing_on_kaggle
+from grading.kaggle.image import KAGGLE_PLATFORMS, KAGGLE_PYTHON, missing_on_kaggle
 from grading.kaggle.kernels import check_student_text
 
-DEFAULT_WHEELS_SLUG = "diffusion-course-kit-wheels"
 # Markers of nbgrader's source format. Not the name grading.reference, unlike the notebooks'
 # check: the kit's docstrings name it as the command that trains (`python -m grading.reference
 # train`), and no module of helpers imports it (tests/test_student_package.py).
@@ -157,10 +156,11 @@ def download_dependencies(dest: Path, python: str = KAGGLE_PYTHON) -> list[Path]
         seen.add(name)
         before = set(dest.glob("*.whl"))
         # --only-binary: Kaggle offline cannot build an sdist; --no-deps: the image
-        # provides the rest, and this loop adds what it lacks.
+        # provides the rest, and this loop adds what it lacks; abi3: the stable ABI's wheels.
+        platforms = [arg for tag in KAGGLE_PLATFORMS for arg in ("--platform", tag)]
         done = subprocess.run(
-            [*pip, "download", "--only-binary=:all:", "--no-deps", "--platform", KAGGLE_PLATFORM,
-             "--python-version", python, "--implementation", "cp", "--abi", abi,
+            [*pip, "download", "--only-binary=:all:", "--no-deps", *platforms,
+             "--python-version", python, "--implementation", "cp", "--abi", abi, "--abi", "abi3",
              "--dest", str(dest), pinned(requirement, locked)],
             capture_output=True,
             text=True,
@@ -169,7 +169,7 @@ def download_dependencies(dest: Path, python: str = KAGGLE_PYTHON) -> list[Path]
         if done.returncode or not new:
             raise BundleError(
                 f"pip download {pinned(requirement, locked)} for Kaggle (Python {python}, "
-                f"{KAGGLE_PLATFORM}) failed; is PyPI reachable? Build with --no-deps-download "
+                f"{KAGGLE_PLATFORMS[0]}) failed; is PyPI reachable? Build with --no-deps-download "
                 f"to skip the dependency wheels.\n{done.stdout[-1500:]}{done.stderr[-1500:]}"
             )
         wheels += new

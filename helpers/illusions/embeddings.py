@@ -11,18 +11,16 @@ a ``prompt_embeddings.pt`` for the same prompts in the results folder or attache
 
 from __future__ import annotations
 
-import glob
 import subprocess
 import sys
 from pathlib import Path
 
 from helpers.illusions.models import PromptEmbeddings
-from helpers.places import kaggle_input_dir
+from helpers.places import find_in_kaggle_input
 
 __all__ = ["EMBEDDINGS_NAME", "find_embeddings", "prompt_embeddings"]
 
 EMBEDDINGS_NAME = "prompt_embeddings.pt"
-SEARCH_DEPTH = 4
 
 
 def find_embeddings(
@@ -51,13 +49,7 @@ def prompt_embeddings(
     ``path`` is where the new embeddings are written (and the first place looked at).
     """
     path = Path(path)
-    attached = [
-        Path(hit)
-        for depth in range(SEARCH_DEPTH + 1)
-        for hit in sorted(
-            glob.glob(str(kaggle_input_dir().joinpath(*["*"] * depth, EMBEDDINGS_NAME)))
-        )
-    ]
+    attached = find_in_kaggle_input(EMBEDDINGS_NAME)
     found = find_embeddings(prompts, negative_prompt, [path, *attached])
     if found is not None:
         return found

@@ -16,9 +16,11 @@ from __future__ import annotations
 
 import gc
 import os
+import socket
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlparse
 
 import torch
 
@@ -91,6 +93,16 @@ def resolve_model(name: str, table: dict[str, str]) -> str:
     )
 
 
+OFFLINE_FIX = (
+    "turn internet on so it downloads once (Kaggle: Settings > Internet), or take the offline path: "
+    "attach a dataset holding the pipeline saved with save_pretrained and pass its folder instead of "
+    "the name (HYPER['stage_1'], HYPER['stage_2'], HYPER['clip'], e.g. /kaggle/input/<dataset>/IF-I-M-v1.0), "
+    "and for the prompts a prompt_embeddings.pt of the same prompts, in the results folder or "
+    "anywhere under /kaggle/input, so that T5 never loads"
+)
+PROXY_VARIABLES = ("HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy")
+
+
 def _offline() -> bool:
     from huggingface_hub import constants
 
@@ -99,14 +111,33 @@ def _offline() -> bool:
     return constants.HF_HUB_OFFLINE or flag.upper() in {"1", "ON", "YES", "TRUE"}
 
 
+def _hub_reachable(timeout: float) -> bool:
+    """Whether a connection to the hub opens: Kaggle with internet off fails here at once.
+
+    Asked before any request because a request without a network retries for about 25 s
+    (huggingface_hub 1.x), or raises "the client has been closed" (1.10).
+    """
+    if any(os.environ.get(name) for name in PROXY_VARIABLES):
+        return True  # only the request itself, through the proxy, can tell
+    from huggingface_hub import constants
+
+    endpoint = urlparse(constants.ENDPOINT)  # HF_ENDPOINT may name a mirror
+    port = endpoint.port or (80 if endpoint.scheme == "http" else 443)
+    try:
+        socket.create_connection((endpoint.hostname, port), timeout=timeout).close()
+    except OSError:
+        return False
+    return True
+
+
 def ensure_model_available(
     repo_id: str, token: str | None = None, cache_dir: str | None = None, timeout: float = 10.0
 ) -> None:
     """Return if ``repo_id`` can be loaded; raise :class:`MissingModelError` within seconds if not.
 
-    Order: a local folder or the local cache (no network), then, unless ``HF_HUB_OFFLINE`` is
-    set, one small request to the hub with a ``timeout``, which also tells a missing licence
-    or token apart from no connection.
+    Order: a local folder or the local cache (no network); then, unless ``HF_HUB_OFFLINE`` is
+    set and unless the hub cannot even be connected to (internet off), one small request
+    with a ``timeout``, which also tells a missing licence or token apart.
     """
     from huggingface_hub import hf_hub_download
     from huggingface_hub.errors import (
@@ -131,8 +162,14 @@ def ensure_model_available(
         raise MissingModelError(
             repo_id,
             "it is not in the local Hugging Face cache and HF_HUB_OFFLINE is set (no internet)",
-            "turn internet on once so it can be downloaded (Kaggle: Settings > Internet), or attach "
-            "a dataset holding the saved pipeline and pass its folder instead of the model name",
+            OFFLINE_FIX,
+        )
+    if not _hub_reachable(min(timeout, 3.0)):
+        raise MissingModelError(
+            repo_id,
+            "it is not in the local Hugging Face cache and huggingface.co could not be reached "
+            "(internet off?)",
+            OFFLINE_FIX,
         )
     try:
         hf_hub_download(
@@ -153,11 +190,13 @@ def ensure_model_available(
             "the hub has no such model visible to you",
             f"check the name, accept the licence at {page}, and {TOKEN_HELP}",
         ) from error
-    except OSError as error:  # no connection, timeout, or a server error
+    # No connection, a timeout or a server error: OSErrors in huggingface_hub 0.x, httpx's
+    # errors and RuntimeError("Cannot send a request, as the client has been closed.") in 1.x.
+    except Exception as error:
         raise MissingModelError(
             repo_id,
-            f"huggingface.co could not be reached ({type(error).__name__})",
-            "turn internet on (Kaggle: Settings > Internet) or pass a local folder with the saved pipeline",
+            f"huggingface.co could not be reached ({type(error).__name__}: {error})",
+            OFFLINE_FIX,
         ) from error
 
 
