@@ -259,14 +259,14 @@ def compare_2_1(cases: list[tuple], got: list, want: list) -> str | None:
 
 
 TOLERANCES: dict[str, Tolerance] = {
-    # Margins from `python -m tests.mutations --errors` (the largest ratio of a correct
-    # rewrite, the smallest of a planted bug; 1 is the tolerance):
-    "1-1-1": Tolerance(rtol=1e-12, atol=1e-12),
-    "1-1-2": Tolerance(rtol=1e-5, atol=1e-6),
-    "1-1-3": Tolerance(rtol=1e-4, atol=1e-4),
-    "1-2-1": Tolerance(rtol=1e-4, atol=1e-5),
+    # Measured by `python -m tests.mutations --errors`: the largest error of a correct
+    # rewrite and the smallest of a planted bug, as multiples of the tolerance (1 = it).
+    "1-1-1": Tolerance(rtol=1e-12, atol=1e-12),  # rewrites <= 0.0011, bugs >= 2.0e4 (float64)
+    "1-1-2": Tolerance(rtol=1e-5, atol=1e-6),  # rewrites 0 (equal bits), bugs >= 8.1e4
+    "1-1-3": Tolerance(rtol=1e-4, atol=1e-4),  # rewrites <= 0.062, bugs >= 470
+    "1-2-1": Tolerance(rtol=1e-4, atol=1e-5),  # rewrites 0, bugs >= 2.6e4 (figure bugs: exact)
     "2-2": EXACT,  # views move pixels, they never compute: exact, as the TODO states
-    "2-3": Tolerance(rtol=1e-4, atol=1e-4),
+    "2-3": Tolerance(rtol=1e-4, atol=1e-4),  # rewrites <= 0.097, bugs >= 8.7e3
 }
 """The tolerance of every numeric comparison, by TODO (the TODO texts state them)."""
 
