@@ -100,7 +100,7 @@ def test_the_kit_holds_no_answer_to_any_todo():
     for loop in ("sample", "ddim_sample", "p_sample_loop", "p_sample"):  # TODO 1-2-1
         assert not hasattr(GaussianDiffusion, loop), loop
     assert not hasattr(helpers.figures, "plot_losses") and not hasattr(Trainer, "plot_losses")
-    x = torch.randn(2, 3, 6, 6)
+    x = torch.randn(2, 3, 8, 8)  # square: the quarter turns apply too
     turned = Rotate180View().view(x)  # TODO 2-2
     for name, cls in views.VIEWS.items():
         try:
