@@ -1,8 +1,10 @@
 """Tiny stand-ins with random weights for the networks the kit otherwise downloads.
 
-Smoke mode (a CPU, nothing downloaded) and the tests use them in place of DeepFloyd IF
-(stage I and II), T5 prompt embeddings, CLIP and the FID Inception; the Part 1 notebook's
-test cells and the test suite share :func:`tiny_diffusion`. They are built from
+The tests and the notebooks' test cells use them in place of DeepFloyd IF (stage I and
+II), T5 prompt embeddings, CLIP and the FID Inception, and Part 1's smoke mode uses the
+random Inception; the Part 1 notebook's test cells and the test suite share
+:func:`tiny_diffusion`. (Part 2's smoke mode samples with trained toy models instead:
+:mod:`helpers.illusions.toy_models`.) They are built from
 configs in a second, so every code path around the real models runs; their outputs are
 noise, so only shapes, equivalences and the plumbing mean anything, never the scores.
 
