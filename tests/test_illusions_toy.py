@@ -158,7 +158,7 @@ def test_the_reproduce_commands_train_and_write_loadable_fp16_files(tmp_path, ca
         (TOY_IF, ["if", "--steps", "2", "2"]),
         (TOY_CLIP, ["clip", "--steps", "2"]),
     ):
-        assert shipped.reproduce.split()[2:] == argv[:1]
+        assert shipped.reproduce.split()[3:] == argv[:1]
         out = tmp_path / shipped.path.name
         assert toy_training.main([*argv, "--out", str(out)]) == 0
         assert f"{out}: " in capsys.readouterr().out

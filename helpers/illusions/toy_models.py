@@ -88,7 +88,7 @@ class ShippedFile:
 
 TOY_IF = ShippedFile(
     CHECKPOINTS / "toy_if.pt",
-    "a7128cf6f9ce1d29d5a472013c9a2175064023ba7563dd62d9c6d6c7267598b0",
+    "55d48331df2e67547383aea054d333d68c706ed4320d70b325d89d3ccf68852b",
     "python -m helpers.illusions.toy_training if",
 )
 """Text encoder, stage I and stage II of the toy IF, fp16."""
