@@ -4,9 +4,10 @@
    the student versions must fail their own tests);
 2. runs both source notebooks, which hold the reference solution, top to bottom in smoke
    mode (Part 1: a few training steps of a tiny UNet on the toy faces, then pictures and
-   scores of the kit's pretrained toy model, :mod:`helpers.pretrained`; Part 2: tiny
-   random IF and CLIP), so every figure a student produces is written, next to the
-   executed notebooks;
+   scores of the kit's pretrained toy model, :mod:`helpers.pretrained`; Part 2: the kit's
+   toy IF and toy CLIP, :mod:`helpers.illusions.toy_models`, whose scores of each view
+   for its own prompt and the other prompt are printed), so every figure a student
+   produces is written, next to the executed notebooks;
 3. autogrades the example submissions in ``grading/submitted/`` and prints the grade table.
 
 Steps 2 and 3 run side by side (the notebooks from the start, the autograde once the
@@ -37,7 +38,15 @@ FIGURES = {
         "scores.json",
         "submission_part1.zip",
     ],
-    "part2": ["stage_1.png", "illusion.png", "views.png", "illusion.gif", "scores.json"],
+    "part2": [
+        "stage_1.png",
+        "illusion.png",
+        "views.png",
+        "illusion.gif",
+        "scores.json",
+        "hybrid.png",
+        "hybrid_views.png",
+    ],
 }
 
 
@@ -96,6 +105,32 @@ def smoke_scores(results: Path) -> str:
     )
 
 
+def toy_clip_scores(results: Path) -> str:
+    """Part 2's smoke-mode illusion scored by the toy CLIP: each view for its own prompt next
+    to the other prompt's, and the same for pure noise, as lines."""
+    import torch
+
+    from grading.reference import IdentityView, Rotate180View
+    from helpers.illusions.toy_models import TOY_CLIP, load_toy_clip
+    from helpers.metrics import ClipScorer
+
+    prompts = [row["prompt"] for row in json.loads((results / "scores.json").read_text())]
+    model, processor = load_toy_clip()
+    scorer = ClipScorer(TOY_CLIP.path.name, model=model, processor=processor, device="cpu")
+    views = [IdentityView(), Rotate180View()]
+    noise = torch.rand(3, 64, 64, generator=torch.Generator().manual_seed(0))
+    lines = []
+    for what, image in (("illusion", results / "illusion.png"), ("pure noise", noise)):
+        matrix = scorer.view_matrix(image, views, prompts)
+        cells = [
+            f"{type(view).__name__} {matrix[i, i]:.3f} for {prompts[i]!r} vs "
+            f"{matrix[i, 1 - i]:.3f} for {prompts[1 - i]!r}"
+            for i, view in enumerate(views)
+        ]
+        lines.append(f"  part2 toy CLIP   {what + ':':<12}{'; '.join(cells)}")
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m grading.demo", description=__doc__.splitlines()[0]
@@ -136,6 +171,8 @@ def main(argv: list[str] | None = None) -> int:
                     lines.append(f"  {assignment} output     {executed.parent / name}")
                 if assignment == "part1":
                     lines.append(f"  part1 scores     {smoke_scores(executed.parent)}")
+                else:
+                    lines.append(toy_clip_scores(executed.parent))
                 stamp(f"ran {executed.name}")
             results = grading.result()
     except pipeline.PipelineError as error:

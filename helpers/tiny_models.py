@@ -1,8 +1,10 @@
 """Tiny stand-ins with random weights for the networks the kit otherwise downloads.
 
-Smoke mode (a CPU, nothing downloaded) and the tests use them in place of DeepFloyd IF
-(stage I and II), T5 prompt embeddings, CLIP and the FID Inception; the Part 1 notebook's
-test cells and the test suite share :func:`tiny_diffusion`. They are built from
+The tests and the notebooks' test cells use them in place of DeepFloyd IF (stage I and
+II), T5 prompt embeddings, CLIP and the FID Inception, and Part 1's smoke mode uses the
+random Inception; the Part 1 notebook's test cells and the test suite share
+:func:`tiny_diffusion`. (Part 2's smoke mode samples with trained toy models instead:
+:mod:`helpers.illusions.toy_models`.) They are built from
 configs in a second, so every code path around the real models runs; their outputs are
 noise, so only shapes, equivalences and the plumbing mean anything, never the scores.
 
@@ -34,7 +36,7 @@ from helpers.unet import UNet
 
 if TYPE_CHECKING:
     from diffusers import IFPipeline, IFSuperResolutionPipeline
-    from transformers import CLIPModel, CLIPProcessor
+    from transformers import CLIPModel, CLIPProcessor, CLIPTokenizer
 
     from helpers.metrics.inception import FIDInceptionV3
 
@@ -49,6 +51,7 @@ __all__ = [
     "tiny_embeddings",
     "stand_in_views",
     "loop_cases",
+    "letter_tokenizer",
     "tiny_clip",
     "random_fid_inception",
 ]
@@ -279,22 +282,34 @@ def random_fid_inception(seed: int = 0) -> FIDInceptionV3:
     return model.eval()
 
 
-def tiny_clip(folder: str | Path | None = None) -> tuple[CLIPModel, CLIPProcessor]:
-    """A tiny random ``CLIPModel`` and a processor whose tokenizer knows single letters.
+def letter_tokenizer(folder: str | Path) -> CLIPTokenizer:
+    """A ``CLIPTokenizer`` whose vocabulary is single letters (no merges), written to ``folder``.
 
-    The tokenizer's vocabulary files are written to ``folder`` (default: a new temporary one).
+    Every word becomes its letters, the last one marked as a word's end: enough for tiny
+    and toy CLIPs, with no vocabulary file to download.
     """
-    from transformers import CLIPConfig, CLIPImageProcessor, CLIPModel, CLIPProcessor, CLIPTokenizer
+    from transformers import CLIPTokenizer
 
     vocab = {"<|startoftext|>": 0, "<|endoftext|>": 1}
     for c in "abcdefghijklmnopqrstuvwxyz":
         vocab[c] = len(vocab)
         vocab[c + "</w>"] = len(vocab)
-    folder = Path(folder or tempfile.mkdtemp(prefix="tiny-clip-"))
+    folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "vocab.json").write_text(json.dumps(vocab))
     (folder / "merges.txt").write_text("#version: 0.2\n")
-    tokenizer = CLIPTokenizer(str(folder / "vocab.json"), str(folder / "merges.txt"))
+    return CLIPTokenizer(str(folder / "vocab.json"), str(folder / "merges.txt"))
+
+
+def tiny_clip(folder: str | Path | None = None) -> tuple[CLIPModel, CLIPProcessor]:
+    """A tiny random ``CLIPModel`` and a processor whose tokenizer knows single letters.
+
+    The tokenizer's vocabulary files are written to ``folder`` (default: a new temporary one).
+    """
+    from transformers import CLIPConfig, CLIPImageProcessor, CLIPModel, CLIPProcessor
+
+    tokenizer = letter_tokenizer(folder or tempfile.mkdtemp(prefix="tiny-clip-"))
+    vocab = tokenizer.get_vocab()
     processor = CLIPProcessor(
         image_processor=CLIPImageProcessor(
             size={"shortest_edge": 32}, crop_size={"height": 32, "width": 32}

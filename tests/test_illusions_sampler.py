@@ -173,6 +173,7 @@ def test_reductions():
     per_view = torch.arange(3.0).view(3, 1, 1)
     assert reduce_views(per_view, "mean", 0).item() == 1.0
     assert [reduce_views(per_view, "alternate", i).item() for i in range(4)] == [0.0, 1.0, 2.0, 0.0]
+    assert reduce_views(per_view, "sum", 0).item() == 3.0
     with pytest.raises(ValueError, match="mean"):
         reduce_views(per_view, "median", 0)
 
@@ -222,4 +223,19 @@ def test_one_prompt_per_view_and_the_blank_loop_names_its_todo(stage_1):
             num_inference_steps=1,
             guidance_scale=7.0,
             progress=False,
+        )
+
+
+def test_hybrid_components_of_one_prompt_add_up_to_the_plain_sample(stage_1):
+    # "sum" with one prompt for both components must give the plain sample back: the
+    # components of one estimate add up to it, noise and variance alike.
+    two = tiny_embeddings(prompts=2)
+    two.prompt_embeds[1] = two.prompt_embeds[0]
+    one = PromptEmbeddings(["p"], "", two.prompt_embeds[:1], two.negative_prompt_embeds[:1])
+    plain = _stage(stage_1, one, [IdentityView()])
+    for components in ([V.LowPassView(), V.HighPassView()], [V.GrayscaleView(), V.ColorView()]):
+        hybrid = _stage(stage_1, two, components, reduction="sum")
+        torch.testing.assert_close(hybrid, plain, rtol=0, atol=1e-4)
+        assert not torch.allclose(
+            _stage(stage_1, two, components, reduction="mean"), plain, atol=1e-2
         )

@@ -22,6 +22,7 @@ USABLE = [
     V.PixelPermuteView(grid=16, seed=2),
     V.JigsawView(grid=4, seed=3),
     V.InnerCircleView(quarter_turns=1),
+    V.SquareHingeView(),
 ]
 IDS = [type(v).__name__ for v in USABLE]
 
@@ -161,3 +162,51 @@ def test_get_view_by_name():
     assert isinstance(V.get_view("jigsaw", seed=2), V.JigsawView)
     with pytest.raises(ValueError, match="known views"):
         V.get_view("spin")
+
+
+def test_square_hinge_turns_each_square_a_quarter_turn_and_is_no_half_turn():
+    x = torch.randn(3, 30, 30)
+    y = V.SquareHingeView().view(x)
+    # The top-left square turns clockwise, its right neighbour counter-clockwise.
+    assert torch.equal(y[:, :10, :10], V.Rotate90CWView().view(x[:, :10, :10]))
+    assert torch.equal(y[:, :10, 10:20], V.Rotate90CCWView().view(x[:, :10, 10:20]))
+    twice = V.SquareHingeView().view(y)
+    assert not torch.equal(twice, x) and not torch.equal(twice, Rotate180View().view(x))
+    assert not torch.equal(y, Rotate180View().view(x))
+    # A size not divisible by 3 keeps its last row and column in place.
+    z = torch.randn(3, 31, 31)
+    assert torch.equal(V.SquareHingeView().view(z)[:, -1], z[:, -1])
+
+
+COMPONENTS = [
+    [V.LowPassView(), V.HighPassView()],
+    [V.GrayscaleView(), V.ColorView()],
+]
+
+
+@pytest.mark.parametrize("components", COMPONENTS, ids=["frequency", "colour"])
+def test_components_add_up_and_leave_the_input_alone(components):
+    verdict = V.check_components(components, size=32)
+    assert verdict.ok and "hybrid" in str(verdict), str(verdict)
+    x = torch.randn(2, 6, 32, 32)
+    parts = [view.inverse_view(x) for view in components]
+    assert all(torch.equal(view.view(x), x) for view in components)
+    assert not any(torch.allclose(part, x, atol=1e-3) for part in parts)  # each keeps a part only
+    # Check_view refuses them: they are not permutations, and it says so.
+    assert not check_view(components[0]).ok
+
+
+def test_components_split_as_named():
+    x = torch.randn(3, 32, 32)
+    low, high = V.LowPassView().inverse_view(x), V.HighPassView().inverse_view(x)
+    # The low pass is smoother: smaller differences between neighbouring pixels.
+    assert low.diff(dim=-1).abs().mean() < 0.3 * high.diff(dim=-1).abs().mean()
+    grey, colour = V.GrayscaleView().inverse_view(x), V.ColorView().inverse_view(x)
+    assert torch.equal(grey[0], grey[1]) and torch.allclose(
+        colour.sum(0), torch.zeros(32, 32), atol=1e-5
+    )
+
+
+def test_check_components_names_a_pair_that_does_not_add_up():
+    verdict = V.check_components([V.GrayscaleView(), V.HighPassView()], size=32)
+    assert not verdict.ok and "do not add up" in str(verdict)

@@ -137,8 +137,10 @@ def test_export_keeps_the_ema_weights_in_fp16_and_refuses_another_model(tmp_path
 
 
 @pytest.mark.slow
-def test_the_kit_wheel_ships_the_checkpoint(tmp_path):
+def test_the_kit_wheel_ships_the_checkpoints(tmp_path):
     wheel = kaggle_wheels.build_kit_wheel(tmp_path)
+    from helpers.illusions.toy_models import TOY_CLIP, TOY_IF
+
     with zipfile.ZipFile(wheel) as archive:
-        shipped = archive.read("helpers/checkpoints/toy.pt")
-    assert shipped == TOY_CHECKPOINT.read_bytes()
+        for path in (TOY_CHECKPOINT, TOY_IF.path, TOY_CLIP.path):
+            assert archive.read(f"helpers/checkpoints/{path.name}") == path.read_bytes()

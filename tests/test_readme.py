@@ -35,6 +35,11 @@ ELSEWHERE: dict[str, list[str]] = {
         "tests/test_readme.py::test_readme_train_resume_and_sample_commands",
         "tests/test_pretrained.py::test_export_keeps_the_ema_weights_in_fp16_and_refuses_another_model",
     ],
+    # Training the toy IF and CLIP takes minutes: the test runs both commands' main with
+    # two steps each and checks the files they write against the shipped ones.
+    ".venv/bin/python -m helpers.illusions.toy_training": [
+        "tests/test_illusions_toy.py::test_the_reproduce_commands_train_and_write_loadable_fp16_files",
+    ],
     # The whole mutation table judged in isolation: minutes, as test_mutations runs it.
     ".venv/bin/python -m tests.mutations": [
         "tests/test_mutations.py::test_every_bug_and_cheat_fails_its_todo",

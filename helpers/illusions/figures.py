@@ -13,11 +13,19 @@ from pathlib import Path
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from PIL import Image
 
 from helpers.illusions.views import View
 
-__all__ = ["to_pil", "views_figure", "animation_frames", "save_animation"]
+__all__ = [
+    "to_pil",
+    "views_figure",
+    "from_afar",
+    "hybrid_figure",
+    "animation_frames",
+    "save_animation",
+]
 
 
 def to_pil(image: torch.Tensor) -> Image.Image:
@@ -53,6 +61,36 @@ def views_figure(
         if clip_scores is not None:
             title += f"\n{score_label}: {clip_scores[k]:.4f}"
         ax.set_title(f"{type(view).__name__}\n{title}", fontsize=8)
+        ax.axis("off")
+    fig.tight_layout()
+    return fig
+
+
+def from_afar(image: torch.Tensor, factor: int = 4) -> torch.Tensor:
+    """``image`` as seen from ``factor`` times farther away: ``factor`` times fewer pixels."""
+    return F.interpolate(image[None].float(), scale_factor=1 / factor, mode="area")[0]
+
+
+def hybrid_figure(image: torch.Tensor, prompts: Sequence[str], scorer=None, wrap: int = 32):
+    """A hybrid image read both ways: from afar (``prompts[0]``) and close up (``prompts[1]``).
+
+    "From afar" is the image at a quarter of its size, drawn small; with a ``scorer``
+    (:class:`~helpers.metrics.ClipScorer`), each reading is titled with its CLIP score
+    for both prompts. Returns the matplotlib figure.
+    """
+    import matplotlib.pyplot as plt
+
+    if image.dim() == 4:
+        image = image[0]
+    readings = {"from afar": from_afar(image), "close up": image.float()}
+    fig, axes = plt.subplots(1, 2, figsize=(6.4, 4.2), gridspec_kw={"width_ratios": [1, 4]})
+    for k, (ax, (name, shown)) in enumerate(zip(axes, readings.items(), strict=True)):
+        ax.imshow(to_pil(shown))
+        title = f"{name}: {textwrap.fill(prompts[k], wrap)}"
+        if scorer is not None:
+            cosines = scorer.score([(shown.clamp(-1, 1) + 1) / 2] * 2, list(prompts)).cosines
+            title += f"\nCLIP: {cosines[k]:.3f} (other prompt {cosines[1 - k]:.3f})"
+        ax.set_title(title, fontsize=8)
         ax.axis("off")
     fig.tight_layout()
     return fig

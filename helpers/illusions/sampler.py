@@ -81,13 +81,18 @@ def reduce_views(per_view: torch.Tensor, reduction: str, step: int) -> torch.Ten
     """Combine ``(N, B, ...)`` estimates into ``(B, ...)``.
 
     ``"mean"`` averages the views (the method); ``"alternate"`` takes view ``step % N``, so the
-    views take turns, one per step.
+    views take turns, one per step; ``"sum"`` adds them, for factorized diffusion (hybrid
+    images), whose "views" are components that add up to the whole
+    (:class:`~helpers.illusions.views.ComponentView`): each prompt sets one component of the
+    noise estimate, e.g. the low frequencies for one prompt and the high ones for another.
     """
     if reduction == "mean":
         return per_view.mean(dim=0)
     if reduction == "alternate":
         return per_view[step % per_view.shape[0]]
-    raise ValueError(f"unknown reduction {reduction!r}: use 'mean' or 'alternate'")
+    if reduction == "sum":
+        return per_view.sum(dim=0)
+    raise ValueError(f"unknown reduction {reduction!r}: use 'mean', 'alternate' or 'sum'")
 
 
 def denoising_loop(

@@ -55,11 +55,19 @@ __all__ = [
     "PixelPermuteView",
     "JigsawView",
     "InnerCircleView",
+    "SquareHingeView",
     "BlurView",
+    "gaussian_blur",
+    "ComponentView",
+    "LowPassView",
+    "HighPassView",
+    "GrayscaleView",
+    "ColorView",
     "VIEWS",
     "get_view",
     "ViewCheck",
     "check_view",
+    "check_components",
 ]
 
 NOISE_CHANNELS = 3
@@ -400,6 +408,26 @@ class InnerCircleView(PermutationView):
         return torch.where(inside, rotated, index).flatten()
 
 
+class SquareHingeView(PermutationView):
+    """A 3 x 3 grid of squares, each turned by a quarter turn, neighbours in opposite senses.
+
+    The "square hinge" of visual anagrams: like a hinged dissection, the squares swing about
+    their corners. Squares have ``size // 3`` pixels; a remainder of 1 or 2 rows and columns
+    at the bottom and right stays in place. Square images only.
+    """
+
+    def source_index(self, height: int, width: int) -> torch.Tensor:
+        if height != width:
+            raise ValueError(f"SquareHingeView needs a square image, got {height}x{width}")
+        index = torch.arange(height * width).view(height, width)
+        side = height // 3
+        for row in range(3):
+            for col in range(3):
+                block = index[row * side : (row + 1) * side, col * side : (col + 1) * side]
+                block.copy_(torch.rot90(block.clone(), 1 if (row + col) % 2 else -1, dims=(0, 1)))
+        return index.flatten()
+
+
 class BlurView(View):
     """A deliberate failure: a Gaussian blur is not a permutation and has no exact inverse.
 
@@ -410,24 +438,86 @@ class BlurView(View):
     def __init__(self, sigma: float = 1.5) -> None:
         self.sigma = sigma
 
-    def _blur(self, x: torch.Tensor) -> torch.Tensor:
-        radius = max(1, math.ceil(2 * self.sigma))
-        taps = torch.arange(-radius, radius + 1, dtype=x.dtype, device=x.device)
-        kernel = torch.exp(-(taps**2) / (2 * self.sigma**2))
-        kernel = kernel / kernel.sum()
-        batch = x if x.dim() == 4 else x[None]
-        c = batch.shape[1]
-        out = F.pad(batch, (radius, radius, radius, radius), mode="reflect")
-        out = F.conv2d(out, kernel.view(1, 1, 1, -1).expand(c, 1, 1, -1), groups=c)
-        out = F.conv2d(out, kernel.view(1, 1, -1, 1).expand(c, 1, -1, 1), groups=c)
-        return out if x.dim() == 4 else out[0]
-
     def view(self, im: torch.Tensor) -> torch.Tensor:
-        return self._blur(im)
+        return gaussian_blur(im, self.sigma)
 
     def inverse_view(self, noise: torch.Tensor) -> torch.Tensor:
         # The blur is symmetric, so this is its adjoint: the closest a non-invertible view gets.
-        return self._blur(noise)
+        return gaussian_blur(noise, self.sigma)
+
+
+def gaussian_blur(x: torch.Tensor, sigma: float) -> torch.Tensor:
+    """Separable Gaussian blur of ``(..., C, H, W)`` with ``sigma`` pixels, edges reflected."""
+    radius = max(1, math.ceil(2 * sigma))
+    taps = torch.arange(-radius, radius + 1, dtype=x.dtype, device=x.device)
+    kernel = torch.exp(-(taps**2) / (2 * sigma**2))
+    kernel = kernel / kernel.sum()
+    batch = x if x.dim() == 4 else x[None]
+    c = batch.shape[1]
+    out = F.pad(batch, (radius, radius, radius, radius), mode="reflect")
+    out = F.conv2d(out, kernel.view(1, 1, 1, -1).expand(c, 1, 1, -1), groups=c)
+    out = F.conv2d(out, kernel.view(1, 1, -1, 1).expand(c, 1, -1, 1), groups=c)
+    return out if x.dim() == 4 else out[0]
+
+
+class ComponentView(View):
+    r"""One component of a factorized image (Geng et al., "Factorized Diffusion", 2024).
+
+    Hybrid images use the sampler's ``"sum"`` reduction with views that leave the UNet's
+    input as it is (``view`` is the identity) and keep one *component* of each noise
+    estimate in ``inverse_view``: :math:`\hat\epsilon = \sum_i f_i(\epsilon_i)`, where the
+    components :math:`f_i` add up to the whole (:math:`\sum_i f_i(x) = x`), so prompt
+    :math:`p_i` sets component :math:`f_i` of the image and no other. These are no pixel
+    permutations: :func:`check_components` checks them, not :func:`check_view`.
+
+    The component acts on every group of :data:`NOISE_CHANNELS` channels alike (noise and
+    IF's variance), so the summed variance stays a variance.
+    """
+
+    def view(self, im: torch.Tensor) -> torch.Tensor:
+        return im
+
+    def component(self, x: torch.Tensor) -> torch.Tensor:
+        """This view's component of ``(..., 3, H, W)``."""
+        raise NotImplementedError(f"{type(self).__name__}.component")
+
+    def inverse_view(self, noise: torch.Tensor) -> torch.Tensor:
+        groups = noise.split(NOISE_CHANNELS, dim=-3)
+        return torch.cat([self.component(group) for group in groups], dim=-3)
+
+
+class LowPassView(ComponentView):
+    """The low frequencies: a Gaussian blur of ``sigma`` x the image's side (what is seen from afar).
+
+    The authors use 2 px at 64 px (1/32); a 32 px toy image needs a wider one.
+    """
+
+    def __init__(self, sigma: float = 1 / 16) -> None:
+        self.sigma = sigma
+
+    def component(self, x: torch.Tensor) -> torch.Tensor:
+        return gaussian_blur(x, self.sigma * x.shape[-1])
+
+
+class HighPassView(LowPassView):
+    """The high frequencies: the image minus :class:`LowPassView`'s blur (what is seen close up)."""
+
+    def component(self, x: torch.Tensor) -> torch.Tensor:
+        return x - super().component(x)
+
+
+class GrayscaleView(ComponentView):
+    """The grey level: each pixel's mean over its colour channels, in all three."""
+
+    def component(self, x: torch.Tensor) -> torch.Tensor:
+        return x.mean(dim=-3, keepdim=True).expand_as(x)
+
+
+class ColorView(GrayscaleView):
+    """The colour: the image minus its grey level (:class:`GrayscaleView`)."""
+
+    def component(self, x: torch.Tensor) -> torch.Tensor:
+        return x - super().component(x)
 
 
 VIEWS: dict[str, type[View]] = {
@@ -443,9 +533,15 @@ VIEWS: dict[str, type[View]] = {
     "pixel_permute": PixelPermuteView,
     "jigsaw": JigsawView,
     "inner_circle": InnerCircleView,
+    "square_hinge": SquareHingeView,
     "blur": BlurView,
+    "low_pass": LowPassView,
+    "high_pass": HighPassView,
+    "grayscale": GrayscaleView,
+    "color": ColorView,
 }
-"""Views by the names visual anagrams uses (``mirror`` is the left-right flip)."""
+"""Views by the names visual anagrams uses (``mirror`` is the left-right flip); the last four
+are components for hybrid images (:class:`ComponentView`)."""
 
 
 def get_view(name: str, **kwargs: float) -> View:
@@ -463,8 +559,11 @@ class ViewCheck:
     view: str
     ok: bool
     problems: list[str] = field(default_factory=list)
+    verdict: str = ""  # what "usable" means, when not the anagram sampler's default below
 
     def __str__(self) -> str:
+        if self.ok and self.verdict:
+            return f"{self.view} {self.verdict}"
         if self.ok:
             return (
                 f"{self.view} is usable for anagrams: inverse_view undoes view exactly, and view only "
@@ -584,3 +683,33 @@ def check_view(view: View, size: int = 64, channels: int = NOISE_CHANNELS) -> Vi
         )
 
     return ViewCheck(name, not problems, problems)
+
+
+def check_components(
+    views: list[View], size: int = 64, channels: int = NOISE_CHANNELS
+) -> ViewCheck:
+    """Check that ``views`` are components of a factorization, usable with the ``"sum"`` reduction.
+
+    Each must leave the UNet's input unchanged (``view`` is the identity) and their
+    ``inverse_view`` must add up to the whole, on 3-channel noise and on IF's 6-channel
+    predictions, so that the summed estimate is a noise estimate again.
+    """
+    name = " + ".join(type(view).__name__ for view in views)
+    x = torch.randn(2, 2 * channels, size, size, generator=torch.Generator().manual_seed(0))
+    problems = [
+        f"{type(view).__name__}.view must return the image unchanged: the UNet sees x_t itself"
+        for view in views
+        if not torch.equal(view.view(x), x)
+    ]
+    for tensor in (x[:, :channels], x):
+        total = sum(view.inverse_view(tensor) for view in views)
+        if total.shape != tensor.shape or not torch.allclose(total, tensor, atol=1e-5):
+            problems.append(
+                f"the components of a {tensor.shape[1]}-channel tensor do not add up to it: "
+                "each prompt must set its own part of the noise estimate, and the parts the whole."
+            )
+    verdict = (
+        "are usable for hybrid images (reduction 'sum'): the UNet sees x_t unchanged and the "
+        "components add up to the whole noise estimate."
+    )
+    return ViewCheck(name, not problems, problems, verdict)

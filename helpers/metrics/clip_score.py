@@ -128,6 +128,28 @@ class ClipScorer:
         x = _as_tensor(image)
         return self.score([_apply_view(v, x) for v in views], prompts)
 
+    @torch.inference_mode()
+    def view_matrix(
+        self, image: ImageLike, views: Sequence[Callable | object], prompts: Sequence[str]
+    ) -> torch.Tensor:
+        """Cosines of every view of ``image`` (rows) with every prompt (columns).
+
+        The diagonal is :meth:`score_views`; an illusion's view should match its own prompt
+        better than the others in its row.
+        """
+        x = _as_tensor(image)
+        inputs = self.processor(
+            text=list(prompts),
+            images=[_as_pil(_apply_view(v, x)) for v in views],
+            return_tensors="pt",
+            padding=True,
+            truncation=True,
+        ).to(self.device)
+        out = self.model(**inputs)
+        image_embeds = torch.nn.functional.normalize(out.image_embeds.float(), dim=-1)
+        text_embeds = torch.nn.functional.normalize(out.text_embeds.float(), dim=-1)
+        return (image_embeds @ text_embeds.T).cpu()
+
 
 def _apply_view(view: Callable | object, x: torch.Tensor) -> torch.Tensor:
     return view.view(x) if hasattr(view, "view") else view(x)
