@@ -118,6 +118,38 @@ def bwrap_command(
     return [*command, "--", "/bin/sh", "-c", fill, "sh", *argv]
 
 
+def start(
+    argv: list[str],
+    work: Path,
+    env: dict[str, str],
+    *,
+    sockets: Path,
+    sandbox: bool = True,
+    limits: Limits = LIMITS,
+) -> subprocess.Popen:
+    """Start ``argv`` (a notebook's kernel) in a sandbox like :func:`run`'s, where
+    ``sockets`` is writable too: the caller talks to it through unix sockets there.
+
+    It reads nothing and writes nowhere the caller reads but ``sockets``: its stdout and
+    stderr go to ``/dev/null``. The caller ends it by killing its process group (the
+    process is a session leader; bwrap's ``--die-with-parent`` ends everything inside).
+    """
+    command = argv
+    if sandbox:
+        command = bwrap_command(argv, work, env, (), limits.scratch_bytes)
+        options = command.index("--")  # the end of bwrap's options
+        command[options:options] = ["--bind", str(sockets), str(sockets)]
+    return subprocess.Popen(
+        command,
+        cwd=work,
+        env=None if sandbox else {**env},
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        preexec_fn=lambda: _set_limits(limits),
+    )
+
+
 def environment(work: Path) -> dict[str, str]:
     """The environment of every process in a sandbox (judge and notebook): nothing of the
     grader's, one thread per process, Agg plots, caches in the scratch."""
