@@ -26,11 +26,13 @@ cluster, :mod:`grading.engine`), in steps that never trust what student code wro
    are the release's, cells claiming nbgrader metadata the release lacks are the student's;
 2. the judge (:mod:`grading.judge`) runs each TODO's cells in a bubblewrap sandbox
    (:mod:`grading.sandbox`) and compares the outputs with the reference here;
-3. ``nbgrader autograde`` runs the notebook in another sandbox, on a copy of the master
-   gradebook without any student; only the executed notebook is read back, as data;
+3. ``nbgrader autograde`` runs the notebook in this process, on a private copy of the
+   master gradebook without any student; only its kernel runs in a sandbox
+   (:mod:`grading.kernel`), which can reach neither the gradebook nor the notebook file
+   nbgrader writes;
 4. each TODO scores its points where the judge agrees with the reference and its test
-   cell did not fail in the notebook's run; the notebook is sanitised
-   (:mod:`grading.sanitize`).
+   cell did not fail in the notebook's run; the grader's verdict replaces what the kernel
+   printed under each test cell, and the notebook is sanitised (:mod:`grading.sanitize`).
 
 This process then merges each submission into the course gradebook as it finishes
 (:func:`grading.gradebook.merge_submission`: scores, the judge's comments, the late

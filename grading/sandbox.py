@@ -1,8 +1,9 @@
 """One bubblewrap sandbox per submission: where student code runs, and all it can touch.
 
-Every process that runs a student's code (nbgrader's kernel, the judge's runs of each
-TODO) starts through :func:`run`, which wraps it in ``bwrap`` (Debian/Ubuntu package
-``bubblewrap``, the sandbox Flatpak uses; unprivileged, through user namespaces):
+Every process that runs a student's code starts through :func:`run` (the judge's runs of
+each TODO) or :func:`start` (nbgrader's kernel, :mod:`grading.kernel`), which wrap it in
+``bwrap`` (Debian/Ubuntu package ``bubblewrap``, the sandbox Flatpak uses; unprivileged,
+through user namespaces):
 
 * its own user, PID, network, IPC, UTS and cgroup namespaces, no capabilities
   (``--cap-drop ALL``: nothing can be unmounted or remounted), a new session and

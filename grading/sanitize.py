@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 from typing import Any
 
 from grading import cells as nbcells
@@ -38,6 +39,9 @@ the notebook front end's flags; nothing else reaches a template."""
 
 IMAGES = {"image/png", "image/jpeg", "image/gif"}
 """Attachment types kept (as base64 text): what a markdown ``![](attachment:...)`` shows."""
+
+ATTACHMENT = re.compile(r"attachment:([^\s)\"'>]+)")
+"""A reference to an attachment in markdown; those to dropped attachments are replaced."""
 
 OUTPUT_METADATA = {"width": int, "height": int, "isolated": bool, "unconfined": bool}
 """Output metadata kept, at the top or under a MIME type, and only of exactly this type."""
@@ -71,6 +75,10 @@ def sanitize(nb: dict[str, Any], release: dict[str, Any], limit: int) -> dict[st
             attachments = _attachments(cell.pop("attachments", None))
             if attachments:
                 cell.attachments = nbformat.from_dict(attachments)
+            # nbconvert refuses a notebook that shows an attachment it lacks.
+            cell.source = ATTACHMENT.sub(
+                lambda m: m[0] if m[1] in attachments else "#attachment-removed", cell.source
+            )
     return json.loads(nbformat.writes(node))
 
 

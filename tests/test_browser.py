@@ -496,3 +496,163 @@ def test_notebook_slider_changes_the_image_in_chromium(
             print(f"failure screenshot: {tmp_path / 'failure.png'}")
             raise
     print(f"slider values {values}; screenshots in {', '.join(map(str, screenshot_dirs))}")
+
+
+# ---------------------------------------------------------------- hostile outputs
+
+PNG = "iVBORw0KGgoAAAANSUhEUgAAAAIAAAACCAIAAAD91JpzAAAAFklEQVR4nGP8z8DAwMDAxMDAwMDAAAANHQEDasKb6QAAAABJRU5ErkJggg=="
+"""A valid 2x2 PNG: its ``onload`` fires."""
+
+# Each attack sets window.pwned_<what> (and the title) if its script runs.
+HOSTILE_OUTPUTS = [
+    # nbconvert writes width and height unquoted: a space starts a new attribute.
+    {
+        "output_type": "display_data",
+        "data": {"image/png": PNG, "text/plain": "<Figure>"},
+        "metadata": {"image/png": {"height": "1 onload=window.pwned_height=1"}},
+    },
+    {
+        "output_type": "display_data",
+        "data": {"image/png": "AAAA"},
+        "metadata": {"width": "1 onerror=window.pwned_width=1"},
+    },
+    {
+        "output_type": "display_data",
+        "data": {"image/png": PNG},
+        "metadata": {"filenames": {"image/png": "javascript:window.pwned_filename=1"}},
+    },
+    {
+        "output_type": "display_data",
+        "data": {
+            "text/html": "<script>window.pwned_html=1</script><img src=x onerror=window.pwned_img=1>",
+            "image/svg+xml": "<svg xmlns='http://www.w3.org/2000/svg' onload='window.pwned_svg=1'/>",
+            "application/javascript": "window.pwned_js=1",
+            "application/vnd.jupyter.widget-view+json": {"model_id": "m", "version_major": 2},
+        },
+        "metadata": {},
+    },
+    {
+        "output_type": "execute_result",
+        "execution_count": 1,
+        "data": {
+            "text/markdown": "<img src=x onerror=window.pwned_md_output=1> [x](javascript:window.pwned_link=1)"
+        },
+        "metadata": {},
+    },
+    {
+        "output_type": "error",
+        "ename": "<img src=x onerror=window.pwned_ename=1>",
+        "evalue": "<script>window.pwned_evalue=1</script>",
+        "traceback": ["<img src=x onerror=window.pwned_traceback=1>"],
+    },
+]
+HOSTILE_MARKDOWN = {
+    "cell_type": "markdown",
+    "metadata": {"alt": 'x" onload="window.pwned_alt=1'},
+    "source": (
+        "<script>window.pwned_markdown=1</script><img src=x onerror=window.pwned_md_img=1>\n\n"
+        "[a link](javascript:window.pwned_md_link=1) ![svg](attachment:evil.svg) "
+        "![png](attachment:ok.png)"
+    ),
+    "attachments": {
+        "evil.svg": {"image/svg+xml": "PHN2ZyBvbmxvYWQ9IndpbmRvdy5wd25lZF9hdHRhY2htZW50PTEiLz4="},
+        "ok.png": {"image/png": PNG, "text/html": "<script>window.pwned_bundle=1</script>"},
+    },
+}
+WIDGET_STATE = {
+    "application/vnd.jupyter.widget-state+json": {
+        "version_major": 2,
+        "version_minor": 0,
+        "state": {
+            "m": {
+                "model_name": "HTMLModel",
+                "model_module": "@jupyter-widgets/controls",
+                "model_module_version": "2.0.0",
+                "state": {"value": "<img src=x onerror=window.pwned_widget=1>"},
+            }
+        },
+    }
+}
+
+PROBE_JS = """() => ({
+    title: document.title,
+    ran: Object.keys(window).filter(k => k.startsWith('pwned')),
+    handlers: Array.from(document.querySelectorAll('*')).flatMap(e => Array.from(e.attributes)
+        .filter(a => a.name.startsWith('on') || /pwned/.test(a.value))
+        .map(a => `${e.tagName} ${a.name}=${a.value}`)),
+})"""
+
+
+def hostile_notebook(release: dict) -> dict:
+    """The release with a student's markdown cell and hostile outputs under TODO 1-1-1."""
+    import copy
+
+    nb = copy.deepcopy(release)
+    nb["metadata"]["widgets"] = WIDGET_STATE
+    for cell in nb["cells"]:
+        if (cell.get("metadata", {}).get("nbgrader") or {}).get("grade_id") == "todo_1_1_1":
+            cell["outputs"] = copy.deepcopy(HOSTILE_OUTPUTS)
+            cell["metadata"]["alt"] = 'x" onload="window.pwned_cell_alt=1'
+    nb["cells"].insert(1, {**HOSTILE_MARKDOWN, "id": "student-1"})
+    return nb
+
+
+def script_ran(page, url: str) -> dict:
+    """Load ``url`` and report what a student's script would have left behind."""
+    page.goto(url)
+    page.wait_for_load_state("load")
+    page.wait_for_timeout(1500)  # late handlers (image loads, errors) included
+    return page.evaluate(PROBE_JS)
+
+
+def test_hostile_outputs_run_no_script_in_feedback_or_formgrader(chromium, released_kit, tmp_path):
+    """The allow-list of grading/sanitize.py, in the pages an instructor and a student open.
+
+    Unsanitised, the same notebook runs script in nbconvert's page (the control: the
+    attacks are live); sanitised and stored as ``make autograde`` stores it, neither
+    nbgrader's feedback page nor the live formgrader page runs any.
+    """
+    from nbconvert import HTMLExporter
+    from nbformat import from_dict
+
+    from grading import cells as nbcells
+    from grading import pipeline
+    from grading.course import LIMITS
+    from grading.sanitize import sanitize
+    from tests.conftest import copy_kit
+
+    kit = copy_kit(released_kit, tmp_path / "kit")
+    course = kit / "grading" / "course"
+    release = nbcells.read_notebook(pipeline.released_notebook("part1", course))
+    hostile = hostile_notebook(release)
+    raw = tmp_path / "unsanitised.html"
+    raw.write_text(HTMLExporter(template_name="classic").from_notebook_node(from_dict(hostile))[0])
+
+    tests = pipeline.test_cells(release)
+    graded = pipeline.Graded(
+        "hostile", "part1", dict.fromkeys(tests, 0.0), tests, {}, [],
+        sanitize(hostile, release, LIMITS.cell_output_bytes), None, 0.0,
+    )  # fmt: skip
+    result = pipeline.record(course, graded)
+    pipeline.write_feedback(course, ["part1"], {(graded.student, graded.assignment): result})
+    assert result.feedback and result.feedback.is_file(), result.notes
+
+    with (
+        jupyter_lab(kit / "grading", tmp_path / "home", pipeline.kernel_env()) as lab,
+        chromium_page(tmp_path / "chromium") as page,
+    ):
+        control = script_ran(page, raw.as_uri())
+        assert "pwned_height" in control["ran"], f"the attack is not live unsanitised: {control}"
+        from nbgrader.api import Gradebook
+
+        with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gb:
+            submission = gb.find_submission_notebook("part1_anime_faces", "part1", "hostile").id
+        pages = {
+            "feedback": result.feedback.as_uri(),
+            "formgrader": f"{lab.url}/formgrader/submissions/{submission}/?token={lab.token}",
+        }
+        for name, url in pages.items():
+            seen = script_ran(page, url)
+            assert "schedule_init" in page.locator("body").inner_text(), f"{name}: not the notebook"
+            assert not seen["ran"] and not seen["handlers"], f"{name}: {seen}"
+            assert "pwned" not in seen["title"], f"{name}: {seen}"
