@@ -26,6 +26,7 @@ import json
 import os
 import shutil
 import signal
+import subprocess
 import sys
 import tempfile
 import threading
@@ -56,14 +57,12 @@ class KernelSandbox:
     stopped: str = ""
     """The limit that ended the kernel (wall clock, output size), or ``""``."""
 
-    def stop(self, pgid: int | None, why: str) -> None:
+    def stop(self, process: subprocess.Popen | None, why: str) -> None:
         """Kill the kernel's process group (bwrap, and with it the sandbox) for ``why``."""
         self.stopped = self.stopped or why
-        if pgid:
-            try:
-                os.killpg(pgid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
+        # Not yet reaped, so its id (the group's) cannot belong to another process.
+        if process is not None and process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
 
 
 KERNEL_SPEC = KernelSpec(
@@ -95,7 +94,7 @@ class SandboxProvisioner(LocalProvisioner):
         )
         self.pid = self.pgid = self.process.pid  # sandbox.start makes it a session leader
         wall = f"wall-clock limit ({box.limits.wall_seconds} s)"
-        self._timer = threading.Timer(box.limits.wall_seconds, box.stop, (self.pgid, wall))
+        self._timer = threading.Timer(box.limits.wall_seconds, box.stop, (self.process, wall))
         self._timer.daemon = True
         self._timer.start()
         return self.connection_info
@@ -168,7 +167,8 @@ class SandboxedExecute(Execute):
     def process_message(self, msg: dict, cell, cell_index: int):
         self._received += len(json.dumps(msg.get("content", {}), default=str))
         if self._received > self.sandbox.limits.output_bytes:
-            pgid = self.km.provisioner.pgid if self.km and self.km.provisioner else None
-            self.sandbox.stop(pgid, f"output limit ({self.sandbox.limits.output_bytes >> 20} MiB)")
+            process = self.km.provisioner.process if self.km and self.km.provisioner else None
+            limit = f"output limit ({self.sandbox.limits.output_bytes >> 20} MiB)"
+            self.sandbox.stop(process, limit)
             return None
         return super().process_message(msg, cell, cell_index)

@@ -68,18 +68,51 @@ def sanitize(nb: dict[str, Any], release: dict[str, Any], limit: int) -> dict[st
         )
         if cell.cell_type == "code":  # outputs are the student's code's, whoever wrote the cell
             outputs = [nbformat.from_dict(o) for o in map(_output, cell.outputs) if o is not None]
-            kept = limit_outputs(cleaner.sanitize_code_outputs(outputs), limit)
+            for output in cleaner.sanitize_code_outputs(outputs):
+                if "text/markdown" in output.get("data", {}):
+                    output.data["text/markdown"] = inert_links(output.data["text/markdown"])
+            kept = limit_outputs(outputs, limit)
             cell.outputs = [nbformat.from_dict(output) for output in kept]
         elif trusted.get(nbcells.grade_id(cell)) != cell.source:
             cleaner.preprocess_cell(cell, {}, index)
+            cell.source = inert_links(cell.source)
             attachments = _attachments(cell.pop("attachments", None))
             if attachments:
                 cell.attachments = nbformat.from_dict(attachments)
             # nbconvert refuses a notebook that shows an attachment it lacks.
             cell.source = ATTACHMENT.sub(
-                lambda m: m[0] if m[1] in attachments else "#attachment-removed", cell.source
+                lambda m, kept=attachments: m[0] if m[1] in kept else "#attachment-removed",
+                cell.source,
             )
     return json.loads(nbformat.writes(node))
+
+
+SCHEMES = {"http", "https", "mailto", "attachment"}
+"""URL schemes a student's markdown may link to (and ``data:`` for images): a
+``javascript:`` link runs on a click, and nbconvert renders whatever the markdown says."""
+
+
+def inert_links(markdown: str) -> str:
+    """``markdown``, or, if it links to a URL of another scheme (or puts a link in maths,
+    which MathJax renders), the same text as a code block, where nothing is a link."""
+    from nbconvert.filters.markdown_mistune import MarkdownWithMath
+
+    def unsafe(token: dict) -> bool:
+        url = token.get("attrs", {}).get("url")
+        if isinstance(url, str):
+            # Browsers ignore blanks and control characters in a scheme ("java\tscript:").
+            found = re.match(r"([a-z][a-z0-9+.-]*):", re.sub(r"[\x00-\x20]", "", url).lower())
+            allowed = SCHEMES | ({"data"} if token["type"] == "image" else set())
+            if found and found[1] not in allowed:
+                return True
+        if "math" in token.get("type", "") and re.search(r"\\(href|url)", token.get("raw", "")):
+            return True
+        return any(unsafe(child) for child in token.get("children", ()))
+
+    if not any(unsafe(token) for token in MarkdownWithMath(renderer=None)(markdown)):
+        return markdown
+    fence = "`" * max(3, 1 + max(map(len, re.findall(r"`+", markdown)), default=0))
+    return f"(shown as text: it links to a script)\n\n{fence}\n{markdown}\n{fence}\n"
 
 
 def _text(value: Any) -> str:
