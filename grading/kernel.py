@@ -39,6 +39,8 @@ from jupyter_client.asynchronous import AsyncKernelClient
 from jupyter_client.kernelspec import KernelSpec
 from jupyter_client.manager import AsyncKernelManager
 from jupyter_client.provisioning import LocalProvisioner
+from nbgrader.converters import Autograde
+from nbgrader.converters.base import BaseConverter
 from nbgrader.preprocessors import Execute
 from traitlets import Any as AnyTrait
 
@@ -172,3 +174,26 @@ class SandboxedExecute(Execute):
             self.sandbox.stop(process, limit)
             return None
         return super().process_message(msg, cell, cell_index)
+
+
+class ThreadedAutograde(Autograde):
+    """nbgrader's Autograde converter, safe in two threads of one process (two workers).
+
+    Stock Autograde wraps the run in ``utils.setenv(NBGRADER_EXECUTION=...)``, which sets
+    the variable in this process and deletes it afterwards (it looks the old value up
+    under the wrong key): two threads raced on it, and a KeyError failed one notebook's
+    run. Here nothing of this process's environment changes; the kernel's environment
+    sets the variable (:func:`grading.sandbox.environment`).
+    """
+
+    def convert_single_notebook(self, notebook_filename: str) -> None:
+        self._sanitizing = True
+        self._init_preprocessors()
+        BaseConverter.convert_single_notebook(self, notebook_filename)
+        built = os.path.join(self.writer.build_directory, os.path.basename(notebook_filename))
+        self._sanitizing = False
+        self._init_preprocessors()
+        try:
+            BaseConverter.convert_single_notebook(self, built)
+        finally:
+            self._sanitizing = True

@@ -514,7 +514,7 @@ def run_notebook(job: Job, restored: Path, work: Path) -> tuple[dict | None, lis
     from nbgrader.preprocessors import Execute
     from traitlets.config import Config
 
-    from grading.kernel import KernelSandbox, SandboxedExecute
+    from grading.kernel import KernelSandbox, SandboxedExecute, ThreadedAutograde
 
     submission = work / "submitted" / job.student / job.assignment
     submission.mkdir(parents=True)
@@ -539,7 +539,7 @@ def run_notebook(job: Job, restored: Path, work: Path) -> tuple[dict | None, lis
     handler = logging.Handler()
     handler.emit = lambda record: lines.append(record.getMessage())
     log.addHandler(handler)
-    converter = Autograde(coursedir=CourseDirectory(config=config), config=config, log=log)
+    converter = ThreadedAutograde(coursedir=CourseDirectory(config=config), config=config, log=log)
     # BaseConverter.start without its os.chdir: two workers' threads share one process.
     try:
         converter.init_notebooks()

@@ -505,7 +505,7 @@ PROBE_JS = """() => ({
     title: document.title,
     ran: Object.keys(window).filter(k => k.startsWith('pwned')),
     handlers: Array.from(document.querySelectorAll('*')).flatMap(e => Array.from(e.attributes)
-        .filter(a => a.name.startsWith('on') || /pwned/.test(a.value))
+        .filter(a => /pwned/.test(a.value))
         .map(a => `${e.tagName} ${a.name}=${a.value}`)),
 })"""
 
