@@ -26,11 +26,13 @@ cluster, :mod:`grading.engine`), in steps that never trust what student code wro
    are the release's, cells claiming nbgrader metadata the release lacks are the student's;
 2. the judge (:mod:`grading.judge`) runs each TODO's cells in a bubblewrap sandbox
    (:mod:`grading.sandbox`) and compares the outputs with the reference here;
-3. ``nbgrader autograde`` runs the notebook in another sandbox, on a copy of the master
-   gradebook without any student; only the executed notebook is read back, as data;
+3. ``nbgrader autograde`` runs the notebook in this process, on a private copy of the
+   master gradebook without any student; only its kernel runs in a sandbox
+   (:mod:`grading.kernel`), which can reach neither the gradebook nor the notebook file
+   nbgrader writes;
 4. each TODO scores its points where the judge agrees with the reference and its test
-   cell did not fail in the notebook's run; the notebook is sanitised
-   (:mod:`grading.sanitize`).
+   cell did not fail in the notebook's run; the grader's verdict replaces what the kernel
+   printed under each test cell, and the notebook is sanitised (:mod:`grading.sanitize`).
 
 This process then merges each submission into the course gradebook as it finishes
 (:func:`grading.gradebook.merge_submission`: scores, the judge's comments, the late
@@ -553,23 +555,21 @@ def _grade(job: Job) -> Graded:
         kept = nbcells.read_notebook(restored)
     notes += ran
     kernel = kernel_results(executed, tests) if executed else {}
-    scores, comments = {}, {}
+    scores, comments, said = {}, {}, {}
     for cell, points in tests.items():
         todo = todo_of(cell)
         verdict = verdicts.get(todo, judge.Verdict(False, "no judge for this test cell"))
         failed_here = kernel.get(cell) is False
         scores[cell] = points if verdict.ok and not failed_here else 0.0
+        said[cell] = verdict_text(points, verdict, failed_here)
         if not verdict.ok:
-            comments[TODO_PREFIX + cell.removeprefix(TEST_PREFIX)] = (
-                f"Scored 0: this TODO's code, run on its own in a fresh Python on the grading "
-                f"cases, {_plain(verdict.reason)}."
-            )
+            comments[TODO_PREFIX + cell.removeprefix(TEST_PREFIX)] = said[cell]
             notes.append(f"TODO {todo}: {verdict.reason}")
         elif failed_here:
             notes.append(f"TODO {todo}: the tests in the notebook failed")
     # A notebook that did not run to the end is stored as restored, without outputs: the
     # instructor still grades its report in formgrader.
-    stored = executed or kept
+    stored = with_verdicts(executed or kept, said)
     return Graded(
         job.student,
         job.assignment,
@@ -584,6 +584,41 @@ def _grade(job: Job) -> Graded:
     )
 
 
+JUDGED = "this TODO's code, run on its own in a fresh Python on the grading cases,"
+
+
+def verdict_text(points: float, verdict, failed_here: bool) -> str:
+    """What the grader says under a test cell: the score it decided and why."""
+    if not verdict.ok:
+        return f"Scored 0: {JUDGED} {_plain(verdict.reason)}."
+    if failed_here:
+        return (
+            f"Scored 0: {JUDGED} agrees with the reference, but the tests of this cell "
+            "failed in the notebook's run (below)."
+        )
+    return f"Scored {points:g} / {points:g}: {JUDGED} agrees with the reference."
+
+
+def with_verdicts(nb: dict, said: dict[str, str]) -> dict:
+    """``nb`` with each autograded test cell's outputs replaced by the grader's verdict.
+
+    The kernel is the student's: whatever it printed under a test cell ("all tests
+    passed") is a claim, so the instructor's copy and the feedback show the grader's
+    text there instead, followed only by the errors the cell raised (a failure is the
+    student's to see, and claiming one never gains a point).
+    """
+    cells = []
+    for cell in nb["cells"]:
+        name = nbcells.grade_id(cell)
+        if cell.get("cell_type") == "code" and name in said:
+            outputs = cell.get("outputs") if isinstance(cell.get("outputs"), list) else []
+            errors = [o for o in outputs if isinstance(o, dict) and o.get("output_type") == "error"]
+            verdict = {"output_type": "stream", "name": "stdout", "text": f"Grader: {said[name]}\n"}
+            cell = {**cell, "outputs": [verdict, *errors]}
+        cells.append(cell)
+    return {**nb, "cells": cells}
+
+
 def _plain(reason: str) -> str:
     return (
         reason
@@ -592,57 +627,62 @@ def _plain(reason: str) -> str:
     )
 
 
-NBGRADER_CONFIG = """\
-# Written by grading.pipeline for one sandboxed autograde: this folder is the course.
-c = get_config()
-c.CourseDirectory.course_id = "diffusion"
-c.CourseDirectory.root = {root!r}
-c.Execute.timeout = {timeout}
-c.Execute.interrupt_on_timeout = True
-c.OverwriteCells.add_missing_cells = True
-"""
-
-
 def run_notebook(job: Job, restored: Path, work: Path) -> tuple[dict | None, list[str]]:
-    """``nbgrader autograde`` of the restored notebook in a sandbox whose only writable
-    folder is ``work``: the master gradebook (no student in it), this one submission."""
+    """``nbgrader autograde`` of the restored notebook, here, with its kernel in a sandbox
+    (:mod:`grading.kernel`): the course folder ``work`` (a copy of the master gradebook,
+    this one submission, the executed notebook) is never visible to the kernel, whose
+    only writable folder is its own empty scratch."""
+    import logging
+
+    from nbconvert.writers import FilesWriter
+    from nbgrader.converters import Autograde
+    from nbgrader.converters.base import NbGraderException
+    from nbgrader.coursedir import CourseDirectory
+    from nbgrader.preprocessors import Execute
+    from traitlets.config import Config
+
+    from grading.kernel import KernelSandbox, SandboxedExecute, ThreadedAutograde
+
     submission = work / "submitted" / job.student / job.assignment
     submission.mkdir(parents=True)
     (work / "source" / job.assignment).mkdir(parents=True)
+    (work / "kernel").mkdir()
     shutil.copy2(master_gradebook(job.course), work / "gradebook.db")
     shutil.copy2(restored, submission / restored.name)
-    (work / "nbgrader_config.py").write_text(
-        NBGRADER_CONFIG.format(root=str(work), timeout=job.limits.cell_seconds)
+    box = KernelSandbox(work / "kernel", job.limits, job.use_sandbox)
+    config = Config()
+    config.CourseDirectory.update(
+        root=str(work), course_id="diffusion", assignment_id=job.assignment, student_id=job.student
     )
-    executed = Path("autograded", job.student, job.assignment, restored.name)
-    outcome = sandbox.run(
-        [sys.executable, "-c", AUTOGRADE_AND_SEND.format(
-            assignment=job.assignment, student=job.student, executed=str(executed)
-        )],
-        work,
-        sandbox.environment(work),
-        sandbox=job.use_sandbox,
-        limits=job.limits,
-    )  # fmt: skip
-    notes = summarize_log(outcome.stderr.decode(errors="replace"))
-    if outcome.limit:
-        notes.append(f"the notebook's run was stopped at its {outcome.limit}")
+    config.BaseConverter.force = True
+    config.Execute.update(timeout=job.limits.cell_seconds, interrupt_on_timeout=True)
+    config.OverwriteCells.add_missing_cells = True
+    config.SandboxedExecute.sandbox = box
+    config.Autograde.autograde_preprocessors = [
+        SandboxedExecute if p is Execute else p for p in Autograde.autograde_preprocessors.default()
+    ]
+    log = logging.Logger(f"autograde {job.student} {job.assignment}", logging.INFO)  # unregistered
+    lines: list[str] = []
+    handler = logging.Handler()
+    handler.emit = lambda record: lines.append(record.getMessage())
+    log.addHandler(handler)
+    converter = ThreadedAutograde(coursedir=CourseDirectory(config=config), config=config, log=log)
+    # BaseConverter.start without its os.chdir: two workers' threads share one process.
     try:
-        return nbcells.read_notebook_bytes(outcome.stdout), notes
+        converter.init_notebooks()
+        converter.writer = FilesWriter(parent=converter, config=converter.config)
+        converter.exporter = converter.exporter_class(parent=converter, config=converter.config)
+        converter.convert_notebooks()
+    except NbGraderException:
+        pass  # logged; no executed notebook
+    notes = summarize_log("\n".join(lines))
+    if box.stopped:
+        notes.append(f"the notebook's run was stopped at its {box.stopped}")
+    executed = work / "autograded" / job.student / job.assignment / restored.name
+    try:
+        return nbcells.read_notebook(executed), notes
     except nbcells.NotANotebook:
         return None, [*notes, "the notebook did not run to the end: graded on the judge alone"]
-
-
-AUTOGRADE_AND_SEND = """\
-import pathlib, subprocess, sys
-subprocess.run([sys.executable, "-m", "nbgrader", "autograde", {assignment!r},
-                "--student={student}", "--force"], stdout=2)
-executed = pathlib.Path({executed!r})
-if executed.is_file():
-    sys.stdout.buffer.write(executed.read_bytes())
-"""
-"""Inside the sandbox: nbgrader's log on stderr, then the executed notebook on stdout (the
-scratch disappears with the sandbox)."""
 
 
 def kernel_results(executed: dict, tests: dict[str, float]) -> dict[str, bool | None]:

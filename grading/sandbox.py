@@ -1,8 +1,9 @@
 """One bubblewrap sandbox per submission: where student code runs, and all it can touch.
 
-Every process that runs a student's code (nbgrader's kernel, the judge's runs of each
-TODO) starts through :func:`run`, which wraps it in ``bwrap`` (Debian/Ubuntu package
-``bubblewrap``, the sandbox Flatpak uses; unprivileged, through user namespaces):
+Every process that runs a student's code starts through :func:`run` (the judge's runs of
+each TODO) or :func:`start` (nbgrader's kernel, :mod:`grading.kernel`), which wrap it in
+``bwrap`` (Debian/Ubuntu package ``bubblewrap``, the sandbox Flatpak uses; unprivileged,
+through user namespaces):
 
 * its own user, PID, network, IPC, UTS and cgroup namespaces, no capabilities
   (``--cap-drop ALL``: nothing can be unmounted or remounted), a new session and
@@ -137,6 +138,38 @@ def bwrap_command(
         command += ["--setenv", key, value]
     fill = f'cp -a {INBOX}/. . && exec "$@"'
     return [*command, "--", "/bin/sh", "-c", fill, "sh", *argv]
+
+
+def start(
+    argv: list[str],
+    work: Path,
+    env: dict[str, str],
+    *,
+    sockets: Path,
+    sandbox: bool = True,
+    limits: Limits = LIMITS,
+) -> subprocess.Popen:
+    """Start ``argv`` (a notebook's kernel) in a sandbox like :func:`run`'s, where
+    ``sockets`` is writable too: the caller talks to it through unix sockets there.
+
+    It reads nothing and writes nowhere the caller reads but ``sockets``: its stdout and
+    stderr go to ``/dev/null``. The caller ends it by killing its process group (the
+    process is a session leader; bwrap's ``--die-with-parent`` ends everything inside).
+    """
+    command = argv
+    if sandbox:
+        command = bwrap_command(argv, work, env, (), limits.scratch_bytes)
+        options = command.index("--")  # the end of bwrap's options
+        command[options:options] = ["--bind", str(sockets), str(sockets)]
+    return subprocess.Popen(
+        command,
+        cwd=work,
+        env=None if sandbox else {**env},
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        preexec_fn=lambda: _set_limits(limits),
+    )
 
 
 def environment(work: Path) -> dict[str, str]:

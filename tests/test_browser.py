@@ -36,6 +36,7 @@ from pathlib import Path
 import pytest
 
 from grading.demo import smoke_env
+from tests.hostile_outputs import hostile_notebook
 
 REPO = Path(__file__).resolve().parents[1]
 NOTEBOOKS = REPO / "notebooks"
@@ -496,3 +497,75 @@ def test_notebook_slider_changes_the_image_in_chromium(
             print(f"failure screenshot: {tmp_path / 'failure.png'}")
             raise
     print(f"slider values {values}; screenshots in {', '.join(map(str, screenshot_dirs))}")
+
+
+# ---------------------------------------------------------------- hostile outputs
+
+PROBE_JS = """() => ({
+    title: document.title,
+    ran: Object.keys(window).filter(k => k.startsWith('pwned')),
+    handlers: Array.from(document.querySelectorAll('*')).flatMap(e => Array.from(e.attributes)
+        .filter(a => /pwned/.test(a.value))
+        .map(a => `${e.tagName} ${a.name}=${a.value}`)),
+})"""
+
+
+def script_ran(page, url: str) -> dict:
+    """Load ``url`` and report what a student's script would have left behind."""
+    page.goto(url)
+    page.wait_for_load_state("load")
+    page.wait_for_timeout(1500)  # late handlers (image loads, errors) included
+    return page.evaluate(PROBE_JS)
+
+
+def test_hostile_outputs_run_no_script_in_feedback_or_formgrader(chromium, released_kit, tmp_path):
+    """The allow-list of grading/sanitize.py, in the pages an instructor and a student open.
+
+    Unsanitised, the same notebook runs script in nbconvert's page (the control: the
+    attacks are live); sanitised and stored as ``make autograde`` stores it, neither
+    nbgrader's feedback page nor the live formgrader page runs any.
+    """
+    from nbconvert import HTMLExporter
+    from nbformat import from_dict
+
+    from grading import cells as nbcells
+    from grading import pipeline
+    from grading.course import LIMITS
+    from grading.sanitize import sanitize
+    from tests.conftest import copy_kit
+
+    kit = copy_kit(released_kit, tmp_path / "kit")
+    course = kit / "grading" / "course"
+    release = nbcells.read_notebook(pipeline.released_notebook("part1", course))
+    hostile = hostile_notebook(release)
+    raw = tmp_path / "unsanitised.html"
+    raw.write_text(HTMLExporter(template_name="classic").from_notebook_node(from_dict(hostile))[0])
+
+    tests = pipeline.test_cells(release)
+    graded = pipeline.Graded(
+        "hostile", "part1", dict.fromkeys(tests, 0.0), tests, {}, [],
+        sanitize(hostile, release, LIMITS.cell_output_bytes), None, 0.0,
+    )  # fmt: skip
+    result = pipeline.record(course, graded)
+    pipeline.write_feedback(course, ["part1"], {(graded.student, graded.assignment): result})
+    assert result.feedback and result.feedback.is_file(), result.notes
+
+    with (
+        jupyter_lab(kit / "grading", tmp_path / "home", pipeline.kernel_env()) as lab,
+        chromium_page(tmp_path / "chromium") as page,
+    ):
+        control = script_ran(page, raw.as_uri())
+        assert "pwned_height" in control["ran"], f"the attack is not live unsanitised: {control}"
+        from nbgrader.api import Gradebook
+
+        with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gb:
+            submission = gb.find_submission_notebook("part1_anime_faces", "part1", "hostile").id
+        pages = {
+            "feedback": result.feedback.as_uri(),
+            "formgrader": f"{lab.url}/formgrader/submissions/{submission}/?token={lab.token}",
+        }
+        for name, url in pages.items():
+            seen = script_ran(page, url)
+            assert "schedule_init" in page.locator("body").inner_text(), f"{name}: not the notebook"
+            assert not seen["ran"] and not seen["handlers"], f"{name}: {seen}"
+            assert "pwned" not in seen["title"], f"{name}: {seen}"
