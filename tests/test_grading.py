@@ -297,10 +297,13 @@ def test_processes_and_writable_places_are_bounded_as_root(graded):
     assert filled["/"] == "0", filled
 
 
-def test_a_full_disk_costs_only_the_notebook_run(graded):
-    _, _, results, _ = graded
+def test_a_full_scratch_costs_its_writer_nothing_else(graded):
+    """nbgrader writes outside the sandbox: a kernel that fills its scratch loses no run."""
+    course, _, results, _ = graded
+    assert "DISK full after" in printed(course, "disk")
+    assert "No space left on device" in printed(course, "disk")
     disk = results["disk", "part1"]
-    assert "the notebook did not run to the end: graded on the judge alone" in disk.notes
+    assert disk.total == disk.max_total, disk.notes
 
 
 def test_limits_and_killed_parents_cost_only_the_attackers_todo(graded):
