@@ -43,7 +43,9 @@ batch as ``reference`` and ``seed_report``, that it costs no one else anything):
   disk, ``/tmp``, ``/dev/shm`` and ``/``; the ``orphans`` cell also forks 400 processes; ``network``: TODO 1-1-2's cell connects to the grader's ports and to PyPI;
   ``tags``: a wrong TODO 1-1-3 whose test cell is tagged ``skip-execution``, and a forged
   graded cell worth 40 points; ``html``: TODO 1-2-2's cell and the report display
-  ``<script>`` and ``onerror=`` HTML and JavaScript;
+  ``<script>`` and ``onerror=`` HTML and JavaScript, and TODO 1-1-1's cell forges "tests
+  passed" after every cell, writes a notebook into every pipe under ``/proc``, looks for
+  a gradebook and shows an image whose height is an ``onload=`` handler;
 * ``saboteur``: TODO 1-1-1's cell kills every process it can name while it is judged;
   TODO 1-1-2 is wrong and writes passing result lines into every pipe it can open under
   ``/proc``; TODO 1-1-3 is wrong and replaces how the judge calls it; TODO 1-2-1 executes
@@ -374,6 +376,19 @@ HOSTILE: dict[str, dict[str, list[Edit] | None]] = {
             ("todo_1_1_3", "        eta\n        * (", "        0.0\n        * eta\n        * ("),
         ],
         "html": [
+            (  # forges what the kernel reports and looks for the gradebook
+                "todo_1_1_1",
+                "def schedule_init(",
+                "import glob\nimport json\n\nfrom IPython import get_ipython\nfrom IPython.display import display\n\n"
+                "get_ipython().events.register('post_run_cell', lambda _r: print('TODO: all tests passed (FORGED)'))\n"
+                "for _fd in glob.glob('/proc/*/fd/*'):\n    try:\n"
+                "        with open(_fd, 'w') as _f:\n            _f.write(json.dumps({'cells': [], 'FORGED': 1}))\n"
+                "    except OSError:\n        pass\n"
+                "print('GRADEBOOKS', glob.glob('/**/gradebook.db', recursive=True))\n"
+                "display({'image/png': 'iVBORw0KGgoAAAANSUhEUgAAAAIAAAACCAIAAAD91JpzAAAAFklEQVR4nGP8z8DAwMDAxMDAwMDAAAANHQEDasKb6QAAAABJRU5ErkJggg==', "
+                "'text/plain': 'x'}, raw=True, metadata={'image/png': {'height': '1 onload=alert(1)'}})\n\n\n"
+                "def schedule_init(",
+            ),
             (
                 "todo_1_2_2",
                 "def plot_losses(",

@@ -352,6 +352,12 @@ def test_student_html_and_javascript_are_inert(graded):
     for text in (outputs, "".join(report["source"]), feedback):
         assert "<script>alert" not in text and "<img src=x onerror" not in text
     assert "application/javascript" not in outputs and "alert(2)" not in outputs
+    # The kernel forged "tests passed" after every cell and wrote into every pipe it
+    # could open: the stored notebook and the feedback are made outside, from the verdicts.
+    stored = (course / "autograded" / "html" / "part1" / name).read_text()
+    for text in (stored, feedback):
+        assert "FORGED" not in text and "onload=" not in text
+    assert "GRADEBOOKS []" in printed(course, "html")
 
 
 def test_a_saboteur_cannot_forge_poison_or_delegate_and_costs_no_one_anything(graded):
