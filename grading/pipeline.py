@@ -223,18 +223,24 @@ def autograde(
     scheduler: str | None = None,
     progress: bool = False,
     resume: bool = False,
+    assignment: str | None = None,
 ) -> list[Result]:
-    """Grade every ``submitted/<student>/<assignment>`` (or one student's) into the course.
+    """Grade every ``submitted/<student>/<assignment>`` (or one student's, or one
+    assignment's) into the course. Students dropped from the course (:mod:`grading.drop`)
+    are not graded.
 
     ``resume``: skip the submissions whose folder is unchanged since they were graded
     (an interrupted run goes on where it stopped; without it everything is graded again,
-    as after a fix to a test).
+    as after a fix to a test); their rows show the scores the gradebook holds.
 
     Each submission is graded by :func:`grade_one` on a worker (threads here, or a Dask
     cluster: :mod:`grading.engine`) and merged into the course gradebook by this process,
-    one at a time, as soon as it is done: an interrupted run keeps what finished. Then the
-    feedback pages and ``course/grades.csv`` are written.
+    one at a time, as soon as it is done. Then the feedback pages of the submissions whose
+    autograded notebook is newer than their feedback are written, and ``course/grades.csv``.
+    Ctrl-C (:class:`Interrupted`) kills the running sandboxes, keeps what was merged and
+    writes ``grades.csv``; a run with ``resume`` then grades the rest and their feedback.
     """
+    sandbox.reopen()
     if use_sandbox:  # before anything else: no student code runs without one
         try:
             sandbox.check()
@@ -244,7 +250,19 @@ def autograde(
         raise PipelineError(f"no gradebook in {course}: run the release first (make release)")
     if not submitted.is_dir():
         raise PipelineError(f"{submitted} is not a folder of <student>/<assignment>/ submissions")
+    from grading.drop import dropped_students
+
+    dropped = dropped_students(course)
+    if student in dropped:
+        raise PipelineError(
+            f"{student} was dropped from the course ({dropped[student]}): "
+            f"python -m grading.drop {student} --undo takes them back"
+        )
     found, problems = find_jobs(submitted, student)
+    found = [
+        (name, part) for name, part in found if name not in dropped and assignment in (None, part)
+    ]
+    problems = [r for r in problems if r.student not in dropped and r.assignment != assignment]
     if not found and not problems:
         raise PipelineError(
             f"no submissions under {submitted}/<student>/<assignment>/ "
@@ -259,13 +277,8 @@ def autograde(
     ]
     results: dict[tuple[str, str], Result] = {}
     if resume:
-        for job in list(jobs):
-            mark = course / "autograded" / job.student / job.assignment / GRADED_MARK
-            if mark.is_file() and mark.read_text() == fingerprint(job.folder):
-                jobs.remove(job)
-                results[job.student, job.assignment] = Result(
-                    job.student, job.assignment, notes=["already graded (--resume): kept"]
-                )
+        results = kept_results(course, jobs)
+        jobs = [job for job in jobs if (job.student, job.assignment) not in results]
     from grading import engine  # dask, only to grade
 
     def merge(outcome: engine.Outcome) -> None:
@@ -282,6 +295,7 @@ def autograde(
                 notes=[f"merging failed: {type(error).__name__}: {error}"],
             )
 
+    kept = len(results)
     try:
         engine.run_jobs(
             grade_one,
@@ -291,10 +305,47 @@ def autograde(
             on_result=merge,
             progress=progress,
         )
-    finally:
-        write_feedback(course, sorted({r.assignment for r in results.values()}), results)
+    except KeyboardInterrupt:
+        sandbox.stop_all()  # the sandboxes run in sessions of their own: Ctrl-C missed them
         gradebook.write_grades(course)
+        raise Interrupted(len(results) - kept, len(jobs) + kept - len(results)) from None
+    write_feedback(course, results)
+    gradebook.write_grades(course)
     return [results[key] for key in found if key in results] + problems
+
+
+class Interrupted(Exception):
+    """Ctrl-C during an autograde: what was merged is kept, the rest was not graded."""
+
+    def __init__(self, merged: int, left: int) -> None:
+        super().__init__(
+            f"interrupted: {merged} submission{'s' * (merged != 1)} graded in this run "
+            f"{'is' if merged == 1 else 'are'} kept in the gradebook and grades.csv; "
+            f"`make autograde RESUME=1` grades the other {left} and writes the feedback"
+        )
+
+
+def kept_results(course: Path, jobs: list[Job]) -> dict[tuple[str, str], Result]:
+    """The jobs whose submission folder is unchanged since it was graded (``--resume``),
+    with the scores the course gradebook holds for them."""
+    from grading.cell_grades import read_cell_grades
+
+    unchanged = set()
+    for job in jobs:
+        mark = course / "autograded" / job.student / job.assignment / GRADED_MARK
+        if mark.is_file() and mark.read_text() == fingerprint(job.folder):
+            unchanged.add((job.student, job.assignment))
+    return {
+        (g.student, g.assignment): Result(
+            g.student,
+            g.assignment,
+            scores=g.scores,
+            max_scores=g.max_scores,
+            notes=["already graded (--resume): kept"],
+        )
+        for g in read_cell_grades(course)
+        if (g.student, g.assignment) in unchanged
+    }
 
 
 def find_jobs(
@@ -378,6 +429,10 @@ def todo_of(test_cell: str) -> str:
     return test_cell.removeprefix(TEST_PREFIX).replace("_", "-")
 
 
+def test_cell_of(todo: str) -> str:
+    return TEST_PREFIX + todo.replace("-", "_")
+
+
 def not_graded(job: Job, *why: str) -> Graded:
     release = nbcells.read_notebook(released_notebook(job.assignment, job.course))
     tests = test_cells(release)
@@ -433,10 +488,7 @@ def grade_one(job: Job) -> Graded:
         failed_here = kernel.get(cell) is False
         scores[cell] = points if verdict.ok and not failed_here else 0.0
         if not verdict.ok:
-            comments[TODO_PREFIX + cell.removeprefix(TEST_PREFIX)] = (
-                f"Scored 0: this TODO's code, run on its own in a fresh Python on the grading "
-                f"cases, {_plain(verdict.reason)}."
-            )
+            comments[TODO_PREFIX + cell.removeprefix(TEST_PREFIX)] = judge_comment(verdict.reason)
             notes.append(f"TODO {todo}: {verdict.reason}")
         elif failed_here:
             notes.append(f"TODO {todo}: the tests in the notebook failed")
@@ -457,12 +509,20 @@ def grade_one(job: Job) -> Graded:
     )
 
 
-def _plain(reason: str) -> str:
-    return (
+JUDGE_COMMENT = (
+    "Scored 0: this TODO's code, run on its own in a fresh Python on the grading cases, "
+)
+"""How the comment on a TODO the judge failed begins (then the judge's reason)."""
+
+
+def judge_comment(reason: str) -> str:
+    """The comment on a TODO that the judge failed, for the student and in the gradebook."""
+    plain = (
         reason
         if reason.startswith(("raised", "killed", "segfault", "stopped", "uses "))
         else f"gives: {reason}"
     )
+    return f"{JUDGE_COMMENT}{plain}."
 
 
 NBGRADER_CONFIG = """\
@@ -582,17 +642,36 @@ def record(course: Path, graded: Graded) -> Result:
     return result
 
 
-def write_feedback(course: Path, assignments: list[str], results: dict) -> None:
-    """nbgrader's feedback pages for the submissions that ran (trusted: no code executes)."""
-    for assignment in assignments:
-        done = nbgrader("generate_feedback", assignment, "--force", root=course)
+def write_feedback(course: Path, results: dict[tuple[str, str], Result]) -> None:
+    """nbgrader's feedback pages (trusted: no code executes) of the submissions whose
+    autograded notebook is newer than their feedback: those graded in this run, and those
+    an interrupted run merged before it stopped. The other students' pages stay as they are."""
+    for assignment, name in ASSIGNMENTS.items():
+        graded = sorted(
+            p.parent.parent.name
+            for p in (course / "autograded").glob(f"*/{assignment}/{name}.ipynb")
+        )
+        stale = [s for s in graded if _feedback_is_stale(course, s, assignment)]
+        if stale:
+            others = ",".join(sorted(set(graded) - set(stale)))
+            done = nbgrader(
+                "generate_feedback", assignment, "--force",
+                f"--CourseDirectory.student_id_exclude={others}", root=course,
+            )  # fmt: skip
         for (student, part), result in results.items():
             if part != assignment:
                 continue
             pages = sorted((course / "feedback" / student / assignment).rglob("*.html"))
             result.feedback = result.feedback or (pages[0] if pages else None)
-            if done.returncode and not pages:
+            if student in stale and done.returncode and not pages:
                 result.notes.append("feedback could not be generated")
+
+
+def _feedback_is_stale(course: Path, student: str, assignment: str) -> bool:
+    name = f"{ASSIGNMENTS[assignment]}"
+    page = course / "feedback" / student / assignment / f"{name}.html"
+    notebook = course / "autograded" / student / assignment / f"{name}.ipynb"
+    return not page.is_file() or page.stat().st_mtime < notebook.stat().st_mtime
 
 
 def summarize_log(log: str) -> list[str]:
@@ -681,6 +760,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     grade.add_argument("--submitted", type=Path, default=SUBMITTED)
     grade.add_argument("--student", help="grade this student only (their folder in --submitted)")
+    grade.add_argument(
+        "--assignment", choices=sorted(ASSIGNMENTS), help="grade this assignment only"
+    )
     grade.add_argument("--workers", type=int, default=2, help="submissions graded at once")
     grade.add_argument(
         "--scheduler",
@@ -717,15 +799,22 @@ def main(argv: list[str] | None = None) -> int:
                 scheduler=args.scheduler,
                 progress=True,
                 resume=args.resume,
+                assignment=args.assignment,
             )
             print(format_table(results))
             print(
                 f"\ngradebook: {COURSE / 'gradebook.db'}\ngrades: {COURSE / 'grades.csv'}"
-                f"\nfeedback: {COURSE / 'feedback'}/<student>/<assignment>/"
+                f"\nfeedback: {COURSE / 'feedback'}/<student>/<assignment>/\n"
             )
+            from grading import class_report
+
+            print(class_report.write_report(COURSE))
     except PipelineError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
+    except Interrupted as exc:
+        print(f"\n{exc}", file=sys.stderr)
+        return 130  # what a shell reports for a command ended by Ctrl-C
     return 0
 
 

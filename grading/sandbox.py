@@ -37,6 +37,7 @@ import subprocess
 import sys
 import sysconfig
 import tempfile
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -169,6 +170,37 @@ def _set_limits(limits: Limits) -> None:
         resource.setrlimit(kind, (value, value))
 
 
+class Stopped(RuntimeError):
+    """The grader is stopping (:func:`stop_all`): no sandbox starts any more."""
+
+
+_RUNNING: set[subprocess.Popen] = set()
+_RUNNING_LOCK = threading.Lock()
+_STOPPING = threading.Event()
+
+
+def stop_all() -> int:
+    """Kill every running sandbox and refuse new ones: the grader was interrupted.
+
+    The sandboxes run in sessions of their own, so the terminal's Ctrl-C never reaches
+    them; without this an interrupted run waited for each to end. Returns how many it killed.
+    """
+    with _RUNNING_LOCK:
+        _STOPPING.set()
+        running = list(_RUNNING)
+    for process in running:
+        try:
+            os.killpg(process.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    return len(running)
+
+
+def reopen() -> None:
+    """Sandboxes may start again: a new run in a process whose last run was interrupted."""
+    _STOPPING.clear()
+
+
 @dataclass
 class Outcome:
     """What came back from one sandbox: its exit status, its bounded output, what stopped it."""
@@ -201,17 +233,27 @@ def run(
     wall = wall_seconds or limits.wall_seconds
     command = bwrap_command(argv, work, env, extra, limits.scratch_bytes) if sandbox else argv
     start = time.monotonic()
-    process = subprocess.Popen(
-        command,
-        cwd=work,
-        env=None if sandbox else {**env},
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        preexec_fn=lambda: _set_limits(limits),
-    )
-    out, err, limit = _bounded(process, wall, limits.output_bytes)
-    code = process.wait()
+    with _RUNNING_LOCK:
+        if _STOPPING.is_set():
+            raise Stopped("the grader is stopping: no new sandbox")
+        process = subprocess.Popen(
+            command,
+            cwd=work,
+            env=None if sandbox else {**env},
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            preexec_fn=lambda: _set_limits(limits),
+        )
+        _RUNNING.add(process)
+    try:
+        out, err, limit = _bounded(process, wall, limits.output_bytes)
+        code = process.wait()
+    finally:
+        with _RUNNING_LOCK:
+            _RUNNING.discard(process)
+    if _STOPPING.is_set():
+        raise Stopped("the grader is stopping: this sandbox was killed")
     if not limit and code < 0 and -code == signal.SIGXCPU:
         limit = f"CPU time limit ({limits.cpu_seconds} s per process)"
     return Outcome(code, out, err, time.monotonic() - start, limit)
