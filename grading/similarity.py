@@ -95,7 +95,8 @@ def write_sources(submitted: Path, assignment: str, course: Path, work: Path) ->
 
 
 def compare(work: Path, report: Path) -> list[Pair]:
-    """copydetect over ``work`` (from :func:`write_sources`): every pair, most similar first."""
+    """copydetect over ``work`` (from :func:`write_sources`): every pair with code in
+    common, most similar first."""
     from copydetect import CopyDetector
 
     logging.getLogger().setLevel(logging.ERROR)  # copydetect logs a warning per empty file
@@ -119,7 +120,11 @@ def compare(work: Path, report: Path) -> list[Pair]:
             if first < 0 or math.isnan(first) or math.isnan(second):
                 continue  # not compared: no fingerprint past the boilerplate
             tokens = int(detector.token_overlap_matrix[i, j])
-            pairs.append(Pair(files[i], files[j], float(first), float(second), tokens))
+            if tokens <= 0:
+                continue  # nothing in common
+            pair = [(files[i], float(first)), (files[j], float(second))]
+            (a, share_a), (b, share_b) = sorted(pair)
+            pairs.append(Pair(a, b, share_a, share_b, tokens))
     if len(files) > 1:
         detector.generate_html_report()
     return sorted(pairs, key=lambda p: (-p.share, -p.tokens, p.first, p.second))
@@ -128,7 +133,8 @@ def compare(work: Path, report: Path) -> list[Pair]:
 def format_pairs(assignment: str, students: int, pairs: list[Pair], report: Path) -> str:
     lines = [
         f"similarity of {assignment}'s own code (copydetect; the release's code excluded), "
-        f"{students} submissions, the {min(TOP_PAIRS, len(pairs))} most similar pairs of {len(pairs)}:",
+        f"{students} submissions; the {min(TOP_PAIRS, len(pairs))} most similar of the "
+        f"{len(pairs)} pairs with code in common:",
         "rank  share  students (share of each one's code found in the other's)  tokens",
     ]
     lines += [
