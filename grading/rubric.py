@@ -272,6 +272,9 @@ def main(argv: list[str] | None = None) -> int:
             lines, missing = record_class(assignment, args.submitted, args.course)
             print("\n".join(lines))
             failed += missing
+        from grading.gradebook import write_grades
+
+        print(f"grades: {write_grades(args.course)}")
         return 1 if failed else 0
     if args.submission:
         try:

@@ -2,8 +2,8 @@
 
     python -m grading.similarity             # make similarity [SUBMITTED=dir] [ASSIGNMENT=part1]
 
-Per assignment, each submission's own code (its solution cells and any code cell it
-added: every code cell but the release's locked ones) goes into one file, and
+Per assignment, each submission's code, rebuilt on the release as it is graded (the
+release's locked cells, the student's solution cells and added cells), goes into one file, and
 `copydetect <https://github.com/blingenf/copydetect>`_ compares every pair of files by
 MOSS-style winnowing of token fingerprints. Every code cell of the release (the
 ``# YOUR CODE HERE`` stubs, the starter code) is copydetect's boilerplate: fingerprints
@@ -50,23 +50,19 @@ class Pair:
         return max(self.share_first, self.share_second)
 
 
-def own_code(notebook: Path, release: dict) -> str:
-    """The code cells of ``notebook`` that are not locked cells of the release."""
-    locked = {
-        nbcells.grade_id(c)
-        for c in release["cells"]
-        if nbcells.grade_id(c) and not nbcells.nbgrader(c).get("solution")
-    }
-    cells = nbcells.read_cells(notebook)
-    return "\n\n".join(
-        nbcells.source(c)
-        for c in cells
-        if c.get("cell_type") == "code" and nbcells.grade_id(c) not in locked
-    )
+def code_of(notebook: dict) -> str:
+    return "\n\n".join(nbcells.source(c) for c in notebook["cells"] if c.get("cell_type") == "code")
 
 
-def release_code(release: dict) -> str:
-    return "\n\n".join(nbcells.source(c) for c in release["cells"] if c.get("cell_type") == "code")
+def graded_code(notebook: Path, release: Path, scratch: Path) -> str:
+    """The code cells of ``notebook`` rebuilt on the release (:func:`grading.restore.restore`),
+    in order: the release's locked cells around the student's own. The boilerplate then
+    holds the untouched cells and every seam between them, so a TODO left as released
+    matches nothing."""
+    from grading.restore import restore
+
+    restore(notebook, release, scratch)
+    return code_of(nbcells.read_notebook(scratch))
 
 
 def write_sources(submitted: Path, assignment: str, course: Path, work: Path) -> list[str]:
@@ -75,14 +71,15 @@ def write_sources(submitted: Path, assignment: str, course: Path, work: Path) ->
     from grading.collect import find_notebook
 
     shutil.rmtree(work, ignore_errors=True)
-    release = nbcells.read_notebook(released_notebook(assignment, course))
+    release = released_notebook(assignment, course)
     (work / "boilerplate").mkdir(parents=True)
-    (work / "boilerplate" / f"{assignment}.py").write_text(release_code(release))
+    (work / "boilerplate" / f"{assignment}.py").write_text(code_of(nbcells.read_notebook(release)))
     notes = []
+    scratch = work / "restored.ipynb"  # outside the compared folders
     for folder in sorted(submitted.glob(f"*/{assignment}")):
         notebook, why = find_notebook(folder, assignment)
         try:
-            code = own_code(notebook, release) if notebook else None
+            code = graded_code(notebook, release, scratch) if notebook else None
         except nbcells.NotANotebook as error:
             code, why = None, [str(error)]
         if code is None:
@@ -132,9 +129,14 @@ def compare(work: Path, report: Path) -> list[Pair]:
 
 def format_pairs(assignment: str, students: int, pairs: list[Pair], report: Path) -> str:
     lines = [
-        f"similarity of {assignment}'s own code (copydetect; the release's code excluded), "
-        f"{students} submissions; the {min(TOP_PAIRS, len(pairs))} most similar of the "
-        f"{len(pairs)} pairs with code in common:",
+        f"similarity of {assignment}'s code (copydetect; the release's code excluded), "
+        f"{students} submissions: "
+        + (
+            f"the {min(TOP_PAIRS, len(pairs))} most similar of the {len(pairs)} pairs with "
+            "code in common"
+            if pairs
+            else "no two have code in common"
+        ),
         "rank  share  students (share of each one's code found in the other's)  tokens",
     ]
     lines += [
