@@ -318,10 +318,16 @@ class Interrupted(Exception):
     """Ctrl-C during an autograde: what was merged is kept, the rest was not graded."""
 
     def __init__(self, merged: int, left: int) -> None:
-        super().__init__(
-            f"interrupted: {merged} submission{'s' * (merged != 1)} graded in this run "
-            f"{'is' if merged == 1 else 'are'} kept in the gradebook and grades.csv; "
-            f"`make autograde RESUME=1` grades the other {left} and writes the feedback"
+        super().__init__(merged, left)
+        self.merged, self.left = merged, left
+
+    def message(self, resume: str) -> str:
+        """One line for the instructor; ``resume`` is the command that goes on."""
+        return (
+            f"interrupted: {self.merged} submission{'s' * (self.merged != 1)} graded in this "
+            f"run {'is' if self.merged == 1 else 'are'} kept in the gradebook and grades.csv, "
+            f"{self.left} {'was' if self.left == 1 else 'were'} not graded: `{resume}` goes on "
+            "with those not graded since they last changed, and writes the feedback"
         )
 
 
@@ -813,7 +819,12 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     except Interrupted as exc:
-        print(f"\n{exc}", file=sys.stderr)
+        same = [
+            *([f"SUBMITTED={args.submitted}"] if args.submitted != SUBMITTED else []),
+            *([f"STUDENT={args.student}"] if args.student else []),
+            *([f"ASSIGNMENT={args.assignment}"] if args.assignment else []),
+        ]
+        print(f"\n{exc.message(' '.join(['make autograde', *same, 'RESUME=1']))}", file=sys.stderr)
         return 130  # what a shell reports for a command ended by Ctrl-C
     return 0
 

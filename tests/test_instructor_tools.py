@@ -155,9 +155,10 @@ def test_ctrl_c_keeps_what_was_merged_and_names_resume(own_class, monkeypatch):
     monkeypatch.setattr(engine, "run_jobs", interrupted)
     with pytest.raises(pipeline.Interrupted) as caught:
         pipeline.autograde(submitted, course, use_sandbox=False, assignment="part1")
-    assert str(caught.value) == (
+    assert caught.value.message("make autograde RESUME=1") == (
         "interrupted: 1 submission graded in this run is kept in the gradebook and "
-        "grades.csv; `make autograde RESUME=1` grades the other 5 and writes the feedback"
+        "grades.csv, 5 were not graded: `make autograde RESUME=1` goes on with those not "
+        "graded since they last changed, and writes the feedback"
     )
     assert "stand-in for a graded submission" in grades_csv(course)["alice"]["notes"]
     with pytest.raises(sandbox.Stopped):  # the killed run's threads start no sandbox
