@@ -135,7 +135,12 @@ def regrade(
             )
             changes.append(f"  {job.student}: {before:g} -> {new.points:g}{reason}")
 
-    engine.run_jobs(rescore, jobs, workers=workers, on_result=record, progress=False)
+    try:
+        engine.run_jobs(rescore, jobs, workers=workers, on_result=record)
+    except KeyboardInterrupt:
+        sandbox.stop_all()  # as an interrupted autograde: the sandboxes missed the Ctrl-C
+        gradebook.write_grades(course)
+        raise
     seconds = time.perf_counter() - start
     pipeline.write_feedback(course, {})
     lines = [
@@ -167,6 +172,13 @@ def main(argv: list[str] | None = None) -> int:
     except (LookupError, SandboxUnavailable) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
+    except KeyboardInterrupt:
+        print(
+            f"\ninterrupted: the submissions re-graded so far are kept in the gradebook and "
+            f"grades.csv; make regrade TODO={args.todo} re-grades them all again",
+            file=sys.stderr,
+        )
+        return 130
     print("\n".join(lines))
     from grading import class_report
 

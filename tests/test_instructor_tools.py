@@ -166,6 +166,21 @@ def test_ctrl_c_keeps_what_was_merged_and_names_resume(own_class, monkeypatch):
     sandbox.reopen()
 
 
+def test_ctrl_c_prints_the_make_command_that_goes_on(monkeypatch, capsys, tmp_path):
+    def interrupted(*_, **__):
+        raise pipeline.Interrupted(2, 3)
+
+    monkeypatch.setattr(pipeline, "autograde", interrupted)
+    argv = ["autograde", "--submitted", str(tmp_path), "--student", "bob", "--assignment", "part1"]
+    assert pipeline.main(argv) == 130
+    said = capsys.readouterr().err.strip().splitlines()
+    assert said == [
+        pipeline.Interrupted(2, 3).message(
+            f"make autograde SUBMITTED={tmp_path} STUDENT=bob ASSIGNMENT=part1 RESUME=1"
+        )
+    ], "one line, no traceback"
+
+
 def test_stopping_kills_a_running_sandbox_at_once(tmp_path):
     outcome = {}
 
