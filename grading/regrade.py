@@ -122,14 +122,10 @@ def regrade(
             course, assignment, job.student, cell, new.points, new.comment
         )
         if before != new.points:
-            # Its feedback page is older than its notebook now: pipeline.write_feedback rewrites it.
-            os.utime(
-                course
-                / "autograded"
-                / job.student
-                / assignment
-                / f"{ASSIGNMENTS[assignment]}.ipynb"
-            )
+            stored = course / "autograded" / job.student / assignment
+            stored /= f"{ASSIGNMENTS[assignment]}.ipynb"
+            if stored.is_file():  # its feedback page is older now: write_feedback rewrites it
+                os.utime(stored)
             reason = (
                 f"  ({new.comment.removeprefix(pipeline.JUDGE_COMMENT)})" if new.comment else ""
             )
