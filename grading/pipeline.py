@@ -208,6 +208,11 @@ def fingerprint(folder: Path) -> str:
     return digest.hexdigest()
 
 
+def autograded_notebook(course: Path, student: str, assignment: str) -> Path:
+    """Where the course keeps a graded submission's executed, sanitised notebook."""
+    return course / "autograded" / student / assignment / f"{ASSIGNMENTS[assignment]}.ipynb"
+
+
 GRADED_MARK = ".graded-submission"
 """Beside an autograded notebook: the fingerprint of the submission it was graded from."""
 
@@ -609,8 +614,8 @@ def record(course: Path, graded: Graded) -> Result:
         notes=list(graded.notes),
         seconds=graded.seconds,
     )
-    name = f"{ASSIGNMENTS[graded.assignment]}.ipynb"
-    target = course / "autograded" / graded.student / graded.assignment / name
+    target = autograded_notebook(course, graded.student, graded.assignment)
+    name = target.name
     staged = None
     if graded.notebook is not None:
         # nbgrader knows a notebook by its file name: staged under it, moved in if merged.
@@ -674,9 +679,8 @@ def write_feedback(course: Path, results: dict[tuple[str, str], Result]) -> None
 
 
 def _feedback_is_stale(course: Path, student: str, assignment: str) -> bool:
-    name = f"{ASSIGNMENTS[assignment]}"
-    page = course / "feedback" / student / assignment / f"{name}.html"
-    notebook = course / "autograded" / student / assignment / f"{name}.ipynb"
+    notebook = autograded_notebook(course, student, assignment)
+    page = course / "feedback" / student / assignment / notebook.with_suffix(".html").name
     return not page.is_file() or page.stat().st_mtime < notebook.stat().st_mtime
 
 

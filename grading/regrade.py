@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from grading import cells as nbcells
-from grading.course import ASSIGNMENTS, COURSE, LIMITS, SUBMITTED, Limits, released_notebook
+from grading.course import COURSE, LIMITS, SUBMITTED, Limits, released_notebook
 
 
 @dataclass(frozen=True)
@@ -50,7 +50,13 @@ def rescore(job: TodoJob) -> Rescored:
     """Judge ``job.todo`` of one submission again and score it (on a worker)."""
     from grading import judge
     from grading.collect import find_notebook
-    from grading.pipeline import judge_comment, kernel_results, test_cell_of, test_cells
+    from grading.pipeline import (
+        autograded_notebook,
+        judge_comment,
+        kernel_results,
+        test_cell_of,
+        test_cells,
+    )
     from grading.restore import restore
 
     release_path = released_notebook(job.assignment, job.course)
@@ -68,13 +74,7 @@ def rescore(job: TodoJob) -> Rescored:
         )[job.todo]  # fmt: skip
     if not verdict.ok:
         return Rescored(job.student, 0.0, judge_comment(verdict.reason))
-    stored = (
-        job.course
-        / "autograded"
-        / job.student
-        / job.assignment
-        / f"{ASSIGNMENTS[job.assignment]}.ipynb"
-    )
+    stored = autograded_notebook(job.course, job.student, job.assignment)
     failed_here = (
         stored.is_file()
         and kernel_results(nbcells.read_notebook(stored), {cell: points}).get(cell) is False
@@ -122,8 +122,7 @@ def regrade(
             course, assignment, job.student, cell, new.points, new.comment
         )
         if before != new.points:
-            stored = course / "autograded" / job.student / assignment
-            stored /= f"{ASSIGNMENTS[assignment]}.ipynb"
+            stored = pipeline.autograded_notebook(course, job.student, assignment)
             if stored.is_file():  # its feedback page is older now: write_feedback rewrites it
                 os.utime(stored)
             reason = (

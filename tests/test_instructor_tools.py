@@ -206,7 +206,7 @@ def test_feedback_is_written_for_the_submissions_graded_since(own_class):
     pages = {p.parts[-3]: p for p in (course / "feedback").glob("*/part1/*.html")}
     assert set(pages) == {*CLASS, "carol"}, "every submission has its page"
     written = {student: page.stat().st_mtime_ns for student, page in pages.items()}
-    os.utime(course / "autograded" / "alice" / "part1" / NOTEBOOK)  # alice re-graded
+    os.utime(pipeline.autograded_notebook(course, "alice", "part1"))  # alice re-graded
     pipeline.write_feedback(course, {})
     again = {student: page.stat().st_mtime_ns for student, page in pages.items()}
     assert {s for s in pages if again[s] != written[s]} == {"alice"}
