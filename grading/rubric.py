@@ -221,23 +221,31 @@ def record_class(assignment: str, submitted: Path, course: Path) -> tuple[list[s
 
     rubric = load_rubric()
     most = rubric.results(assignment)
-    lines, recorded, failed = [], 0, 0
+    lines, recorded, without, failed = [], 0, [], 0
     for grades in read_cell_grades(course, assignment):
         student = grades.student
         try:
             points, numbers, _ = score_submission(assignment, student, submitted, course, rubric)
+        except FileNotFoundError:
+            without.append(student)
+            continue
         except (OSError, ValueError, LookupError) as error:
             failed += 1
             lines.append(f"{student}: not scored: {error}")
             continue
         recorded += 1
         lines.append(f"{student}: {numbers}: {points:g} / {most:g}")
+    if without:
+        lines.append(
+            f"no scores.json (nor in a zip) from {len(without)}: {', '.join(without)}: the "
+            "notebook writes it beside its results; ask them for it"
+        )
     lines.append(
-        f"{assignment}: {recorded} reports recorded as the manual grade of {REPORT_CELL} in "
-        f"{course / 'gradebook.db'}, {failed} not scored (grade those in formgrader or with "
-        "--fid/--afd, --clip); override any in formgrader"
+        f"{assignment}: {recorded} of {recorded + len(without) + failed} reports recorded as the "
+        f"manual grade of {REPORT_CELL} in {course / 'gradebook.db'} (override any in "
+        "formgrader); grade the others in formgrader or with --fid/--afd, --clip"
     )
-    return lines, failed
+    return lines, len(without) + failed
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -249,8 +249,13 @@ def test_the_rubric_scores_every_report_of_the_class(own_class):
     assert done.returncode == 1, "reports left unscored are an error to look at"
     lines = done.stdout.splitlines()
     assert "reference: FID 72.38, AFD 94.30 %: 18 / 20" in lines
-    assert any(line.startswith("bob: not scored: no scores.json in") for line in lines)
-    assert lines[-2].startswith("part1: 2 reports recorded as the manual grade of report_scores")
+    assert lines[-3] == (
+        "no scores.json (nor in a zip) from 4: bob, carol, planted_bugs, seed_report: the "
+        "notebook writes it beside its results; ask them for it"
+    )
+    assert lines[-2].startswith(
+        "part1: 2 of 6 reports recorded as the manual grade of report_scores"
+    )
     assert lines[-1] == f"grades: {course / 'grades.csv'}"
     rows = grades_csv(course)
     assert rows["reference"]["part1_manual"] == "18" and rows["bob"]["part1_manual"] == "0"
