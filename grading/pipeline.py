@@ -267,7 +267,7 @@ def autograde(
     found = [
         (name, part) for name, part in found if name not in dropped and assignment in (None, part)
     ]
-    problems = [r for r in problems if r.student not in dropped and r.assignment != assignment]
+    problems = [r for r in problems if r.student not in dropped]
     if not found and not problems:
         raise PipelineError(
             f"no submissions under {submitted}/<student>/<assignment>/ "
