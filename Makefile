@@ -8,7 +8,7 @@ UV     := python3 -m uv
 export UV_PYTHON_DOWNLOADS := never
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 
-.PHONY: help setup test test-kaggle demo notebooks release student-kit formgrader collect autograde grades lms kaggle bench lint lock chromium bubblewrap clean
+.PHONY: help setup test test-kaggle demo notebooks release student-kit formgrader collect autograde class-report similarity regrade drop rubric grades lms kaggle bench lint lock chromium bubblewrap clean
 
 # Each target's line of `make help` is the `## ` text after its prerequisites: one source.
 help: ## this list: every target with one line
@@ -77,12 +77,35 @@ collect: $(STAMP) ## an LMS download into grading/submitted (ZIP= [LMS= ROSTER= 
 # (grading/sandbox.py), merged as it finishes: grades.csv, feedback/, autograded/.
 # WORKERS=n submissions at once (default 2); SCHEDULER=tcp://host:8786 or a scheduler
 # file grades on a Dask cluster (grading/engine.py); RESUME=1 skips the submissions graded
-# since they last changed (after an interruption); NO_SANDBOX=1 for trusted notebooks
-# only. Releases first if there is no gradebook yet.
+# since they last changed (after an interruption); ASSIGNMENT=part1 grades one assignment;
+# NO_SANDBOX=1 for trusted notebooks only. Releases first if there is no gradebook yet.
+# Ends with the class report (make class-report).
 SUBMITTED ?= grading/submitted
 autograde: $(STAMP) ## grade grading/submitted in sandboxes into the gradebook ([STUDENT= WORKERS= RESUME=1])
 	@test -f grading/course/gradebook.db || $(PY) -m grading.pipeline release
-	$(PY) -m grading.pipeline autograde --submitted "$(SUBMITTED)"$(if $(STUDENT), --student "$(STUDENT)")$(if $(WORKERS), --workers $(WORKERS))$(if $(SCHEDULER), --scheduler "$(SCHEDULER)")$(if $(RESUME), --resume)$(if $(NO_SANDBOX), --no-sandbox)
+	$(PY) -m grading.pipeline autograde --submitted "$(SUBMITTED)"$(if $(STUDENT), --student "$(STUDENT)")$(if $(ASSIGNMENT), --assignment $(ASSIGNMENT))$(if $(WORKERS), --workers $(WORKERS))$(if $(SCHEDULER), --scheduler "$(SCHEDULER)")$(if $(RESUME), --resume)$(if $(NO_SANDBOX), --no-sandbox)
+
+# Per-TODO score distribution and most common mistakes of the class: grading/course/class_report.png and .html.
+class-report: $(STAMP)
+	$(PY) -m grading.class_report
+
+# Similar code between submissions (copydetect, starter code excluded): ranked pairs and grading/course/similarity/<assignment>.html.
+similarity: $(STAMP)
+	$(PY) -m grading.similarity --submitted "$(SUBMITTED)"$(if $(ASSIGNMENT), --assignment $(ASSIGNMENT))
+
+# Re-grade one TODO for the whole class after a fix to its judge or points: make regrade TODO=1-1-2.
+regrade: $(STAMP)
+	@test -n "$(TODO)" || { echo "usage: make regrade TODO=1-1-2 [SUBMITTED=$(SUBMITTED)] [WORKERS=2]"; exit 2; }
+	$(PY) -m grading.regrade "$(TODO)" --submitted "$(SUBMITTED)"$(if $(WORKERS), --workers $(WORKERS))$(if $(NO_SANDBOX), --no-sandbox)
+
+# Drop a student from the gradebook and every later autograde: make drop STUDENT=id [REASON="withdrew"] [UNDO=1].
+drop: $(STAMP)
+	@test -n "$(STUDENT)" || { echo "usage: make drop STUDENT=id [REASON=\"withdrew on 2026-11-02\"] [UNDO=1]"; exit 2; }
+	$(PY) -m grading.drop "$(STUDENT)"$(if $(REASON), --reason "$(REASON)")$(if $(UNDO), --undo)
+
+# Score every graded report from the student's scores.json, as the manual grade (ASSIGNMENT=part1 for one part).
+rubric: $(STAMP)
+	$(PY) -m grading.rubric --class $(ASSIGNMENT) --submitted "$(SUBMITTED)"
 
 # Formgrader: JupyterLab in grading/, where nbgrader reads grading/nbgrader_config.py and
 # finds the course directory under the server's root; then Nbgrader > Formgrader. Jupyter

@@ -125,8 +125,8 @@ def _run_threads(function: Callable, jobs: list, workers: int, deliver: Deliver)
             delivered.add(future)
             deliver(futures[future], outcome(future))
     except KeyboardInterrupt:
-        # Running jobs cannot be stopped from here; their subprocesses got the terminal's
-        # SIGINT too. Nothing waits for them: the interpreter joins the threads at exit.
+        # Running jobs cannot be stopped from here: the caller ends them (the grader kills
+        # its sandboxes, grading.sandbox.stop_all); the interpreter joins the threads at exit.
         pool.shutdown(wait=False, cancel_futures=True)
         for future in futures:
             if future not in delivered and future.done() and not future.cancelled():

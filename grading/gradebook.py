@@ -443,6 +443,33 @@ def record_manual_grade(
         gb.db.commit()
 
 
+def record_auto_grade(
+    course: Path, assignment: str, student: str, cell: str, points: float, comment: str | None
+) -> float:
+    """Re-score one autograded test ``cell`` of a graded submission (a re-grade of its TODO):
+    its automatic score, the comment on its TODO, and the late penalty, which nbgrader
+    computes from the score. Returns the points it had before."""
+    from nbgrader.api import Gradebook, MissingEntry
+
+    with _WRITER:
+        with Gradebook(database_url(course)) as gb:
+            try:
+                (notebook,) = gb.find_submission(assignment, student).notebooks
+            except MissingEntry as error:
+                raise LookupError(
+                    f"{course / 'gradebook.db'} has no {assignment} submission of {student}"
+                ) from error
+            grade = gb.find_grade(cell, notebook.name, assignment, student)
+            if not 0 <= points <= grade.max_score:
+                raise ValueError(f"{cell} = {points} is outside 0..{grade.max_score:g}")
+            before, grade.auto_score = grade.auto_score or 0.0, float(points)
+            todo = _comment_cell(cell)
+            gb.find_comment(todo, notebook.name, assignment, student).auto_comment = comment
+            gb.db.commit()
+        assign_late_penalty(course, assignment, student, nbgrader_config(course))
+    return before
+
+
 @dataclass
 class PartGrade:
     """One submission's points as nbgrader counts them (``Grade.score``, the late penalty)."""

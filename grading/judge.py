@@ -125,16 +125,19 @@ def judge(
     *,
     use_sandbox: bool = True,
     limits: Limits = LIMITS,
+    only: str | None = None,
 ) -> dict[str, Verdict]:
-    """The verdict on every autograded TODO of ``assignment`` in one submitted notebook."""
+    """The verdict on every autograded TODO of ``assignment`` (or on TODO ``only``) in one
+    submitted notebook."""
     try:
         jobs = programs(notebook, release, assignment)
     except nbcells.NotANotebook as error:
         return {
             todo: Verdict(False, str(error))
             for todo, spec in TODOS.items()
-            if spec.assignment == assignment
+            if spec.assignment == assignment and only in (None, todo)
         }
+    jobs = {todo: job for todo, job in jobs.items() if only in (None, todo)}
     verdicts = {todo: Verdict(False, job) for todo, job in jobs.items() if isinstance(job, str)}
     keys = {
         todo: cache_key(todo, job, use_sandbox, limits)

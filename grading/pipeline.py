@@ -279,6 +279,11 @@ def failure(step: str, error: BaseException) -> str:
     return f"{step} failed: {type(error).__name__}" + (f": {message!r}" if message else "")
 
 
+def autograded_notebook(course: Path, student: str, assignment: str) -> Path:
+    """Where the course keeps a graded submission's executed, sanitised notebook."""
+    return course / "autograded" / student / assignment / f"{ASSIGNMENTS[assignment]}.ipynb"
+
+
 GRADED_MARK = ".graded-submission"
 """Beside an autograded notebook: the fingerprint of the submission it was graded from."""
 
@@ -294,18 +299,24 @@ def autograde(
     scheduler: str | None = None,
     progress: bool = False,
     resume: bool = False,
+    assignment: str | None = None,
 ) -> list[Result]:
-    """Grade every ``submitted/<student>/<assignment>`` (or one student's) into the course.
+    """Grade every ``submitted/<student>/<assignment>`` (or one student's, or one
+    assignment's) into the course. Students dropped from the course (:mod:`grading.drop`)
+    are not graded.
 
     ``resume``: skip the submissions whose folder is unchanged since they were graded
     (an interrupted run goes on where it stopped; without it everything is graded again,
-    as after a fix to a test).
+    as after a fix to a test); their rows show the scores the gradebook holds.
 
     Each submission is graded by :func:`grade_one` on a worker (threads here, or a Dask
     cluster: :mod:`grading.engine`) and merged into the course gradebook by this process,
-    one at a time, as soon as it is done: an interrupted run keeps what finished. Then the
-    feedback pages and ``course/grades.csv`` are written.
+    one at a time, as soon as it is done. Then the feedback pages of the submissions whose
+    autograded notebook is newer than their feedback are written, and ``course/grades.csv``.
+    Ctrl-C (:class:`Interrupted`) kills the running sandboxes, keeps what was merged and
+    writes ``grades.csv``; a run with ``resume`` then grades the rest and their feedback.
     """
+    sandbox.reopen()
     if use_sandbox:  # before anything else: no student code runs without one
         try:
             bounds = sandbox.check()
@@ -321,7 +332,19 @@ def autograde(
         times = submission_times.read_times(submitted)
     except submission_times.TimesError as error:
         raise PipelineError(str(error)) from error
+    from grading.drop import dropped_students
+
+    dropped = dropped_students(course)
+    if student in dropped:
+        raise PipelineError(
+            f"{student} was dropped from the course ({dropped[student]}): "
+            f"python -m grading.drop {student} --undo takes them back"
+        )
     found, problems = find_jobs(submitted, student)
+    found = [
+        (name, part) for name, part in found if name not in dropped and assignment in (None, part)
+    ]
+    problems = [r for r in problems if r.student not in dropped]
     if not found and not problems:
         raise PipelineError(
             f"no submissions under {submitted}/<student>/<assignment>/ "
@@ -337,14 +360,8 @@ def autograde(
     ]  # fmt: skip
     results: dict[tuple[str, str], Result] = {}
     if resume:
-        for job in list(jobs):
-            mark = course / "autograded" / job.student / job.assignment / GRADED_MARK
-            graded_from = mark.read_text() if mark.is_file() else ""
-            if graded_from and graded_from == fingerprint(job.folder):
-                jobs.remove(job)
-                results[job.student, job.assignment] = Result(
-                    job.student, job.assignment, notes=["already graded (--resume): kept"]
-                )
+        results = kept_results(course, jobs)
+        jobs = [job for job in jobs if (job.student, job.assignment) not in results]
     from grading import engine  # dask, only to grade
 
     def merge(outcome: engine.Outcome) -> None:
@@ -362,6 +379,7 @@ def autograde(
             add_failure_feedback(course, row)
             results[job.student, job.assignment] = row
 
+    kept = len(results)
     try:
         engine.run_jobs(
             grade_one,
@@ -371,10 +389,53 @@ def autograde(
             on_result=merge,
             progress=progress,
         )
-    finally:
-        write_feedback(course, sorted({r.assignment for r in results.values()}), results)
+    except KeyboardInterrupt:
+        sandbox.stop_all()  # the sandboxes run in sessions of their own: Ctrl-C missed them
         gradebook.write_grades(course)
+        raise Interrupted(len(results) - kept, len(jobs) + kept - len(results)) from None
+    write_feedback(course, results)
+    gradebook.write_grades(course)
     return [results[key] for key in found if key in results] + problems
+
+
+class Interrupted(Exception):
+    """Ctrl-C during an autograde: what was merged is kept, the rest was not graded."""
+
+    def __init__(self, merged: int, left: int) -> None:
+        super().__init__(merged, left)
+        self.merged, self.left = merged, left
+
+    def message(self, resume: str) -> str:
+        """One line for the instructor; ``resume`` is the command that goes on."""
+        return (
+            f"interrupted: {self.merged} submission{'s' * (self.merged != 1)} graded in this "
+            f"run {'is' if self.merged == 1 else 'are'} kept in the gradebook and grades.csv, "
+            f"{self.left} {'was' if self.left == 1 else 'were'} not graded: `{resume}` goes on "
+            "with those not graded since they last changed, and writes the feedback"
+        )
+
+
+def kept_results(course: Path, jobs: list[Job]) -> dict[tuple[str, str], Result]:
+    """The jobs whose submission folder is unchanged since it was graded (``--resume``),
+    with the scores the course gradebook holds for them."""
+    from grading.cell_grades import read_cell_grades
+
+    unchanged = set()
+    for job in jobs:
+        mark = course / "autograded" / job.student / job.assignment / GRADED_MARK
+        if mark.is_file() and mark.read_text() == fingerprint(job.folder):
+            unchanged.add((job.student, job.assignment))
+    return {
+        (g.student, g.assignment): Result(
+            g.student,
+            g.assignment,
+            scores=g.scores,
+            max_scores=g.max_scores,
+            notes=["already graded (--resume): kept"],
+        )
+        for g in read_cell_grades(course)
+        if (g.student, g.assignment) in unchanged
+    }
 
 
 def find_jobs(
@@ -475,6 +536,10 @@ def test_cells(release: dict) -> dict[str, float]:
 
 def todo_of(test_cell: str) -> str:
     return test_cell.removeprefix(TEST_PREFIX).replace("_", "-")
+
+
+def test_cell_of(todo: str) -> str:
+    return TEST_PREFIX + todo.replace("-", "_")
 
 
 def not_graded(job: Job, *why: str) -> Graded:
@@ -587,10 +652,20 @@ def _grade(job: Job) -> Graded:
 JUDGED = "this TODO's code, run on its own in a fresh Python on the grading cases,"
 
 
+def judge_comment(reason: str) -> str:
+    """The comment on a TODO that the judge failed, for the student and in the gradebook."""
+    plain = (
+        reason
+        if reason.startswith(("raised", "killed", "segfault", "stopped", "uses "))
+        else f"gives: {reason}"
+    )
+    return f"Scored 0: {JUDGED} {plain}."
+
+
 def verdict_text(points: float, verdict, failed_here: bool) -> str:
     """What the grader says under a test cell: the score it decided and why."""
     if not verdict.ok:
-        return f"Scored 0: {JUDGED} {_plain(verdict.reason)}."
+        return judge_comment(verdict.reason)
     if failed_here:
         return (
             f"Scored 0: {JUDGED} agrees with the reference, but the tests of this cell "
@@ -617,14 +692,6 @@ def with_verdicts(nb: dict, said: dict[str, str]) -> dict:
             cell = {**cell, "outputs": [verdict, *errors]}
         cells.append(cell)
     return {**nb, "cells": cells}
-
-
-def _plain(reason: str) -> str:
-    return (
-        reason
-        if reason.startswith(("raised", "killed", "segfault", "stopped", "uses "))
-        else f"gives: {reason}"
-    )
 
 
 def run_notebook(job: Job, restored: Path, work: Path) -> tuple[dict | None, list[str]]:
@@ -710,8 +777,8 @@ def record(course: Path, graded: Graded) -> Result:
         notes=list(graded.notes),
         seconds=graded.seconds,
     )
-    name = f"{ASSIGNMENTS[graded.assignment]}.ipynb"
-    target = course / "autograded" / graded.student / graded.assignment / name
+    target = autograded_notebook(course, graded.student, graded.assignment)
+    name = target.name
     staged = None
     if graded.notebook is not None:
         # nbgrader knows a notebook by its file name: staged under it, moved in if merged.
@@ -749,15 +816,28 @@ def record(course: Path, graded: Graded) -> Result:
     return result
 
 
-def write_feedback(course: Path, assignments: list[str], results: dict) -> None:
-    """nbgrader's feedback pages for the submissions that ran (trusted: no code executes).
+def write_feedback(course: Path, results: dict[tuple[str, str], Result]) -> None:
+    """nbgrader's feedback pages (trusted: no code executes) of the submissions whose
+    autograded notebook is newer than their feedback: those graded in this run, and those
+    an interrupted run merged before it stopped. The other students' pages stay as they are.
     A page that cannot be written is a note on its row."""
-    for assignment in assignments:
-        try:
-            done = nbgrader("generate_feedback", assignment, "--force", root=course)
-            failed = "feedback could not be generated" if done.returncode else ""
-        except (OSError, subprocess.SubprocessError) as error:
-            failed = failure("writing the feedback", error)
+    for assignment, name in ASSIGNMENTS.items():
+        graded = sorted(
+            p.parent.parent.name
+            for p in (course / "autograded").glob(f"*/{assignment}/{name}.ipynb")
+        )
+        stale = [s for s in graded if _feedback_is_stale(course, s, assignment)]
+        failed = ""
+        if stale:
+            others = ",".join(sorted(set(graded) - set(stale)))
+            try:
+                done = nbgrader(
+                    "generate_feedback", assignment, "--force",
+                    f"--CourseDirectory.student_id_exclude={others}", root=course,
+                )  # fmt: skip
+                failed = "feedback could not be generated" if done.returncode else ""
+            except (OSError, subprocess.SubprocessError) as error:
+                failed = failure("writing the feedback", error)
         for (student, part), result in results.items():
             if part != assignment:
                 continue
@@ -767,8 +847,14 @@ def write_feedback(course: Path, assignments: list[str], results: dict) -> None:
                 result.notes.append(failure("finding the feedback", error))
                 continue
             result.feedback = result.feedback or (pages[0] if pages else None)
-            if failed and not pages:
+            if failed and student in stale and not pages:
                 result.notes.append(failed)
+
+
+def _feedback_is_stale(course: Path, student: str, assignment: str) -> bool:
+    notebook = autograded_notebook(course, student, assignment)
+    page = course / "feedback" / student / assignment / notebook.with_suffix(".html").name
+    return not page.is_file() or page.stat().st_mtime < notebook.stat().st_mtime
 
 
 def summarize_log(log: str) -> list[str]:
@@ -865,6 +951,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     grade.add_argument("--submitted", type=Path, default=SUBMITTED)
     grade.add_argument("--student", help="grade this student only (their folder in --submitted)")
+    grade.add_argument(
+        "--assignment", choices=sorted(ASSIGNMENTS), help="grade this assignment only"
+    )
     grade.add_argument("--workers", type=int, default=2, help="submissions graded at once")
     grade.add_argument(
         "--scheduler",
@@ -901,15 +990,27 @@ def main(argv: list[str] | None = None) -> int:
                 scheduler=args.scheduler,
                 progress=True,
                 resume=args.resume,
+                assignment=args.assignment,
             )
             print(format_table(results))
             print(
                 f"\ngradebook: {COURSE / 'gradebook.db'}\ngrades: {COURSE / 'grades.csv'}"
-                f"\nfeedback: {COURSE / 'feedback'}/<student>/<assignment>/"
+                f"\nfeedback: {COURSE / 'feedback'}/<student>/<assignment>/\n"
             )
+            from grading import class_report
+
+            print(class_report.write_report(COURSE))
     except PipelineError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
+    except Interrupted as exc:
+        same = [
+            *([f"SUBMITTED={args.submitted}"] if args.submitted != SUBMITTED else []),
+            *([f"STUDENT={args.student}"] if args.student else []),
+            *([f"ASSIGNMENT={args.assignment}"] if args.assignment else []),
+        ]
+        print(f"\n{exc.message(' '.join(['make autograde', *same, 'RESUME=1']))}", file=sys.stderr)
+        return 130  # what a shell reports for a command ended by Ctrl-C
     return 0
 
 

@@ -15,12 +15,15 @@ Instructors change the numbers in the TOML file, and score a report with::
     python -m grading.rubric --fid 72.38 --afd 0.943
     python -m grading.rubric --clip 0.3487 0.3574
     python -m grading.rubric --submission part1 STUDENT   # its scores.json, into the gradebook
+    python -m grading.rubric --class part1                # every graded part1 submission's
 
-The last reads the ``scores.json`` the notebook wrote into the student's submission
+``--submission`` reads the ``scores.json`` the notebook wrote into the student's submission
 (``grading/submitted/<student>/<assignment>/``, as it is or inside the submission zip),
 says which file it read, and records the points as the manual grade of the report cell
 in the course gradebook, where the instructor can override them in formgrader: the
 numbers a student hands in are a proposal to check against the images, not a grade.
+``--class`` does that for every submission of the assignments named (both without a name)
+that the gradebook holds, one line per student, and names those it could not score.
 """
 
 from __future__ import annotations
@@ -179,28 +182,75 @@ def points_from_scores(
     raise ValueError(f"unknown assignment {assignment!r} (part1 or part2)")
 
 
-def record_submission(assignment: str, student: str, submitted: Path, course: Path) -> list[str]:
-    """Score a submission's report from its ``scores.json`` and record it in the gradebook."""
-    from grading.gradebook import REPORT_CELL, record_manual_grade
+def score_submission(
+    assignment: str, student: str, submitted: Path, course: Path, rubric: Rubric
+) -> tuple[float, str, str]:
+    """Score a submission's report from its ``scores.json`` and record it in the gradebook;
+    the points, the numbers they came from and the file read."""
+    from grading.gradebook import record_manual_grade
 
-    rubric = load_rubric()
     scores, source = read_scores(submitted / student / assignment)
     points, numbers = points_from_scores(assignment, scores, rubric)
-    most = rubric.results(assignment)
     comment = (
-        f"Rubric points from your scores.json ({numbers}): {points:g} / {most:g}, "
-        "subject to the instructor's check against your images."
+        f"Rubric points from your scores.json ({numbers}): {points:g} / "
+        f"{rubric.results(assignment):g}, subject to the instructor's check against your images."
     )
     record_manual_grade(course, assignment, student, points, comment)
+    return points, numbers, source
+
+
+def record_submission(assignment: str, student: str, submitted: Path, course: Path) -> list[str]:
+    """:func:`score_submission` of one student; the lines to print."""
+    from grading.gradebook import REPORT_CELL
+
+    rubric = load_rubric()
+    points, numbers, source = score_submission(assignment, student, submitted, course, rubric)
     return [
         f"read {source}: {numbers}",
-        f"{assignment.replace('part', 'Part ')} results: {points:g} / {most:g}",
+        f"{assignment.replace('part', 'Part ')} results: {points:g} / {rubric.results(assignment):g}",
         f"recorded as the manual grade of {REPORT_CELL} ({student}, {assignment}) in "
         f"{course / 'gradebook.db'}: override it in formgrader",
     ]
 
 
+def record_class(assignment: str, submitted: Path, course: Path) -> tuple[list[str], int]:
+    """:func:`score_submission` of every ``assignment`` submission in the gradebook; the
+    lines to print and how many could not be scored."""
+    from grading.cell_grades import read_cell_grades
+    from grading.gradebook import REPORT_CELL
+
+    rubric = load_rubric()
+    most = rubric.results(assignment)
+    lines, recorded, without, failed = [], 0, [], 0
+    for grades in read_cell_grades(course, assignment):
+        student = grades.student
+        try:
+            points, numbers, _ = score_submission(assignment, student, submitted, course, rubric)
+        except FileNotFoundError:
+            without.append(student)
+            continue
+        except (OSError, ValueError, LookupError) as error:
+            failed += 1
+            lines.append(f"{student}: not scored: {error}")
+            continue
+        recorded += 1
+        lines.append(f"{student}: {numbers}: {points:g} / {most:g}")
+    if without:
+        lines.append(
+            f"no scores.json (nor in a zip) from {len(without)}: {', '.join(without)}: the "
+            "notebook writes it beside its results; ask them for it"
+        )
+    lines.append(
+        f"{assignment}: {recorded} of {recorded + len(without) + failed} reports recorded as the "
+        f"manual grade of {REPORT_CELL} in {course / 'gradebook.db'} (override any in "
+        "formgrader); grade the others in formgrader or with --fid/--afd, --clip"
+    )
+    return lines, len(without) + failed
+
+
 def main(argv: list[str] | None = None) -> int:
+    from grading.course import ASSIGNMENTS, COURSE, SUBMITTED
+
     parser = argparse.ArgumentParser(
         prog="python -m grading.rubric", description="Points of a report cell by the rubric."
     )
@@ -213,12 +263,27 @@ def main(argv: list[str] | None = None) -> int:
         metavar=("ASSIGNMENT", "STUDENT"),
         help="score the scores.json of this submission and record it in the gradebook",
     )
-    from grading.course import COURSE, SUBMITTED
-
+    parser.add_argument(
+        "--class",
+        dest="whole_class",
+        nargs="*",
+        choices=sorted(ASSIGNMENTS),
+        help="--submission for every graded submission of these assignments (default: both)",
+    )
     parser.add_argument("--submitted", type=Path, default=SUBMITTED)
     parser.add_argument("--course", type=Path, default=COURSE)
     args = parser.parse_args(argv)
     rubric = load_rubric()
+    if args.whole_class is not None:
+        failed = 0
+        for assignment in args.whole_class or list(ASSIGNMENTS):
+            lines, missing = record_class(assignment, args.submitted, args.course)
+            print("\n".join(lines))
+            failed += missing
+        from grading.gradebook import write_grades
+
+        print(f"grades: {write_grades(args.course)}")
+        return 1 if failed else 0
     if args.submission:
         try:
             lines = record_submission(*args.submission, args.submitted, args.course)

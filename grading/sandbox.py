@@ -43,6 +43,7 @@ import subprocess
 import sys
 import sysconfig
 import tempfile
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -266,6 +267,37 @@ def _set_limits(limits: Limits, group: cgroups.Group | None) -> None:
         resource.setrlimit(kind, (value, value))
 
 
+class Stopped(RuntimeError):
+    """The grader is stopping (:func:`stop_all`): no sandbox starts any more."""
+
+
+_RUNNING: set[subprocess.Popen] = set()
+_RUNNING_LOCK = threading.Lock()
+_STOPPING = threading.Event()
+
+
+def stop_all() -> int:
+    """Kill every running sandbox and refuse new ones: the grader was interrupted.
+
+    The sandboxes run in sessions of their own, so the terminal's Ctrl-C never reaches
+    them; without this an interrupted run waited for each to end. Returns how many it killed.
+    """
+    with _RUNNING_LOCK:
+        _STOPPING.set()
+        running = list(_RUNNING)
+    for process in running:
+        try:
+            os.killpg(process.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    return len(running)
+
+
+def reopen() -> None:
+    """Sandboxes may start again: a new run in a process whose last run was interrupted."""
+    _STOPPING.clear()
+
+
 @dataclass
 class Outcome:
     """What came back from one sandbox: its exit status, its bounded output, what stopped it."""
@@ -300,7 +332,9 @@ def run(
     where = cgroups.hierarchy()
     group = cgroups.Group(where, limits.processes) if where else None
     start = time.monotonic()
-    try:
+    with _RUNNING_LOCK:
+        if _STOPPING.is_set():
+            raise Stopped("the grader is stopping: no new sandbox")
         process = subprocess.Popen(
             command,
             cwd=work,
@@ -310,13 +344,19 @@ def run(
             stderr=subprocess.PIPE,
             preexec_fn=lambda: _set_limits(limits, group),
         )
+        _RUNNING.add(process)
+    try:
         out, err, limit = _bounded(process, wall, limits.output_bytes)
         code = process.wait()
         if not limit and code and group is not None and group.hit_process_limit():
             limit = f"process limit ({limits.processes} processes and threads)"
     finally:
+        with _RUNNING_LOCK:
+            _RUNNING.discard(process)
         if group is not None:
             group.close()
+    if _STOPPING.is_set():
+        raise Stopped("the grader is stopping: this sandbox was killed")
     if not limit and code < 0 and -code == signal.SIGXCPU:
         limit = f"CPU time limit ({limits.cpu_seconds} s per process)"
     return Outcome(code, out, err, time.monotonic() - start, limit)

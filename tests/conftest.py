@@ -37,6 +37,7 @@ SLOWEST_FIRST = [
     "test_student_kit.py",
     "test_gradebook.py",
     "test_formgrader_command.py",
+    "test_instructor_tools.py",
     "test_engine.py",
 ]
 """The files that take minutes, slowest first (``make test`` prints the slowest tests)."""

@@ -547,7 +547,7 @@ def test_hostile_outputs_run_no_script_in_feedback_or_formgrader(chromium, relea
         sanitize(hostile, release, LIMITS.cell_output_bytes), None, 0.0,
     )  # fmt: skip
     result = pipeline.record(course, graded)
-    pipeline.write_feedback(course, ["part1"], {(graded.student, graded.assignment): result})
+    pipeline.write_feedback(course, {(graded.student, graded.assignment): result})
     assert result.feedback and result.feedback.is_file(), result.notes
 
     with (

@@ -56,6 +56,28 @@ ELSEWHERE: dict[str, list[str]] = {
         "tests/test_grading.py::test_every_submission_gets_its_expected_scores",
         "tests/test_grading.py::test_honest_students_keep_full_marks_in_a_hostile_batch",
     ],
+    # Interrupted and resumed on a class merged as autograde merges it (no notebook runs).
+    "make autograde RESUME=1": [
+        "tests/test_instructor_tools.py::test_a_resumed_run_shows_the_recorded_scores",
+        "tests/test_instructor_tools.py::test_ctrl_c_keeps_what_was_merged_and_names_resume",
+        "tests/test_instructor_tools.py::test_feedback_is_written_for_the_submissions_graded_since",
+    ],
+    # The instructor's tools after an autograde, on a copy of such a class.
+    "make class-report": [
+        "tests/test_instructor_tools.py::test_the_class_report_counts_each_todo_and_each_mistake"
+    ],
+    "make similarity": [
+        "tests/test_instructor_tools.py::test_similarity_ranks_the_copy_first_and_ignores_the_starter_code"
+    ],
+    "make regrade": [
+        "tests/test_instructor_tools.py::test_regrading_one_todo_changes_that_cell_only"
+    ],
+    "make drop": [
+        "tests/test_instructor_tools.py::test_a_dropped_student_leaves_the_grades_and_is_not_graded"
+    ],
+    "make rubric": [
+        "tests/test_instructor_tools.py::test_the_rubric_scores_every_report_of_the_class"
+    ],
     # The make targets' Python: grading.collect on an LMS-style zip, grading.gradebook.
     "make collect": [
         "tests/test_collect.py::test_collect_places_every_notebook_by_content_and_names_each_problem",
