@@ -81,30 +81,30 @@ collect: $(STAMP) ## an LMS download into grading/submitted (ZIP= [LMS= ROSTER= 
 # NO_SANDBOX=1 for trusted notebooks only. Releases first if there is no gradebook yet.
 # Ends with the class report (make class-report).
 SUBMITTED ?= grading/submitted
-autograde: $(STAMP) ## grade grading/submitted in sandboxes into the gradebook ([STUDENT= WORKERS= RESUME=1])
+autograde: $(STAMP) ## grade grading/submitted in sandboxes into the gradebook ([STUDENT= ASSIGNMENT= WORKERS= RESUME=1])
 	@test -f grading/course/gradebook.db || $(PY) -m grading.pipeline release
 	$(PY) -m grading.pipeline autograde --submitted "$(SUBMITTED)"$(if $(STUDENT), --student "$(STUDENT)")$(if $(ASSIGNMENT), --assignment $(ASSIGNMENT))$(if $(WORKERS), --workers $(WORKERS))$(if $(SCHEDULER), --scheduler "$(SCHEDULER)")$(if $(RESUME), --resume)$(if $(NO_SANDBOX), --no-sandbox)
 
 # Per-TODO score distribution and most common mistakes of the class: grading/course/class_report.png and .html.
-class-report: $(STAMP)
+class-report: $(STAMP) ## per-TODO score distribution and most common mistakes (class_report.png, .html)
 	$(PY) -m grading.class_report
 
 # Similar code between submissions (copydetect, starter code excluded): ranked pairs and grading/course/similarity/<assignment>.html.
-similarity: $(STAMP)
+similarity: $(STAMP) ## similar code between submissions (copydetect): ranked pairs and an HTML report
 	$(PY) -m grading.similarity --submitted "$(SUBMITTED)"$(if $(ASSIGNMENT), --assignment $(ASSIGNMENT))
 
 # Re-grade one TODO for the whole class after a fix to its judge or points: make regrade TODO=1-1-2.
-regrade: $(STAMP)
+regrade: $(STAMP) ## re-grade one TODO for the whole class (TODO=1-1-2)
 	@test -n "$(TODO)" || { echo "usage: make regrade TODO=1-1-2 [SUBMITTED=$(SUBMITTED)] [WORKERS=2]"; exit 2; }
 	$(PY) -m grading.regrade "$(TODO)" --submitted "$(SUBMITTED)"$(if $(WORKERS), --workers $(WORKERS))$(if $(NO_SANDBOX), --no-sandbox)
 
 # Drop a student from the gradebook and every later autograde: make drop STUDENT=id [REASON="withdrew"] [UNDO=1].
-drop: $(STAMP)
+drop: $(STAMP) ## drop a student from the gradebook and later autogrades (STUDENT= [REASON=] [UNDO=1])
 	@test -n "$(STUDENT)" || { echo "usage: make drop STUDENT=id [REASON=\"withdrew on 2026-11-02\"] [UNDO=1]"; exit 2; }
 	$(PY) -m grading.drop "$(STUDENT)"$(if $(REASON), --reason "$(REASON)")$(if $(UNDO), --undo)
 
 # Score every graded report from the student's scores.json, as the manual grade (ASSIGNMENT=part1 for one part).
-rubric: $(STAMP)
+rubric: $(STAMP) ## score every report from its scores.json, for the whole class ([ASSIGNMENT=])
 	$(PY) -m grading.rubric --class $(ASSIGNMENT) --submitted "$(SUBMITTED)"
 
 # Formgrader: JupyterLab in grading/, where nbgrader reads grading/nbgrader_config.py and

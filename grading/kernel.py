@@ -44,7 +44,7 @@ from nbgrader.converters.base import BaseConverter
 from nbgrader.preprocessors import Execute
 from traitlets import Any as AnyTrait
 
-from grading import sandbox
+from grading import cgroups, sandbox
 from grading.course import LIMITS, Limits
 
 
@@ -82,11 +82,12 @@ class SandboxProvisioner(LocalProvisioner):
     (to the process group of bwrap, which takes everything inside down with it)."""
 
     _timer: threading.Timer | None = None
+    _group: cgroups.Group | None = None
 
     async def launch_kernel(self, cmd: list[str], **kwargs: Any):
         km: SandboxedKernelManager = self.parent
         box = km.sandbox
-        self.process = sandbox.start(
+        self.process, self._group = sandbox.start(
             cmd,
             box.work,
             sandbox.environment(box.work),
@@ -105,6 +106,9 @@ class SandboxProvisioner(LocalProvisioner):
         if self._timer is not None:
             self._timer.cancel()
         await super().cleanup(restart)
+        if self._group is not None:
+            self._group.close()
+            self._group = None
         shutil.rmtree(self.parent.sockets, ignore_errors=True)
 
 

@@ -149,28 +149,32 @@ def start(
     sockets: Path,
     sandbox: bool = True,
     limits: Limits = LIMITS,
-) -> subprocess.Popen:
+) -> tuple[subprocess.Popen, cgroups.Group | None]:
     """Start ``argv`` (a notebook's kernel) in a sandbox like :func:`run`'s, where
     ``sockets`` is writable too: the caller talks to it through unix sockets there.
 
     It reads nothing and writes nowhere the caller reads but ``sockets``: its stdout and
     stderr go to ``/dev/null``. The caller ends it by killing its process group (the
-    process is a session leader; bwrap's ``--die-with-parent`` ends everything inside).
+    process is a session leader; bwrap's ``--die-with-parent`` ends everything inside),
+    then closes its cgroup (the second value, when there is one), which kills what is left.
     """
     command = argv
     if sandbox:
-        command = bwrap_command(argv, work, env, (), limits.scratch_bytes)
+        command = bwrap_command(argv, work, env, (), limits)
         options = command.index("--")  # the end of bwrap's options
         command[options:options] = ["--bind", str(sockets), str(sockets)]
-    return subprocess.Popen(
+    where = cgroups.hierarchy()
+    group = cgroups.Group(where, limits.processes) if where else None
+    process = subprocess.Popen(
         command,
         cwd=work,
         env=None if sandbox else {**env},
         stdin=subprocess.DEVNULL,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
-        preexec_fn=lambda: _set_limits(limits),
+        preexec_fn=lambda: _set_limits(limits, group),
     )
+    return process, group
 
 
 def environment(work: Path) -> dict[str, str]:

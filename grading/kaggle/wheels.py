@@ -124,8 +124,9 @@ def pinned(requirement: Requirement, locked: dict[str, set[str]]) -> str:
 
 
 def pip_command() -> list[str]:
-    """``python -m pip`` of this interpreter, else of ``python3`` (uv environments have no pip)."""
-    for python in (sys.executable, shutil.which("python3")):
+    """``python -m pip`` of this interpreter, else of the Python it was made from, else of
+    ``python3`` (uv environments have no pip, and ``python3`` may be the venv's own)."""
+    for python in (sys.executable, getattr(sys, "_base_executable", None), shutil.which("python3")):
         if (
             python
             and not subprocess.run(
