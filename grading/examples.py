@@ -380,11 +380,12 @@ HOSTILE: dict[str, dict[str, list[Edit] | None]] = {
                 "todo_1_1_1",
                 "def schedule_init(",
                 "import glob\nimport json\n\nfrom IPython import get_ipython\nfrom IPython.display import display\n\n"
-                "get_ipython().events.register('post_run_cell', lambda _r: print('TODO: all tests passed (FORGED)'))\n"
+                "if get_ipython() is not None:  # the notebook's kernel\n"
+                "    get_ipython().events.register('post_run_cell', lambda _r: print('TODO: all tests passed (FORGED)'))\n"
                 "for _fd in glob.glob('/proc/*/fd/*'):\n    try:\n"
                 "        with open(_fd, 'w') as _f:\n            _f.write(json.dumps({'cells': [], 'FORGED': 1}))\n"
                 "    except OSError:\n        pass\n"
-                "print('GRADEBOOKS', glob.glob('/**/gradebook.db', recursive=True))\n"
+                "print('GRADEBOOKS', [p for t in ('/tmp', '/work', '/root', '..') for p in glob.glob(t + '/**/gradebook.db', recursive=True)])\n"
                 "display({'image/png': 'iVBORw0KGgoAAAANSUhEUgAAAAIAAAACCAIAAAD91JpzAAAAFklEQVR4nGP8z8DAwMDAxMDAwMDAAAANHQEDasKb6QAAAABJRU5ErkJggg==', "
                 "'text/plain': 'x'}, raw=True, metadata={'image/png': {'height': '1 onload=alert(1)'}})\n\n\n"
                 "def schedule_init(",
@@ -475,7 +476,7 @@ EXPECTED: dict[tuple[str, str], dict[str, float]] = {
     ("leak", "part1"): P1,
     ("tamper", "part1"): P1,
     ("isolation", "part1"): P1,
-    ("parent_killer", "part1"): {**P1, "test_1_2_2": 0},
+    ("parent_killer", "part1"): P1,
     ("orphans", "part1"): P1,
     ("memory", "part1"): {**P1, "test_1_1_3": 0},
     ("disk", "part1"): P1,

@@ -191,13 +191,28 @@ def loop_cases() -> list[dict]:
     return out
 
 
+def same_loop_cases(old: list[dict], new: list[dict]) -> bool:
+    """The same cases and trajectories, up to float rounding (thread counts sum differently)."""
+    import torch
+
+    key = ("sampling_timesteps", "eta", "seed")
+    return [[c[k] for k in key] for c in old] == [[c[k] for k in key] for c in new] and all(
+        torch.allclose(a["trajectory"], b["trajectory"], rtol=1e-5, atol=1e-6)
+        for a, b in zip(old, new, strict=True)
+    )
+
+
 def write_loop_cases() -> Path:
+    """Write :data:`helpers.tiny_models.LOOP_CASES` unless it already holds these cases."""
     import torch
 
     from helpers.tiny_models import LOOP_CASES as path
+    from helpers.tiny_models import loop_cases as shipped
 
-    path.parent.mkdir(exist_ok=True)
-    torch.save(loop_cases(), path)
+    fresh = loop_cases()
+    if not (path.is_file() and same_loop_cases(shipped(), fresh)):
+        path.parent.mkdir(exist_ok=True)
+        torch.save(fresh, path)
     return path
 
 
@@ -221,9 +236,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         else:
             print(f"{shown}: " + (f"wrote {', '.join(stale)}" if stale else "up to date"))
     if not args.check:
-        print(
-            f"{write_loop_cases().relative_to(REPO)}: the visible test's trajectories of TODO 1-2-1"
-        )
+        written = write_loop_cases()
+        shown = written.relative_to(REPO) if written.is_relative_to(REPO) else written
+        print(f"{shown}: the visible test's trajectories of TODO 1-2-1")
     return status
 
 

@@ -308,8 +308,10 @@ def test_a_full_scratch_costs_its_writer_nothing_else(graded):
 
 def test_limits_and_killed_parents_cost_only_the_attackers_todo(graded):
     _, _, results, _ = graded
+    # Its parent is PID 1 of its own namespaces (the judge's confined run) or the kernel's
+    # sandbox: it reaches neither the judge's interpreter nor nbgrader, and loses nothing.
     killer = results["parent_killer", "part1"]
-    assert any(n.startswith("TODO 1-2-2: ") for n in killer.notes), killer.notes
+    assert not any(n.startswith("TODO ") for n in killer.notes), killer.notes
     memory = results["memory", "part1"]
     assert any("MemoryError" in n for n in memory.notes), memory.notes
 
@@ -362,7 +364,7 @@ def test_student_html_and_javascript_are_inert(graded):
         ]
     )
     assert "FORGED" not in under_tests and "Grader:" in under_tests
-    assert "onload=" not in json.dumps(nb) and "onload=" not in feedback
+    assert "onload" not in outputs and not re.search(r"<img[^>]*onload", feedback)
     assert "GRADEBOOKS []" in printed(course, "html")
 
 

@@ -106,7 +106,11 @@ def test_the_kit_holds_no_answer_to_any_todo():
         try:
             view = cls()
             seen = view.view(x)
-        except (NotImplementedError, TypeError, ValueError):  # blanks; views needing arguments or sizes
+        except (
+            NotImplementedError,
+            TypeError,
+            ValueError,
+        ):  # blanks; views needing arguments or sizes
             continue
         assert not torch.equal(seen, turned), f"the kit's {name} view is a half turn"
     for view in stand_in_views():

@@ -127,13 +127,9 @@ def test_each_blank_points_at_the_notebook_cell_that_states_its_contract(module,
 
 def test_the_visible_loop_trajectories_are_the_reference_loops():
     """helpers/fixtures/sampling_loop.pt is what grading.reference's loop draws today."""
-    import torch
-
     from helpers.tiny_models import loop_cases
 
-    shipped, fresh = loop_cases(), solutions.loop_cases()
-    assert [(c["sampling_timesteps"], c["eta"], c["seed"]) for c in shipped] == [
-        (c["sampling_timesteps"], c["eta"], c["seed"]) for c in fresh
-    ], "stale: run make notebooks"
-    for old, new in zip(shipped, fresh, strict=True):
-        torch.testing.assert_close(old["trajectory"], new["trajectory"], rtol=1e-5, atol=1e-6)
+    assert solutions.same_loop_cases(loop_cases(), solutions.loop_cases()), (
+        "stale: run make notebooks"
+    )
+    assert not solutions.same_loop_cases(loop_cases(), loop_cases()[::-1])
