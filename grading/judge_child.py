@@ -7,8 +7,8 @@ imports torch, matplotlib and ``helpers`` once, reads every job (cells and cases
 memory, then per job forks a child that confines itself before any student code runs
 (:func:`confine`): its own user, mount, PID and IPC namespaces; an empty ``/proc`` (no
 other process to read, trace or open the pipes of), empty private tmpfs folders for its
-work, ``/tmp`` and ``/dev/shm`` (no other job's files), every capability dropped and no
-new privileges. The child is PID 1 of its namespace: when it ends, everything it started
+work (its ``TMPDIR`` too) and ``/dev/shm`` (no other job's files; ``/tmp`` is the
+sandbox's, bounded), every capability dropped and no new privileges. The child is PID 1 of its namespace: when it ends, everything it started
 ends too, and it cannot name, signal or reach this interpreter or another job. It runs
 the release's setup cells, the student's cells and the TODO's call on its cases
 (:data:`grading.todo_runs.RUNS`), and writes the outputs, ``torch.save``'d, to its own pipe.
@@ -29,6 +29,7 @@ import resource
 import select
 import signal
 import sys
+import tempfile
 import time
 import traceback
 from pathlib import Path
@@ -98,7 +99,8 @@ def _watch(pid: int) -> None:
 
 
 def confine(work: Path, scratch_bytes: int, tmp_bytes: int) -> None:
-    """Go on as PID 2 of fresh namespaces: no ``/proc``, own tmpfs folders, no capabilities.
+    """Go on as PID 2 of fresh namespaces: no ``/proc``, own tmpfs folders (its work folder,
+    which is also its ``TMPDIR``, and ``/dev/shm``), no capabilities.
 
     This process forks twice: the caller goes on in the grandchild, PID 2 of a new PID
     namespace; the two processes above it only wait (:func:`_watch`).
@@ -115,10 +117,12 @@ def confine(work: Path, scratch_bytes: int, tmp_bytes: int) -> None:
         _watch(pid)
     _check(_LIBC.mount(None, b"/", None, _MS_REC | _MS_PRIVATE, None), "private mounts")
     _mount_tmpfs("/proc", 4096, "555")
-    for folder in ("/tmp", "/dev/shm"):  # first: the work folder may lie under /tmp
-        _mount_tmpfs(folder, tmp_bytes, "1777")
-    work.mkdir(parents=True, exist_ok=True)
+    _mount_tmpfs("/dev/shm", tmp_bytes, "1777")
+    # Not over /tmp: the kit and the venv may live under it (a checkout in /tmp), bound
+    # into the sandbox there. The job's temporary files go to its own folder instead.
     _mount_tmpfs(str(work), scratch_bytes)
+    os.environ["TMPDIR"] = str(work)
+    tempfile.tempdir = None
     _drop_capabilities()
     os.chdir(work)
     pid = os.fork()  # the job's code runs as PID 2, which can be killed like any process
