@@ -23,6 +23,7 @@ so there is nothing to delegate to: no name is forbidden and nothing is withheld
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import io
 import json
@@ -104,7 +105,9 @@ def _code_digest() -> str:
 _CODE = _code_digest()
 
 
+@functools.cache
 def _cases_bytes(todo: str) -> bytes:
+    """A TODO's cases as they enter a sandbox; built once per process (they come from seeds)."""
     buffer = io.BytesIO()
     torch.save(TODOS[todo].cases(), buffer)
     return buffer.getvalue()
