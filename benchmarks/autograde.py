@@ -10,7 +10,7 @@ of the two runs, so that no two notebooks graded are the same code (the judge ju
 same cells once per process, which would make identical copies, or a second pass, free). Prints the seconds per notebook of each run, the
 sandbox's share, and what 600 notebooks (300 students, two parts) would take on this
 machine's cores at that rate. ``--hostile`` adds the hostile submissions of
-``python -m grading.examples --hostile`` to the batch and checks that every honest copy
+``python -m grading.authoring.examples --hostile`` to the batch and checks that every honest copy
 still gets full marks.
 """
 
@@ -23,8 +23,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from grading import cells as nbcells
-from grading import examples, pipeline
+from grading import notebook as nbcells
+from grading.authoring import examples
+from grading.autograde import batch as pipeline
 from grading.course import ASSIGNMENTS, LIMITS, SUBMITTED
 
 SOURCES = ("reference", "seed_report")

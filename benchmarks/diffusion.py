@@ -10,7 +10,7 @@ import denoising_diffusion_pytorch as ddp
 import torch
 
 from benchmarks.timing import BenchResult, interleaved
-from grading.reference import REFERENCE_STEPS, sample_with_progress
+from grading.authoring.reference import REFERENCE_STEPS, sample_with_progress
 from helpers.diffusion import GaussianDiffusion
 from helpers.unet import UNet
 

@@ -28,7 +28,7 @@ import torch
 from torch.utils.data import Dataset
 
 from benchmarks.timing import BenchResult, interleaved
-from grading.reference import REFERENCE_STEPS, sample_with_progress
+from grading.authoring.reference import REFERENCE_STEPS, sample_with_progress
 from helpers.config import load_config
 from helpers.sampling import sample_to_folder
 from helpers.train import Trainer, build_diffusion

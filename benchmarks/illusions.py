@@ -13,7 +13,7 @@ from __future__ import annotations
 import torch
 
 from benchmarks.timing import BenchResult, interleaved
-from grading.reference import IdentityView, Rotate180View, denoising_loop
+from grading.authoring.reference import IdentityView, Rotate180View, denoising_loop
 from helpers.illusions.sampler import sample_stage
 from helpers.tiny_models import tiny_embeddings, tiny_stage_1
 

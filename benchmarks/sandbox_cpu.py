@@ -5,7 +5,7 @@
 Times an honest sandbox (one process, a fixed amount of arithmetic) alone and beside a
 hostile sandbox whose ``--hog-processes`` processes spin, each in a session of its own
 (:data:`HOG`), as two autograde workers would
-run them: first with each sandbox in a cgroup of its own (:mod:`grading.cgroups`), then
+run them: first with each sandbox in a cgroup of its own (:mod:`grading.autograde.cgroups`), then
 without cgroups (what ``RLIMIT_*`` alone gives). Prints the honest sandbox's wall time in
 each case (the median of ``--repeats``) and its ratio to the time alone. Timing varies with
 whatever else the machine runs: a benchmark, never a test.
@@ -21,7 +21,7 @@ import threading
 import time
 from pathlib import Path
 
-from grading import cgroups, sandbox
+from grading.autograde import cgroups, sandbox
 
 HONEST = "total = 0\nfor k in range({n}):\n    total += k * k\nprint(total)"
 HOG = (

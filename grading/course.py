@@ -13,7 +13,7 @@ Course directory ``grading/course`` (generated, git-ignored)::
     gradebook.db                              the master cells (release) and every grade
     autograded/<student>/<assignment>/        executed submissions
     feedback/<student>/<assignment>/*.html    per-student feedback
-    grades.csv                                one row per student (grading.gradebook)
+    grades.csv                                one row per student (grading.records.gradebook)
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ COURSE = GRADING / "course"
 SUBMITTED = GRADING / "submitted"
 ROSTER = GRADING / "students.csv"
 DEADLINES = GRADING / "deadlines.toml"
-"""Due dates and extensions (:mod:`grading.deadlines`); a course directory's sit beside it."""
+"""Due dates and extensions (:mod:`grading.records.deadlines`); a course directory's sit beside it."""
 
 ASSIGNMENTS = {"part1": "part1_anime_faces", "part2": "part2_illusions"}
 """nbgrader assignment -> its notebook's name (in ``notebooks/`` and in every submission)."""
@@ -52,7 +52,7 @@ def released_notebook(assignment: str, course: Path = COURSE) -> Path:
 
 @dataclass(frozen=True)
 class Limits:
-    """What one submission may use inside its sandbox (:mod:`grading.sandbox`).
+    """What one submission may use inside its sandbox (:mod:`grading.autograde.sandbox`).
 
     The defaults fit a 2-core machine grading two submissions at a time: a reference
     submission's kernel peaks near 1.5 GiB and runs in 15 s of CPU; Part 2's judge
@@ -85,4 +85,4 @@ class Limits:
 
 
 LIMITS = Limits()
-"""The course's defaults (``python -m grading.pipeline autograde --help`` overrides some)."""
+"""The course's defaults (``python -m grading.autograde.batch autograde --help`` overrides some)."""

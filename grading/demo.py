@@ -27,7 +27,8 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from grading import pipeline, sandbox
+from grading.autograde import batch as pipeline
+from grading.autograde import sandbox
 
 # What each notebook writes in smoke mode, relative to its results folder.
 FIGURES = {
@@ -51,7 +52,7 @@ FIGURES = {
 
 
 def smoke_env(results: Path, **overrides: str) -> dict[str, str]:
-    """A kernel environment (:func:`grading.pipeline.kernel_env`) for a run in smoke mode.
+    """A kernel environment (:func:`grading.autograde.batch.kernel_env`) for a run in smoke mode.
 
     Not grading, so training and sampling run; everything the notebook writes goes to
     ``results``. ``overrides`` replace any variable (the browser test's matplotlib backend).
@@ -110,7 +111,7 @@ def toy_clip_scores(results: Path) -> str:
     to the other prompt's, and the same for pure noise, as lines."""
     import torch
 
-    from grading.reference import IdentityView, Rotate180View
+    from grading.authoring.reference import IdentityView, Rotate180View
     from helpers.illusions.toy_models import TOY_CLIP, load_toy_clip
     from helpers.metrics import ClipScorer
 

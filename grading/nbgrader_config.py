@@ -2,7 +2,7 @@
 
 nbgrader reads this file from its working directory: run the stock commands in
 ``grading/`` (the repository root's ``nbgrader_config.py`` loads this one, so they work
-from there too). ``python -m grading.pipeline`` runs every nbgrader command in
+from there too). ``python -m grading.autograde.batch`` runs every nbgrader command in
 ``grading/``; parallel autograding gives each submission its own copy of the course
 directory and passes ``--CourseDirectory.root`` and ``--CourseDirectory.submitted_directory``,
 which override the values set here.
@@ -29,18 +29,18 @@ os.environ["PATH"] = os.pathsep.join(
 for threads in ("OMP_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(threads, "1")
 
-# The kernels run this Python, and the hidden tests import `grading.reference`: without
+# The kernels run this Python, and the hidden tests import `grading.authoring.reference`: without
 # it every hidden test fails and nbgrader still exits 0 with a silently wrong grade.
 if importlib.util.find_spec("grading") is None:
     raise SystemExit(
         f"nbgrader_config.py: {sys.executable} cannot import `grading`, which the hidden tests "
-        f"import (grading.reference). Run `make setup` in {GRADING.parent} (it puts the "
+        f"import (grading.authoring.reference). Run `make setup` in {GRADING.parent} (it puts the "
         "repository on .venv's path), then `source .venv/bin/activate` and run nbgrader again."
     )
 
-from grading.late_penalty import DeadlinesLatePenalty  # noqa: E402 (needs the check above)
-from grading.overwrite_cells import OverwriteReleasedCells  # noqa: E402
-from grading.rendered_tables import RenderedTablesCSS  # noqa: E402
+from grading.autograde.overwrite_cells import OverwriteReleasedCells  # noqa: E402
+from grading.records.late_penalty import DeadlinesLatePenalty  # noqa: E402 (needs the check above)
+from grading.records.rendered_tables import RenderedTablesCSS  # noqa: E402
 
 c = get_config()  # noqa: F821 (provided by traitlets when nbgrader loads this file)
 
@@ -70,7 +70,7 @@ c.Autograde.sanitize_preprocessors = [
 c.GenerateFeedback.preprocessors = [GetGrades, ClearHiddenTests]
 # nbgrader's formgrader and feedback templates drop the notebook stylesheet, so markdown
 # tables (the rubric's tiers) ran together: every HTML page (formgrader's exporter, the
-# feedback's) inlines its table rules instead (grading/rendered_tables.py). The stock
+# feedback's) inlines its table rules instead (grading/records/rendered_tables.py). The stock
 # CSS preprocessor that the templates add after it would overwrite them: it is off.
 c.HTMLExporter.preprocessors = [RenderedTablesCSS]
 c.CSSHTMLHeaderPreprocessor.enabled = False

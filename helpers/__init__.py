@@ -6,7 +6,7 @@ Data flows through the package in this order::
                   -> metrics (FID, AFD, CLIP scores)
 
 ``helpers.todos`` holds the blanks of the student TODOs; their reference solutions
-live in ``grading/reference`` (instructor-only).
+live in ``grading/authoring/reference`` (instructor-only).
 """
 
 from helpers.diffusion import GaussianDiffusion

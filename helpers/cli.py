@@ -3,7 +3,7 @@
 Training and sampling Part 1 run your code of the TODOs: do them in the notebook (its
 training and sampling cells). Nothing here imports ``grading``, which students do not
 have; in the course repository, instructors train and sample with the instructor's
-answers by ``python -m grading.reference train / sample``.
+answers by ``python -m grading.authoring.reference train / sample``.
 
 Each command is a function that adds its sub-parser; the sub-parser's ``run`` default
 is called with the parsed arguments and returns the exit status. Heavy imports happen

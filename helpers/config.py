@@ -10,7 +10,7 @@ The names follow the seed assignment's hyper-parameter cell (``channels``, ``dim
     config = TrainConfig(**HYPER)          # the notebook's HYPER cell
 
 (In the course repository, instructors run the same configurations with
-``python -m grading.reference train --config smoke``.)
+``python -m grading.authoring.reference train --config smoke``.)
 """
 
 from __future__ import annotations

@@ -61,7 +61,7 @@ class GaussianDiffusion(nn.Module):
             ``channels`` and ``self_condition`` (``helpers.unet.UNet`` has them).
         image_size: side of the square images, or ``(height, width)``.
         steps: the three student functions (the notebook's TODOs); the course
-            repository's ``grading.reference.REFERENCE_STEPS`` are the instructor's.
+            repository's ``grading.authoring.reference.REFERENCE_STEPS`` are the instructor's.
         timesteps: T, the length of the forward process.
         sampling_timesteps: S, the DDIM steps of sampling (default T).
         beta_schedule: "linear", "cosine" or "sigmoid" (``helpers.schedules``).

@@ -13,7 +13,7 @@ minutes on 2 free CPU cores; other hardware gives other bits, so the SHA-256 bel
 the shipped file, not the recipe), in the course repository (instructors only: it trains
 with the instructor's answers)::
 
-    python -m grading.reference train --config toy --steps 800 --results outputs/toy && python -m helpers.pretrained outputs/toy/checkpoint.pt
+    python -m grading.authoring.reference train --config toy --steps 800 --results outputs/toy && python -m helpers.pretrained outputs/toy/checkpoint.pt
 
 The second command writes :data:`TOY_CHECKPOINT` and prints the SHA-256 to record in
 :data:`TOY_SHA256`.
@@ -53,7 +53,7 @@ MODEL_KEYS = (
 )
 # The maintainers' recipe, run in the course repository (it trains with the reference).
 REPRODUCE = (
-    "python -m grading.reference train --config toy --steps 800 --results outputs/toy && "
+    "python -m grading.authoring.reference train --config toy --steps 800 --results outputs/toy && "
     "python -m helpers.pretrained outputs/toy/checkpoint.pt"
 )
 
@@ -107,7 +107,7 @@ def export_toy_model(
             f"{checkpoint} was not trained with the {TOY_PRESET!r} preset's model: "
             f"{', '.join(f'{key}={trained.get(key)!r} (preset {preset[key]!r})' for key in differ)}. "
             f"Train it in the course repository with "
-            f"`python -m grading.reference train --config {TOY_PRESET}`."
+            f"`python -m grading.authoring.reference train --config {TOY_PRESET}`."
         )
     prefix = "ema_model."
     weights = {
@@ -128,7 +128,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument(
         "checkpoint",
-        help="checkpoint.pt of `python -m grading.reference train --config toy`, run in the "
+        help="checkpoint.pt of `python -m grading.authoring.reference train --config toy`, run in the "
         "course repository",
     )
     parser.add_argument("--out", default=str(TOY_CHECKPOINT))

@@ -6,7 +6,7 @@ model predictions, DDPM and DDIM sampling) and calls these three functions throu
 each raises ``NotImplementedError`` naming its TODO, and its docstring names the notebook
 cell that states its contract (written once, for the student who reads it). The notebook
 passes the student's own functions; the instructor-only reference lives in
-``grading/reference``.
+``grading/authoring/reference``.
 
 Shapes used below: ``x`` is a batch ``(B, C, H, W)``; ``t`` is a ``LongTensor`` of
 shape ``(B,)`` holding one timestep per image (0-based: ``t = 0`` is the first noising

@@ -14,7 +14,7 @@ training with the step number and keeps the last good checkpoint.
 
 Built on ``accelerate``: a script that builds the trainer, started by ``accelerate launch``,
 trains on several GPUs without code changes (each process takes its slice of every batch;
-in the course repository, ``accelerate launch -m grading.reference train --config …``).
+in the course repository, ``accelerate launch -m grading.authoring.reference train --config …``).
 """
 
 from __future__ import annotations

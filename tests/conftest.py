@@ -18,8 +18,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from grading import pipeline
-from grading.reference import REFERENCE_STEPS
+from grading.authoring.reference import REFERENCE_STEPS
+from grading.autograde import batch as pipeline
 from helpers import tiny_models
 from helpers.diffusion import GaussianDiffusion
 

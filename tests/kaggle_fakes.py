@@ -15,8 +15,8 @@ from pathlib import Path
 
 from packaging.utils import canonicalize_name
 
-from grading.kaggle import DIST_NAME, BundleError
-from grading.kaggle.bundle import Bundle
+from grading.distribute.kaggle import DIST_NAME, BundleError
+from grading.distribute.kaggle.bundle import Bundle
 
 
 def imitate_kaggle(bundle: Bundle, root: Path, faces: Path | None = None) -> dict[str, str]:

@@ -7,7 +7,7 @@ Each entry changes one solution cell of the source notebooks' reference solution
 judge must pass it) and ``CHEATS`` (code that passes, or tries to pass, the tests inside
 the kernel without being right: the judge must fail it). A run judges only the changed
 TODO: every TODO's isolated run executes its own solution cell and no other
-(:func:`grading.judge.programs`), so a change costs no other TODO's points; the tests
+(:func:`grading.autograde.judge.programs`), so a change costs no other TODO's points; the tests
 check that too.
 """
 
@@ -22,11 +22,11 @@ from pathlib import Path
 
 import torch
 
-from grading import judge
+from grading.authoring.examples import HOSTILE, SEED_REPORT, solutions
+from grading.autograde import judge
+from grading.autograde.batch import ASSIGNMENTS, source_notebook
+from grading.autograde.checks import TOLERANCES
 from grading.course import LIMITS
-from grading.examples import HOSTILE, SEED_REPORT, solutions
-from grading.pipeline import ASSIGNMENTS, source_notebook
-from grading.todos import TOLERANCES
 
 
 @dataclass(frozen=True)
@@ -262,8 +262,8 @@ def denoise_forward(alphas_bar, x_start, t, noise):
     return x_start
 
 
-if "grading.todo_runs" in sys.modules:
-    sys.modules["grading.todo_runs"].RUNS["1-1-2"] = lambda ns, cases, folder: [c[2] for c in cases]"""),
+if "grading.autograde.todo_runs" in sys.modules:
+    sys.modules["grading.autograde.todo_runs"].RUNS["1-1-2"] = lambda ns, cases, folder: [c[2] for c in cases]"""),
     M("1-1-3", "kills its interpreter", source="""import os
 
 os.kill(os.getpid(), 9)"""),

@@ -519,7 +519,7 @@ def script_ran(page, url: str) -> dict:
 
 
 def test_hostile_outputs_run_no_script_in_feedback_or_formgrader(chromium, released_kit, tmp_path):
-    """The allow-list of grading/sanitize.py, in the pages an instructor and a student open.
+    """The allow-list of grading/autograde/sanitize.py, in the pages an instructor and a student open.
 
     Unsanitised, the same notebook runs script in nbconvert's page (the control: the
     attacks are live); sanitised and stored as ``make autograde`` stores it, neither
@@ -528,10 +528,10 @@ def test_hostile_outputs_run_no_script_in_feedback_or_formgrader(chromium, relea
     from nbconvert import HTMLExporter
     from nbformat import from_dict
 
-    from grading import cells as nbcells
-    from grading import pipeline
+    from grading import notebook as nbcells
+    from grading.autograde import batch as pipeline
+    from grading.autograde.sanitize import sanitize
     from grading.course import LIMITS
-    from grading.sanitize import sanitize
     from tests.conftest import copy_kit
 
     kit = copy_kit(released_kit, tmp_path / "kit")

@@ -1,4 +1,4 @@
-"""grading/cgroups.py: where the sandboxes' groups are made, on both cgroup versions.
+"""grading/autograde/cgroups.py: where the sandboxes' groups are made, on both cgroup versions.
 
 The layouts are faked in a folder (cgroupfs files are plain files to write); the groups
 themselves, as root on this machine, are tested through real sandboxes in
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-from grading import cgroups
+from grading.autograde import cgroups
 
 
 def test_cgroup_v2_enables_pids_and_cpu_for_the_sandboxes(tmp_path):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from grading.reference.__main__ import main as reference_main
+from grading.authoring.reference.__main__ import main as reference_main
 from helpers.cli import main
 from helpers.config import TrainConfig, load_config, preset_names
 

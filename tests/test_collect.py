@@ -1,6 +1,6 @@
 """Collection: notebooks matched to their assignment by content, LMS downloads taken in.
 
-Each LMS's bulk download is built here as grading/collect.py documents it. Fast: no
+Each LMS's bulk download is built here as grading/lms/collect.py documents it. Fast: no
 notebook runs. The grading of what is collected is in tests/test_grading.py.
 """
 
@@ -21,8 +21,11 @@ import pytest
 from nbgrader.coursedir import CourseDirectory
 from nbgrader.utils import parse_utc
 
-from grading import canvas_times, collect, course, gradebook, pipeline, roster, submission_times
-from grading.submission_times import LmsTime
+from grading import course
+from grading.autograde import batch as pipeline
+from grading.lms import canvas_times, collect, roster, submission_times
+from grading.lms.submission_times import LmsTime
+from grading.records import gradebook
 
 REPO = Path(__file__).resolve().parents[1]
 SHIPPED = pipeline.SUBMITTED / "reference"
@@ -567,7 +570,7 @@ def test_make_collect_as_the_readme_prints_it(canvas_zip, lms_download, tmp_path
         [
             ".venv/bin/python",
             "-m",
-            "grading.collect",
+            "grading.lms.collect",
             str(lms_download),
             "--out",
             str(tmp_path / "s"),
@@ -600,7 +603,7 @@ def test_make_collect_as_the_readme_prints_it(canvas_zip, lms_download, tmp_path
     )
     assert done.returncode != 0, "a student outside the roster was skipped"
     assert (
-        f'-m grading.collect "{canvas_zip}" --out "{tmp_path / "c"}" --lms canvas '
+        f'-m grading.lms.collect "{canvas_zip}" --out "{tmp_path / "c"}" --lms canvas '
         f'--roster "{students}" --assignment part1 --timezone Europe/Berlin'
     ) in done.stdout
     assert "jdoe: part1 collected (marked LATE by the LMS, no time known)" in done.stdout

@@ -7,7 +7,7 @@ import pytest
 import torch
 from diffusers import DDIMScheduler, DDPMScheduler
 
-from grading.reference import (
+from grading.authoring.reference import (
     REFERENCE_STEPS,
     denoise_backward,
     denoise_forward,

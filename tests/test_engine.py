@@ -1,4 +1,4 @@
-"""grading.engine: jobs on local threads and on a real Dask cluster of separate processes."""
+"""grading.autograde.engine: jobs on local threads and on a real Dask cluster of separate processes."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from grading import engine
+from grading.autograde import engine
 from tests.engine_jobs import job
 
 REPO = Path(__file__).resolve().parents[1]
@@ -240,7 +240,7 @@ def test_check_as_the_readme_prints_it(cluster, tmp_path):
 
 def test_check_fails_with_the_fix_when_the_course_is_missing(cluster, tmp_path):
     result = subprocess.run(
-        [sys.executable, "-m", "grading.engine", "check", "--scheduler", str(cluster),
+        [sys.executable, "-m", "grading.autograde.engine", "check", "--scheduler", str(cluster),
          "--course", str(tmp_path / "nowhere")],
         cwd=REPO, capture_output=True, text=True, timeout=60,
     )  # fmt: skip

@@ -35,7 +35,7 @@ WRITTEN = [
     "grading/gradebook.db",
     "grading/gradebook.db-journal",
     # a JupyterHub course's exchange kept next to the course
-    "grading/jupyterhub/exchange/diffusion/inbound/alice+part1+2026-01-01/part1_anime_faces.ipynb",
+    "grading/distribute/jupyterhub/exchange/diffusion/inbound/alice+part1+2026-01-01/part1_anime_faces.ipynb",
     # grade exports: nbgrader export writes grades.csv where it runs; LMS uploads
     "grades.csv",
     "grading/grades.csv",

@@ -20,9 +20,10 @@ import pytest
 from nbgrader.api import Gradebook, MissingEntry
 from nbgrader.utils import compute_checksum
 
-from grading import gradebook, submission_times
-from grading.deadlines import DeadlineError, LatePolicy, load_deadlines
-from grading.submission_times import LmsTime
+from grading.lms import submission_times
+from grading.lms.submission_times import LmsTime
+from grading.records import gradebook
+from grading.records.deadlines import DeadlineError, LatePolicy, load_deadlines
 from tests.conftest import activated, copy_kit
 
 pytestmark = pytest.mark.slow

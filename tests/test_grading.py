@@ -26,8 +26,10 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from grading import examples, gradebook, pipeline
+from grading.authoring import examples
+from grading.autograde import batch as pipeline
 from grading.course import LIMITS
+from grading.records import gradebook
 from tests.conftest import activated, copy_kit
 
 REPO = Path(__file__).resolve().parents[1]
@@ -117,7 +119,12 @@ def test_release_hides_solutions_and_hidden_tests(graded, assignment):
     _, released, _, _ = graded
     nb = nbformat.read(released[assignment], as_version=4)
     text = "\n".join(cell.source for cell in nb.cells)
-    for secret in ("BEGIN SOLUTION", "HIDDEN TESTS", "grading.reference", SECRETS[assignment]):
+    for secret in (
+        "BEGIN SOLUTION",
+        "HIDDEN TESTS",
+        "grading.authoring.reference",
+        SECRETS[assignment],
+    ):
         assert secret not in text, f"the {assignment} release leaks {secret!r}"
     todos = [
         c
@@ -135,7 +142,7 @@ def test_shipped_examples_are_generated_from_the_current_release(graded, tmp_pat
     for path in fresh:
         shipped = pipeline.SUBMITTED / path.relative_to(tmp_path)
         assert json.loads(shipped.read_text()) == json.loads(path.read_text()), (
-            f"{shipped} is stale: run `make release && python -m grading.examples`"
+            f"{shipped} is stale: run `make release && python -m grading.authoring.examples`"
         )
 
 
@@ -574,7 +581,7 @@ def test_regrading_one_student_replaces_only_that_students_grades(formgraded, tm
 
 
 def test_the_rubric_records_a_report_from_its_scores_json(formgraded, capsys):
-    from grading import rubric
+    from grading.records import rubric
 
     course = formgraded[0]
     folder = course / "submitted-in" / "planted_bugs" / "part2"

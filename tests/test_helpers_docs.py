@@ -3,7 +3,7 @@
 ``helpers/`` is what students get; ``grading/`` (the reference answers, the instructor's
 commands) is not. A paragraph of ``helpers/`` that names a ``grading`` command (or the paragraph that
 introduces it, for a literal block after ``::``) says it is the course repository's
-(issue 28: docstrings told students to run ``python -m grading.reference …``).
+(issue 28: docstrings told students to run ``python -m grading.authoring.reference …``).
 """
 
 from __future__ import annotations

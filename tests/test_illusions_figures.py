@@ -7,7 +7,7 @@ import pytest
 import torch
 from PIL import Image
 
-from grading.reference import IdentityView, Rotate180View
+from grading.authoring.reference import IdentityView, Rotate180View
 from helpers.illusions import views as V
 from helpers.illusions.figures import animation_frames, save_animation, to_pil, views_figure
 

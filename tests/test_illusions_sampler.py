@@ -8,7 +8,7 @@ import pytest
 import torch
 from diffusers import DDPMScheduler
 
-from grading.reference import IdentityView, Rotate180View, denoising_loop
+from grading.authoring.reference import IdentityView, Rotate180View, denoising_loop
 from helpers.illusions import views as V
 from helpers.illusions.models import PromptEmbeddings
 from helpers.illusions.sampler import generate_illusion, reduce_views, sample_stage

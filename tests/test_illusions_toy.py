@@ -22,8 +22,8 @@ import shutil
 import pytest
 import torch
 
-import grading.reference.illusions as reference_loop
-from grading.reference import IdentityView, Rotate180View, denoising_loop
+import grading.authoring.reference.illusions as reference_loop
+from grading.authoring.reference import IdentityView, Rotate180View, denoising_loop
 from helpers.illusions.modes import SMOKE_GUIDANCE, SMOKE_STEPS
 from helpers.illusions.sampler import sample_stage
 from helpers.illusions.toy_models import TOY_CLIP, TOY_IF, load_toy_clip, load_toy_if, toy_prompts

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from grading.reference import IdentityView, Rotate180View
+from grading.authoring.reference import IdentityView, Rotate180View
 from helpers.illusions import views as V
 from helpers.illusions.views import check_view
 

@@ -3,7 +3,7 @@ Ctrl-C, feedback of this run only, dropping a student, the rubric for the whole 
 the similarity check and the re-grade of one TODO.
 
 No notebook is run: a small class is merged into a copy of the released course the way
-``make autograde`` merges it (:func:`grading.pipeline.record`), from the shipped example
+``make autograde`` merges it (:func:`grading.autograde.batch.record`), from the shipped example
 notebooks, with the scores and judge's comments of an autograde written in.
 """
 
@@ -20,8 +20,10 @@ from pathlib import Path
 
 import pytest
 
-from grading import class_report, drop, engine, pipeline, regrade, sandbox
-from grading.cell_grades import read_cell_grades
+from grading.autograde import batch as pipeline
+from grading.autograde import engine, regrade, sandbox
+from grading.records import class_report, drop
+from grading.records.cell_grades import read_cell_grades
 from tests.conftest import activated, copy_kit
 
 REPO = Path(__file__).resolve().parents[1]
@@ -106,7 +108,7 @@ def grades_csv(course: Path) -> dict[str, dict[str, str]]:
 
 def test_the_class_report_counts_each_todo_and_each_mistake(graded_class):
     course, _ = graded_class
-    done = command("grading.class_report", "--course", str(course))
+    done = command("grading.records.class_report", "--course", str(course))
     assert done.returncode == 0, done.stderr
     lines = done.stdout.splitlines()
     assert lines[0] == "class report: part1 (part1_anime_faces), 6 students"
@@ -215,7 +217,7 @@ def test_feedback_is_written_for_the_submissions_graded_since(own_class):
 def test_a_dropped_student_leaves_the_grades_and_is_not_graded(own_class):
     course, submitted = own_class
     done = command(
-        "grading.drop", "bob", "--reason", "withdrew on 2026-11-02", "--course", str(course)
+        "grading.records.drop", "bob", "--reason", "withdrew on 2026-11-02", "--course", str(course)
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.splitlines()[0] == (
@@ -229,7 +231,7 @@ def test_a_dropped_student_leaves_the_grades_and_is_not_graded(own_class):
     shutil.copytree(submitted / "bob", only_bob / "bob")
     with pytest.raises(pipeline.PipelineError, match="no submissions"):
         pipeline.autograde(only_bob, course, use_sandbox=False)
-    assert command("grading.drop", "bob", "--undo", "--course", str(course)).returncode == 0
+    assert command("grading.records.drop", "bob", "--undo", "--course", str(course)).returncode == 0
     assert json.loads((course / "dropped.json").read_text()) == {}
 
 
@@ -244,7 +246,13 @@ def test_the_rubric_scores_every_report_of_the_class(own_class):
     (submitted / "reference" / "part1" / "scores.json").write_text('{"fid": 72.38, "afd": 0.943}')
     (submitted / "alice" / "part1" / "scores.json").write_text('{"fid": 140.0, "afd": 0.5}')
     done = command(
-        "grading.rubric", "--class", "part1", "--submitted", str(submitted), "--course", str(course)
+        "grading.records.rubric",
+        "--class",
+        "part1",
+        "--submitted",
+        str(submitted),
+        "--course",
+        str(course),
     )
     assert done.returncode == 1, "reports left unscored are an error to look at"
     lines = done.stdout.splitlines()
@@ -269,7 +277,7 @@ def test_similarity_ranks_the_copy_first_and_ignores_the_starter_code(graded_cla
     shutil.copytree(EXAMPLES / "untouched" / "part1", tmp_path / "untouched" / "part1")
     shutil.copytree(EXAMPLES / "untouched" / "part1", tmp_path / "untouched2" / "part1")
     done = command(
-        "grading.similarity", "--assignment", "part1", "--submitted", str(tmp_path),
+        "grading.records.similarity", "--assignment", "part1", "--submitted", str(tmp_path),
         "--course", str(course),
     )  # fmt: skip
     assert done.returncode == 0, done.stderr

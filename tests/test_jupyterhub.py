@@ -1,4 +1,4 @@
-"""The JupyterHub setup of ``grading/jupyterhub/``: nbgrader's exchange, loaded as nbgrader
+"""The JupyterHub setup of ``grading/distribute/jupyterhub/``: nbgrader's exchange, loaded as nbgrader
 loads it, and one assignment through it (release, fetch, submit, collect) with the stock
 commands, as the instructor's service and a student's server run them."""
 

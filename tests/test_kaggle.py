@@ -1,4 +1,4 @@
-"""The Kaggle bundle (grading/kaggle): its files, and its bootstrap cell in an imitation of Kaggle.
+"""The Kaggle bundle (grading/distribute/kaggle): its files, and its bootstrap cell in an imitation of Kaggle.
 
 A module fixture builds the bundle from the release the whole run shares
 (``released_kit`` in tests/conftest.py) without downloading the dependency wheels and
@@ -27,9 +27,12 @@ from packaging.requirements import Requirement
 from PIL import Image
 from torch.utils.data import Dataset
 
-from grading import examples, judge, pipeline
+from grading.authoring import examples
+from grading.authoring.reference import sample_with_progress
+from grading.autograde import batch as pipeline
+from grading.autograde import judge
 from grading.demo import FIGURES
-from grading.kaggle import (
+from grading.distribute.kaggle import (
     DEFAULT_FACES_SLUG,
     DEFAULT_USERNAME,
     DEFAULT_WEIGHTS_SLUG,
@@ -41,13 +44,12 @@ from grading.kaggle import (
     datasets,
     guide,
 )
-from grading.kaggle.__main__ import _size
-from grading.kaggle.__main__ import main as kaggle_main
-from grading.kaggle.bundle import Bundle, build_bundle
-from grading.kaggle.image import KAGGLE_IMAGE, missing_on_kaggle
-from grading.kaggle.kernels import inputs_for, kaggle_slug
-from grading.kaggle.wheels import download_dependencies, kit_requirements
-from grading.reference import sample_with_progress
+from grading.distribute.kaggle.__main__ import _size
+from grading.distribute.kaggle.__main__ import main as kaggle_main
+from grading.distribute.kaggle.bundle import Bundle, build_bundle
+from grading.distribute.kaggle.image import KAGGLE_IMAGE, missing_on_kaggle
+from grading.distribute.kaggle.kernels import inputs_for, kaggle_slug
+from grading.distribute.kaggle.wheels import download_dependencies, kit_requirements
 from helpers import places, resume
 from helpers.config import TrainConfig
 from helpers.data import find_images, resolve_data_dir
@@ -247,7 +249,7 @@ def test_no_instructor_text_anywhere_in_the_bundle(bundle):
                     assert "BEGIN SOLUTION" not in text and "HIDDEN TESTS" not in text, name
         else:
             text = path.read_text()
-            for secret in ("BEGIN SOLUTION", "HIDDEN TESTS", "grading.reference"):
+            for secret in ("BEGIN SOLUTION", "HIDDEN TESTS", "grading.authoring.reference"):
                 assert secret not in text, f"{path} leaks {secret!r}"
 
 
@@ -336,7 +338,7 @@ def test_without_a_current_release_the_command_says_how_to_make_one_before_loadi
     for notebook in stale.glob("*/*.ipynb"):
         os.utime(notebook, (0, 0))
     code = (
-        "import sys; from grading.kaggle.__main__ import main; "
+        "import sys; from grading.distribute.kaggle.__main__ import main; "
         "code = main(sys.argv[1:]); print(code, 'torch' in sys.modules)"
     )
     for folder, cause in ((tmp_path / "none", "no released notebooks"), (stale, "is older than")):
@@ -371,7 +373,7 @@ def test_the_readme_shows_the_kit_wheels_size(bundle):
         f"  {bundle.kit_wheel.relative_to(bundle.root)}  {_size(bundle.kit_wheel)}, helpers/ only"
     )
     assert line in (REPO / "grading" / "README.md").read_text(), (
-        f"grading/README.md's `python -m grading.kaggle` transcript must show {line.strip()!r}"
+        f"grading/README.md's `python -m grading.distribute.kaggle` transcript must show {line.strip()!r}"
     )
 
 

@@ -1,4 +1,4 @@
-"""The notebook's kernel in its sandbox (grading/kernel.py): what it runs, and what it cannot reach.
+"""The notebook's kernel in its sandbox (grading/autograde/kernel.py): what it runs, and what it cannot reach.
 
 nbgrader's executor runs here, in the test's process, as ``make autograde`` runs it; only
 the kernel is in bubblewrap. Each test executes a small notebook and asserts on what the
@@ -14,9 +14,9 @@ import re
 import pytest
 from nbformat.v4 import new_code_cell, new_notebook
 
-from grading import sandbox
+from grading.autograde import sandbox
+from grading.autograde.kernel import KernelSandbox, SandboxedExecute
 from grading.course import LIMITS, Limits
-from grading.kernel import KernelSandbox, SandboxedExecute
 
 
 @pytest.fixture(scope="module")

@@ -10,12 +10,13 @@ from pathlib import Path
 import pytest
 from dateutil import parser as dateparser
 
-from grading import lms, roster
+from grading.lms import roster
+from grading.lms import upload as lms
 
 REPO = Path(__file__).resolve().parents[1]
 ENV_PATH = f"{REPO / '.venv' / 'bin'}:/usr/bin:/bin"
 
-# grades.csv as grading.gradebook.write_grades writes it, plus a column another step may add.
+# grades.csv as grading.records.gradebook.write_grades writes it, plus a column another step may add.
 GRADES_HEADER = [
     "student",
     "part1_autograded",
@@ -205,7 +206,7 @@ def test_lms_commands_as_the_readme_prints_them(files, tmp_path):
         [
             ".venv/bin/python",
             "-m",
-            "grading.lms",
+            "grading.lms.upload",
             "canvas",
             "--grades",
             str(grades),

@@ -10,9 +10,9 @@ import json
 
 import pytest
 
-from grading import cells as nbcells
-from grading import judge
-from grading.pipeline import ASSIGNMENTS, source_notebook
+from grading import notebook as nbcells
+from grading.autograde import judge
+from grading.autograde.batch import ASSIGNMENTS, source_notebook
 from tests import mutations
 
 

@@ -1,4 +1,4 @@
-"""Bad input costs one row, never the batch (grading/pipeline.py, grading/submission_times.py).
+"""Bad input costs one row, never the batch (grading/autograde/batch.py, grading/lms/submission_times.py).
 
 Whatever raises while one submission is restored, graded, merged or given its feedback
 becomes that submission's row with a one-line reason; links and special files in
@@ -18,8 +18,10 @@ from pathlib import Path
 
 import pytest
 
-from grading import cells as nbcells
-from grading import gradebook, pipeline, submission_times
+from grading import notebook as nbcells
+from grading.autograde import batch as pipeline
+from grading.lms import submission_times
+from grading.records import gradebook
 from tests.conftest import activated, copy_kit
 
 SECRET = "SECRET-REFERENCE-LINE = torch.cumprod(alphas)"
@@ -194,7 +196,7 @@ def test_the_cli_grades_a_batch_of_bad_files_into_rows(course, tmp_path):
     (submitted / "badtime" / "part1" / NOTEBOOK).write_text("{}")
     (submitted / "badtime" / "part1" / "timestamp.txt").write_text(SECRET)
     done = subprocess.run(
-        [sys.executable, "-m", "grading.pipeline", "autograde", "--submitted", str(submitted), "--workers", "2"],
+        [sys.executable, "-m", "grading.autograde.batch", "autograde", "--submitted", str(submitted), "--workers", "2"],
         cwd=kit, env=activated(), capture_output=True, text=True, timeout=300,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr[-3000:]

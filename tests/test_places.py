@@ -112,7 +112,7 @@ def test_the_kaggle_input_search_goes_four_folders_down_the_shallowest_first(tmp
 def test_every_kaggle_input_search_is_the_one_in_places():
     # weights, resume, prompt embeddings and the Kaggle bootstrap (which carries its source).
     for module in ("helpers/weights.py", "helpers/resume.py", "helpers/illusions/embeddings.py",
-                   "grading/kaggle/bootstrap.py"):  # fmt: skip
+                   "grading/distribute/kaggle/bootstrap.py"):  # fmt: skip
         text = (REPO / module).read_text()
         assert "find_in_kaggle_input" in text, module
         assert not re.search(r"SEARCH_DEPTH = \d", text) and "glob.glob" not in text, module

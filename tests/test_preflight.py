@@ -9,7 +9,7 @@ import types
 import pytest
 import torch
 
-from grading.reference import REFERENCE_STEPS
+from grading.authoring.reference import REFERENCE_STEPS
 from helpers import preflight
 from helpers.config import TrainConfig, load_config
 from helpers.toy_faces import write_toy_faces

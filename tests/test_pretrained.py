@@ -14,8 +14,8 @@ import zipfile
 import pytest
 import torch
 
-from grading.kaggle import wheels as kaggle_wheels
-from grading.reference import REFERENCE_STEPS, sample_with_progress
+from grading.authoring.reference import REFERENCE_STEPS, sample_with_progress
+from grading.distribute.kaggle import wheels as kaggle_wheels
 from helpers import pretrained
 from helpers.config import load_config
 from helpers.diffusion import unnormalize
@@ -113,7 +113,7 @@ def test_a_changed_checkpoint_is_refused_naming_both_digests(tmp_path):
 
 def test_a_missing_checkpoint_says_how_to_get_it(tmp_path):
     with pytest.raises(
-        FileNotFoundError, match="reinstall the kit.*python -m grading.reference train"
+        FileNotFoundError, match="reinstall the kit.*python -m grading.authoring.reference train"
     ):
         load_toy_model(REFERENCE_STEPS, path=tmp_path / "toy.pt")
 

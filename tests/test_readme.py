@@ -31,7 +31,7 @@ ELSEWHERE: dict[str, list[str]] = {
     ],
     # 800 training steps of the toy preset take about 9 minutes: the smoke train command
     # runs the trainer, and the export test runs the second command's main.
-    ".venv/bin/python -m grading.reference train --config toy": [
+    ".venv/bin/python -m grading.authoring.reference train --config toy": [
         "tests/test_readme.py::test_readme_train_resume_and_sample_commands",
         "tests/test_pretrained.py::test_export_keeps_the_ema_weights_in_fp16_and_refuses_another_model",
     ],
@@ -52,7 +52,7 @@ ELSEWHERE: dict[str, list[str]] = {
         "tests/test_grading.py::test_collected_bad_input_costs_only_its_own_row",
     ],
     # The hostile run of grading/README.md: the same batch as tests/test_grading.py grades.
-    "python -m grading.pipeline autograde": [
+    "python -m grading.autograde.batch autograde": [
         "tests/test_grading.py::test_every_submission_gets_its_expected_scores",
         "tests/test_grading.py::test_honest_students_keep_full_marks_in_a_hostile_batch",
     ],
@@ -78,7 +78,7 @@ ELSEWHERE: dict[str, list[str]] = {
     "make rubric": [
         "tests/test_instructor_tools.py::test_the_rubric_scores_every_report_of_the_class"
     ],
-    # The make targets' Python: grading.collect on an LMS-style zip, grading.gradebook.
+    # The make targets' Python: grading.lms.collect on an LMS-style zip, grading.records.gradebook.
     "make collect": [
         "tests/test_collect.py::test_collect_places_every_notebook_by_content_and_names_each_problem",
         "tests/test_collect.py::test_make_collect_as_the_readme_prints_it",
@@ -87,7 +87,7 @@ ELSEWHERE: dict[str, list[str]] = {
     "CANVAS_TOKEN=": [
         "tests/test_collect.py::test_canvas_times_from_the_canvas_api_through_make_collect"
     ],
-    ".venv/bin/python -m grading.roster import": [
+    ".venv/bin/python -m grading.lms.roster import": [
         "tests/test_roster.py::test_import_writes_what_stock_nbgrader_db_student_import_writes"
     ],
     "make grades": [
@@ -95,7 +95,7 @@ ELSEWHERE: dict[str, list[str]] = {
         "tests/test_grading.py::test_regrading_one_student_replaces_only_that_students_grades",
     ],
     # Records into the course gradebook: run on the test's copy of the course.
-    "python -m grading.rubric --submission": [
+    "python -m grading.records.rubric --submission": [
         "tests/test_grading.py::test_the_rubric_records_a_report_from_its_scores_json",
     ],
     # The stock commands, run as printed in an activated environment (no PYTHONPATH).
@@ -123,7 +123,7 @@ ELSEWHERE: dict[str, list[str]] = {
     "make kaggle": [
         "tests/test_kaggle.py::test_every_released_notebook_gets_a_kernel_with_valid_metadata",
     ],
-    ".venv/bin/python -m grading.kaggle": [
+    ".venv/bin/python -m grading.distribute.kaggle": [
         "tests/test_kaggle.py::test_make_kaggle_faces_packs_a_folder_as_the_notebook_reads_it",
     ],
     "make kaggle FACES=": [
@@ -158,19 +158,19 @@ ELSEWHERE: dict[str, list[str]] = {
 HERE: dict[str, dict[str, str]] = {
     ".venv/bin/python -m helpers doctor": {},
     ".venv/bin/python -m helpers data toy-faces": {},
-    ".venv/bin/python -m grading.rubric": {},
-    ".venv/bin/python -m grading.solutions --check": {},
+    ".venv/bin/python -m grading.records.rubric": {},
+    ".venv/bin/python -m grading.authoring.solutions --check": {},
     # 20 steps instead of the preset's 150 (91 s), then 40 instead of 300 to resume.
-    ".venv/bin/python -m grading.reference train --config smoke --results outputs/smoke --steps 300 --resume": {
+    ".venv/bin/python -m grading.authoring.reference train --config smoke --results outputs/smoke --steps 300 --resume": {
         "outputs/smoke": "{tmp}/smoke",
         "--steps 300": "--steps 40",
     },
-    ".venv/bin/python -m grading.reference train --config smoke --results outputs/smoke": {
+    ".venv/bin/python -m grading.authoring.reference train --config smoke --results outputs/smoke": {
         "outputs/smoke": "{tmp}/smoke",
         "--results {tmp}/smoke": "--results {tmp}/smoke --steps 20",
     },
     # 8 samples instead of 1000.
-    ".venv/bin/python -m grading.reference sample": {
+    ".venv/bin/python -m grading.authoring.reference sample": {
         "outputs/smoke": "{tmp}/smoke",
         "--n 1000": "--n 8",
     },
@@ -211,9 +211,9 @@ def test_every_readme_command_is_run_by_a_test(readme, command, shown):
 
 MODULES = {
     "helpers": "helpers.cli",
-    "grading.rubric": "grading.rubric",
-    "grading.reference": "grading.reference.__main__",
-    "grading.solutions": "grading.solutions",
+    "grading.records.rubric": "grading.records.rubric",
+    "grading.authoring.reference": "grading.authoring.reference.__main__",
+    "grading.authoring.solutions": "grading.authoring.solutions",
 }
 
 
@@ -237,7 +237,7 @@ def _shown_output(shown: list[str]) -> list[str]:
     [
         c
         for c in ALL
-        if _match(c[1], HERE) and not re.search(r"grading.reference (train|sample)", c[1])
+        if _match(c[1], HERE) and not re.search(r"grading.authoring.reference (train|sample)", c[1])
     ],
     ids=lambda x: x if isinstance(x, str) else None,
 )
@@ -259,7 +259,7 @@ def test_readme_train_resume_and_sample_commands(tmp_path, capsys):
     commands = [
         c
         for _, c, _ in ALL
-        if _match(c, HERE) and re.search(r"grading.reference (train|sample)", c)
+        if _match(c, HERE) and re.search(r"grading.authoring.reference (train|sample)", c)
     ]
     assert len(commands) == 3, commands
     outputs = []

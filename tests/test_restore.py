@@ -1,4 +1,4 @@
-"""The release is the truth (grading/restore.py), and the student kit holds no TODO's answer
+"""The release is the truth (grading/autograde/restore.py), and the student kit holds no TODO's answer
 (so no TODO's points can come from the kit, and nothing is forbidden or withheld)."""
 
 from __future__ import annotations
@@ -7,11 +7,11 @@ import json
 
 import pytest
 
-from grading import cells as nbcells
-from grading import judge
+from grading import notebook as nbcells
+from grading.autograde import judge
+from grading.autograde.checks import TODOS, TOLERANCES
+from grading.autograde.restore import restore
 from grading.course import ASSIGNMENTS, SUBMITTED, source_notebook
-from grading.restore import restore
-from grading.todos import TODOS, TOLERANCES
 
 PART1 = SUBMITTED / "reference" / "part1" / "part1_anime_faces.ipynb"
 
@@ -92,7 +92,7 @@ def test_the_kit_holds_no_answer_to_any_todo():
 
     import helpers.figures
     import helpers.illusions.views as views
-    from grading.reference import REFERENCE_STEPS, Rotate180View
+    from grading.authoring.reference import REFERENCE_STEPS, Rotate180View
     from helpers.diffusion import GaussianDiffusion
     from helpers.tiny_models import stand_in_steps, stand_in_views
     from helpers.train import Trainer
@@ -121,17 +121,25 @@ def test_the_kit_holds_no_answer_to_any_todo():
 
 
 def test_the_judges_sandbox_gets_no_reference_comparison_or_tolerance():
-    """Only how each TODO is called enters a sandbox: grading/todo_runs.py and the fork server."""
-    assert judge.CHILD_FILES == ("__init__.py", "todo_runs.py", "judge_child.py")
+    """Only how each TODO is called enters a sandbox: grading/autograde/todo_runs.py and the fork server."""
+    assert judge.CHILD_FILES == (
+        "__init__.py",
+        "autograde/__init__.py",
+        "autograde/todo_runs.py",
+        "autograde/judge_child.py",
+    )
     for name in judge.CHILD_FILES:
         text = (judge.GRADING / name).read_text()
-        assert "grading.reference" not in text and "TOLERANCES" not in text, name
-        assert "from grading.todos" not in text and "import grading.todos" not in text, name
+        assert "grading.authoring" not in text and "TOLERANCES" not in text, name
+        assert (
+            "from grading.autograde.checks" not in text
+            and "import grading.autograde.checks" not in text
+        ), name
 
 
 def test_each_todo_text_states_how_it_is_graded():
     """Every hidden requirement is visible: the TODO's text gives the tolerance of
-    grading.todos.TOLERANCES, and no text warns of kit functions that raise or names that
+    grading.autograde.checks.TOLERANCES, and no text warns of kit functions that raise or names that
     score zero (there are none)."""
 
     def short(x: float) -> str:

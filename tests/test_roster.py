@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from nbgrader.api import Gradebook
 
-from grading import roster
+from grading.lms import roster
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -112,7 +112,7 @@ def test_import_writes_what_stock_nbgrader_db_student_import_writes(students, tm
         [
             ".venv/bin/python",
             "-m",
-            "grading.roster",
+            "grading.lms.roster",
             "import",
             "--roster",
             str(students),

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from grading.rubric import load_rubric, main, points_part1, points_part2
+from grading.records.rubric import load_rubric, main, points_part1, points_part2
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -11,9 +11,9 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from grading import rubric_cells
+from grading.authoring import rubric_cells
 from grading.course import ASSIGNMENTS, source_notebook
-from grading.rubric import load_rubric
+from grading.records.rubric import load_rubric
 
 REPO = Path(__file__).resolve().parents[1]
 PY = REPO / ".venv" / "bin" / "python"
@@ -25,7 +25,7 @@ def _clean_env() -> dict[str, str]:
 
 def test_the_committed_notebooks_show_the_rubric():
     done = subprocess.run(
-        [str(PY), "-m", "grading.rubric_cells", "--check"],
+        [str(PY), "-m", "grading.authoring.rubric_cells", "--check"],
         cwd=REPO,
         env=_clean_env(),
         capture_output=True,
@@ -71,16 +71,16 @@ def test_an_edited_tier_stops_the_release_until_make_notebooks(course_copy):
     assert done.returncode != 0
     assert (
         "notebooks/part1_anime_faces.ipynb: cells md_report do not show grading/rubric.toml; "
-        "run make notebooks (python -m grading.rubric_cells)"
+        "run make notebooks (python -m grading.authoring.rubric_cells)"
     ) in done.stdout, done.stdout + done.stderr
-    assert "grading.pipeline" not in done.stdout  # stopped before releasing anything
+    assert "grading.autograde.batch" not in done.stdout  # stopped before releasing anything
     assert not (course_copy / "grading" / "course").exists()
 
     done = _make(course_copy, "notebooks")
     assert done.returncode == 0, done.stdout + done.stderr
     assert "part1_anime_faces.ipynb: wrote md_report" in done.stdout
     check = subprocess.run(
-        [str(PY), "-m", "grading.rubric_cells", "--check"],
+        [str(PY), "-m", "grading.authoring.rubric_cells", "--check"],
         cwd=course_copy,
         env=_clean_env(),
         capture_output=True,

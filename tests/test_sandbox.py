@@ -1,4 +1,4 @@
-"""The bubblewrap sandbox (grading/sandbox.py): what a process inside can and cannot reach.
+"""The bubblewrap sandbox (grading/autograde/sandbox.py): what a process inside can and cannot reach.
 
 Each test runs a small program inside a real sandbox and asserts on what it printed.
 """
@@ -11,7 +11,7 @@ import sys
 
 import pytest
 
-from grading import sandbox
+from grading.autograde import sandbox
 from grading.course import COURSE, GRADING, REPO, Limits
 
 PROBE = r"""
@@ -133,7 +133,7 @@ def test_without_bwrap_the_check_names_the_fix(monkeypatch):
 def test_autograde_without_a_sandbox_stops_before_grading_and_names_the_fix(
     monkeypatch, tmp_path, capsys
 ):
-    from grading import pipeline
+    from grading.autograde import batch as pipeline
 
     monkeypatch.setattr(sandbox.shutil, "which", lambda name: None)
     assert pipeline.main(["autograde", "--submitted", str(tmp_path)]) == 1
@@ -160,7 +160,7 @@ else:
 
 def test_a_fork_bomb_stops_at_the_process_limit_even_as_root(available, tmp_path):
     """As root RLIMIT_NPROC binds nothing: the sandbox's cgroup (pids.max) must."""
-    from grading import cgroups
+    from grading.autograde import cgroups
 
     marker = f"fork-bomb-{os.getpid()}-{tmp_path.name}"
     where = cgroups.hierarchy()
@@ -212,7 +212,7 @@ def test_tmp_and_dev_shm_are_bounded_and_nothing_else_is_writable(available, tmp
 
 
 def test_the_check_says_what_bounds_processes_and_cpu(available, monkeypatch):
-    from grading import cgroups
+    from grading.autograde import cgroups
 
     if cgroups.hierarchy() is not None:
         assert sandbox.check().startswith("processes and CPU per sandbox: cgroup v")

@@ -7,7 +7,7 @@ import pytest
 import torch
 from diffusers import DDPMScheduler
 
-from grading.reference import schedule_init
+from grading.authoring.reference import schedule_init
 from helpers.schedules import (
     cosine_beta_schedule,
     get_beta_schedule,

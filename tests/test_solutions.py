@@ -1,7 +1,7 @@
 """One source per reference answer and per TODO contract.
 
-The notebooks' solution regions are written from ``grading/reference`` by
-``python -m grading.solutions``; the blanks in ``helpers`` name the notebook cell that
+The notebooks' solution regions are written from ``grading/authoring/reference`` by
+``python -m grading.authoring.solutions``; the blanks in ``helpers`` name the notebook cell that
 states their contract instead of restating it.
 """
 
@@ -17,8 +17,8 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from grading import solutions
-from grading.pipeline import ASSIGNMENTS, source_notebook
+from grading.authoring import solutions
+from grading.autograde.batch import ASSIGNMENTS, source_notebook
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -29,7 +29,7 @@ def _clean_env() -> dict[str, str]:
 
 def test_committed_notebooks_hold_the_reference_solutions():
     done = subprocess.run(
-        [".venv/bin/python", "-m", "grading.solutions", "--check"],
+        [".venv/bin/python", "-m", "grading.authoring.solutions", "--check"],
         cwd=REPO,
         env=_clean_env(),
         capture_output=True,
@@ -74,7 +74,10 @@ def test_the_check_names_the_stale_cell_and_the_fix(tmp_path, monkeypatch, capsy
 
     assert solutions.main(["--check"]) == 1
     out = capsys.readouterr().out
-    assert "stale solution cells todo_2_1; run python -m grading.solutions (make notebooks)" in out
+    assert (
+        "stale solution cells todo_2_1; run python -m grading.authoring.solutions (make notebooks)"
+        in out
+    )
 
 
 def test_a_notebook_signature_that_differs_from_the_reference_stops_the_sync():
@@ -126,7 +129,7 @@ def test_each_blank_points_at_the_notebook_cell_that_states_its_contract(module,
 
 
 def test_the_visible_loop_trajectories_are_the_reference_loops():
-    """helpers/fixtures/sampling_loop.pt is what grading.reference's loop draws today."""
+    """helpers/fixtures/sampling_loop.pt is what grading.authoring.reference's loop draws today."""
     from helpers.tiny_models import loop_cases
 
     assert solutions.same_loop_cases(loop_cases(), solutions.loop_cases()), (

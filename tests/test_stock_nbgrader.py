@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from grading import examples
+from grading.authoring import examples
 from tests.conftest import activated, copy_kit
 
 pytestmark = pytest.mark.slow
@@ -62,7 +62,7 @@ def scores(course: Path, assignment: str) -> dict[str, float]:
 
 
 def test_stock_autograde_feedback_and_export(kit):
-    """From grading/: the hidden tests import grading.reference through .venv's .pth."""
+    """From grading/: the hidden tests import grading.authoring.reference through .venv's .pth."""
     grading = kit / "grading"
     done = run(AUTOGRADE, grading)
     log = done.stdout + done.stderr

@@ -1,5 +1,5 @@
-"""The autograded notebook as it is stored: sanitised by an allow-list (grading/sanitize.py)
-and with the grader's verdict under each test cell (grading/pipeline.py).
+"""The autograded notebook as it is stored: sanitised by an allow-list (grading/autograde/sanitize.py)
+and with the grader's verdict under each test cell (grading/autograde/batch.py).
 
 tests/test_browser.py opens the same hostile notebook in Chromium; here the pages are
 parsed, which takes a second and needs no browser.
@@ -13,8 +13,9 @@ from html.parser import HTMLParser
 from nbconvert import HTMLExporter
 from nbformat import reads
 
-from grading import judge, pipeline
-from grading.sanitize import OUTPUT_METADATA, sanitize
+from grading.autograde import batch as pipeline
+from grading.autograde import judge
+from grading.autograde.sanitize import OUTPUT_METADATA, sanitize
 from tests.hostile_outputs import hostile_notebook
 
 RELEASE = {

@@ -19,11 +19,11 @@ from pathlib import Path
 
 import pytest
 
-import grading.reference
+import grading.authoring.reference
+from grading.authoring.reference import prompts
+from grading.authoring.solutions import body_lines
 from grading.course import ASSIGNMENTS, released_notebook, source_notebook
-from grading.reference import prompts
-from grading.solutions import body_lines
-from grading.student_kit import students_section
+from grading.distribute.student_kit import students_section
 from tests.lab_server import lab_from
 
 REPO = Path(__file__).resolve().parents[1]
@@ -43,7 +43,7 @@ def built(released_kit, tmp_path_factory) -> tuple[Path, Path, Path]:
     """``(the kit's folder, its zip, the course it was built from)``: the shared release."""
     out = tmp_path_factory.mktemp("student-kit")
     done = subprocess.run(
-        [REPO / ".venv/bin/python", "-m", "grading.student_kit", "--out", out]
+        [REPO / ".venv/bin/python", "-m", "grading.distribute.student_kit", "--out", out]
         + ["--course", released_kit / "grading" / "course", "--uv-version", UV_VERSION],
         cwd=REPO,
         env=_clean_env(),
@@ -97,8 +97,8 @@ def _significant(text: str) -> str:
 def _reference_bodies() -> dict[str, list[str]]:
     """The significant lines of every reference answer (function bodies and PROMPTS)."""
     functions = {}
-    for name in grading.reference.__all__:
-        obj = getattr(grading.reference, name)
+    for name in grading.authoring.reference.__all__:
+        obj = getattr(grading.authoring.reference, name)
         if inspect.isfunction(obj):
             functions[name] = obj
         elif inspect.isclass(obj):

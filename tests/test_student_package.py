@@ -77,9 +77,9 @@ def test_no_helpers_source_names_grading_in_an_import():
 def test_the_scan_sees_local_and_dynamic_imports():
     source = (
         "def f():\n"
-        "    from grading.reference import REFERENCE_STEPS\n"
+        "    from grading.authoring.reference import REFERENCE_STEPS\n"
         "import importlib\n"
-        "importlib.import_module('grading.pipeline')\n"
+        "importlib.import_module('grading.autograde.batch')\n"
         "import grading_tools_of_someone_else\n"
     )
     assert grading_imports(source) == [2, 4]

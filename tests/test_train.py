@@ -13,7 +13,7 @@ from torch._dynamo import register_backend
 from torch.utils.data import Dataset
 from torchvision.utils import save_image
 
-from grading.reference import REFERENCE_STEPS, plot_losses, sample_with_progress
+from grading.authoring.reference import REFERENCE_STEPS, plot_losses, sample_with_progress
 from helpers.config import TrainConfig, load_config
 from helpers.sampling import sample, sample_to_folder
 from helpers.tiny_models import tiny_unet

@@ -18,7 +18,7 @@ As IF's pipelines do, guidance mixes only the noise halves, the unconditional va
 dropped, and the conditional variance goes back to the scheduler next to the guided noise.
 
 The loop itself is the student's TODO 2-3 (:func:`denoising_loop`); the reference lives in
-``grading/reference``. Everything around it, sampling ``x_T``, stage II's upscaled and
+``grading/authoring/reference``. Everything around it, sampling ``x_T``, stage II's upscaled and
 noised condition, laying out the prompt embeddings, offloading, is :func:`sample_stage`.
 """
 
