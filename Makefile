@@ -53,7 +53,7 @@ notebooks: $(STAMP) ## write the solutions (grading/authoring/reference) and the
 # do not show grading/rubric.toml (the check names the fix: make notebooks).
 release: $(STAMP) ## the student versions in grading/course/release, validated
 	@$(PY) -m grading.authoring.rubric_cells --check
-	$(PY) -m grading.autograde.batch release
+	$(PY) -m grading.distribute.release
 
 # What students get instead of this repository (which holds the answers): the released
 # notebooks, helpers and the setup, in outputs/student-kit/ and its zip (grading/distribute/student_kit.py).
@@ -82,8 +82,8 @@ collect: $(STAMP) ## an LMS download into grading/submitted (ZIP= [LMS= ROSTER= 
 # Ends with the class report (make class-report).
 SUBMITTED ?= grading/submitted
 autograde: $(STAMP) ## grade grading/submitted in sandboxes into the gradebook ([STUDENT= ASSIGNMENT= WORKERS= RESUME=1])
-	@test -f grading/course/gradebook.db || $(PY) -m grading.autograde.batch release
-	$(PY) -m grading.autograde.batch autograde --submitted "$(SUBMITTED)"$(if $(STUDENT), --student "$(STUDENT)")$(if $(ASSIGNMENT), --assignment $(ASSIGNMENT))$(if $(WORKERS), --workers $(WORKERS))$(if $(SCHEDULER), --scheduler "$(SCHEDULER)")$(if $(RESUME), --resume)$(if $(NO_SANDBOX), --no-sandbox)
+	@test -f grading/course/gradebook.db || $(PY) -m grading.distribute.release
+	$(PY) -m grading.autograde.batch --submitted "$(SUBMITTED)"$(if $(STUDENT), --student "$(STUDENT)")$(if $(ASSIGNMENT), --assignment $(ASSIGNMENT))$(if $(WORKERS), --workers $(WORKERS))$(if $(SCHEDULER), --scheduler "$(SCHEDULER)")$(if $(RESUME), --resume)$(if $(NO_SANDBOX), --no-sandbox)
 
 # Per-TODO score distribution and most common mistakes of the class: grading/course/class_report.png and .html.
 class-report: $(STAMP) ## per-TODO score distribution and most common mistakes (class_report.png, .html)
@@ -91,7 +91,7 @@ class-report: $(STAMP) ## per-TODO score distribution and most common mistakes (
 
 # Similar code between submissions (copydetect, starter code excluded): ranked pairs and grading/course/similarity/<assignment>.html.
 similarity: $(STAMP) ## similar code between submissions (copydetect): ranked pairs and an HTML report
-	$(PY) -m grading.records.similarity --submitted "$(SUBMITTED)"$(if $(ASSIGNMENT), --assignment $(ASSIGNMENT))
+	$(PY) -m grading.autograde.similarity --submitted "$(SUBMITTED)"$(if $(ASSIGNMENT), --assignment $(ASSIGNMENT))
 
 # Re-grade one TODO for the whole class after a fix to its judge or points: make regrade TODO=1-1-2.
 regrade: $(STAMP) ## re-grade one TODO for the whole class (TODO=1-1-2)
@@ -146,7 +146,7 @@ lms: $(STAMP) ## Canvas's and Moodle's import files from grades.csv ([ROSTER= CA
 # Releases first when there is no release yet or a notebook changed since the last one.
 kaggle: $(STAMP) ## what a course uploads to Kaggle, in outputs/kaggle (NO_WEIGHTS=1: without the weights)
 	@if [ ! -f grading/course/gradebook.db ] || [ -n "$$(find notebooks -name '*.ipynb' -newer grading/course/gradebook.db)" ]; then \
-		$(PY) -m grading.autograde.batch release; fi
+		$(PY) -m grading.distribute.release; fi
 	$(PY) -m grading.distribute.kaggle --out outputs/kaggle$(if $(FACES), --faces $(FACES))$(if $(NO_WEIGHTS), --no-weights)
 
 # Kaggle's library versions (KAGGLE_IMAGE in grading/distribute/kaggle/image.py: torch, diffusers,

@@ -27,6 +27,7 @@ from grading import notebook as nbcells
 from grading.authoring import examples
 from grading.autograde import batch as pipeline
 from grading.course import ASSIGNMENTS, LIMITS, SUBMITTED
+from grading.distribute.release import release
 
 SOURCES = ("reference", "seed_report")
 
@@ -54,7 +55,7 @@ def grade(
     """Seconds for the batch, notebooks graded, the share of points the honest copies got."""
     with tempfile.TemporaryDirectory(prefix="bench-autograde-") as tmp:
         course = Path(tmp) / "course"
-        released = pipeline.release(course)
+        released = release(course)
         submitted = Path(tmp) / "submitted"
         notebooks = write_copies(submitted, students, "sandboxed" if use_sandbox else "trusted")
         if hostile:

@@ -26,6 +26,8 @@ GRADING = Path(__file__).resolve().parent
 REPO = GRADING.parent
 COURSE = GRADING / "course"
 SUBMITTED = GRADING / "submitted"
+COURSE_ID = "diffusion"
+"""nbgrader's ``CourseDirectory.course_id`` (the JupyterHub exchange's folder too)."""
 ROSTER = GRADING / "students.csv"
 DEADLINES = GRADING / "deadlines.toml"
 """Due dates and extensions (:mod:`grading.records.deadlines`); a course directory's sit beside it."""
@@ -38,6 +40,10 @@ TODO_PREFIX, TEST_PREFIX = "todo_", "test_"
 
 STUDENT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 """What nbgrader takes as a student id and a folder name on every platform."""
+
+
+class PipelineError(RuntimeError):
+    """A step of the instructor's pipeline failed (not a student's submission)."""
 
 
 def source_notebook(assignment: str) -> Path:
@@ -85,4 +91,4 @@ class Limits:
 
 
 LIMITS = Limits()
-"""The course's defaults (``python -m grading.autograde.batch autograde --help`` overrides some)."""
+"""The course's defaults (``python -m grading.autograde.batch --help`` overrides some)."""

@@ -29,6 +29,9 @@ from pathlib import Path
 
 from grading.autograde import batch as pipeline
 from grading.autograde import sandbox
+from grading.course import REPO, source_notebook
+from grading.distribute.release import release
+from grading.nbgrader import kernel_env
 
 # What each notebook writes in smoke mode, relative to its results folder.
 FIGURES = {
@@ -57,7 +60,7 @@ def smoke_env(results: Path, **overrides: str) -> dict[str, str]:
     Not grading, so training and sampling run; everything the notebook writes goes to
     ``results``. ``overrides`` replace any variable (the browser test's matplotlib backend).
     """
-    env = pipeline.kernel_env()
+    env = kernel_env()
     env.pop("NBGRADER_EXECUTION", None)
     env.update(COURSEKIT_MODE="smoke", COURSEKIT_RESULTS=str(Path(results).resolve()))
     env.update(overrides)
@@ -67,7 +70,7 @@ def smoke_env(results: Path, **overrides: str) -> dict[str, str]:
 def run_notebook(assignment: str, out: Path, timeout: int = 900) -> Path:
     """Execute ``notebooks/<assignment>`` in smoke mode; the executed copy and figures go to ``out``."""
     out.mkdir(parents=True, exist_ok=True)
-    source = pipeline.source_notebook(assignment)
+    source = source_notebook(assignment)
     env = smoke_env(out)
     done = subprocess.run(
         [
@@ -83,7 +86,7 @@ def run_notebook(assignment: str, out: Path, timeout: int = 900) -> Path:
             str(out),
             str(source),
         ],
-        cwd=pipeline.REPO,
+        cwd=REPO,
         env=env,
         capture_output=True,
         text=True,
@@ -161,7 +164,7 @@ def main(argv: list[str] | None = None) -> int:
                 assignment: pool.submit(run_notebook, assignment, args.out / assignment)
                 for assignment in pipeline.ASSIGNMENTS
             }
-            for path in pipeline.release().values():
+            for path in release().values():
                 lines.append(f"  release          {path}")
             stamp("released and validated")
             grading = pool.submit(pipeline.autograde, workers=args.workers, use_sandbox=use_sandbox)

@@ -39,12 +39,13 @@ if importlib.util.find_spec("grading") is None:
     )
 
 from grading.autograde.overwrite_cells import OverwriteReleasedCells  # noqa: E402
+from grading.course import COURSE_ID  # noqa: E402
 from grading.records.late_penalty import DeadlinesLatePenalty  # noqa: E402 (needs the check above)
 from grading.records.rendered_tables import RenderedTablesCSS  # noqa: E402
 
 c = get_config()  # noqa: F821 (provided by traitlets when nbgrader loads this file)
 
-c.CourseDirectory.course_id = "diffusion"
+c.CourseDirectory.course_id = COURSE_ID
 c.CourseDirectory.root = str(GRADING / "course")
 # `make collect` puts the submissions in grading/submitted/<student>/<assignment>/ (an
 # absolute path: nbgrader joins it to the root, which keeps an absolute one as it is).

@@ -19,7 +19,7 @@ import pytest
 import torch
 
 from grading.authoring.reference import REFERENCE_STEPS
-from grading.autograde import batch as pipeline
+from grading.distribute.release import release
 from helpers import tiny_models
 from helpers.diffusion import GaussianDiffusion
 
@@ -132,7 +132,7 @@ def released_kit(tmp_path_factory) -> Path:
             ignore=shutil.ignore_patterns("course", "__pycache__"),
         )
         shutil.copy2(REPO / "nbgrader_config.py", kit)
-        pipeline.release(kit / "grading" / "course")
+        release(kit / "grading" / "course")
 
     return build_once(tmp_path_factory, "released-kit", build)
 

@@ -24,9 +24,8 @@ import torch
 
 from grading.authoring.examples import HOSTILE, SEED_REPORT, solutions
 from grading.autograde import judge
-from grading.autograde.batch import ASSIGNMENTS, source_notebook
 from grading.autograde.checks import TOLERANCES
-from grading.course import LIMITS
+from grading.course import ASSIGNMENTS, LIMITS, source_notebook
 
 
 @dataclass(frozen=True)

@@ -35,7 +35,10 @@ from pathlib import Path
 
 import pytest
 
+from grading.course import released_notebook
 from grading.demo import smoke_env
+from grading.nbgrader import kernel_env
+from grading.notebook import test_cells
 from tests.hostile_outputs import hostile_notebook
 
 REPO = Path(__file__).resolve().parents[1]
@@ -536,12 +539,12 @@ def test_hostile_outputs_run_no_script_in_feedback_or_formgrader(chromium, relea
 
     kit = copy_kit(released_kit, tmp_path / "kit")
     course = kit / "grading" / "course"
-    release = nbcells.read_notebook(pipeline.released_notebook("part1", course))
+    release = nbcells.read_notebook(released_notebook("part1", course))
     hostile = hostile_notebook(release)
     raw = tmp_path / "unsanitised.html"
     raw.write_text(HTMLExporter(template_name="classic").from_notebook_node(from_dict(hostile))[0])
 
-    tests = pipeline.test_cells(release)
+    tests = test_cells(release)
     graded = pipeline.Graded(
         "hostile", "part1", dict.fromkeys(tests, 0.0), tests, {}, [],
         sanitize(hostile, release, LIMITS.cell_output_bytes), None, 0.0,
@@ -551,7 +554,7 @@ def test_hostile_outputs_run_no_script_in_feedback_or_formgrader(chromium, relea
     assert result.feedback and result.feedback.is_file(), result.notes
 
     with (
-        jupyter_lab(kit / "grading", tmp_path / "home", pipeline.kernel_env()) as lab,
+        jupyter_lab(kit / "grading", tmp_path / "home", kernel_env()) as lab,
         chromium_page(tmp_path / "chromium") as page,
     ):
         control = script_ran(page, raw.as_uri())

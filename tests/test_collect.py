@@ -23,9 +23,10 @@ from nbgrader.utils import parse_utc
 
 from grading import course
 from grading.autograde import batch as pipeline
-from grading.lms import canvas_times, collect, roster, submission_times
-from grading.lms.submission_times import LmsTime
-from grading.records import gradebook
+from grading.lms import canvas_times, collect, roster
+from grading.notebook import find_notebook
+from grading.records import gradebook, submission_times
+from grading.records.submission_times import LmsTime
 
 REPO = Path(__file__).resolve().parents[1]
 SHIPPED = pipeline.SUBMITTED / "reference"
@@ -72,15 +73,15 @@ def test_find_notebook_grades_a_renamed_file_and_refuses_to_guess(tmp_path):
     folder = tmp_path / "part1"
     folder.mkdir()
     shutil.copy2(shipped("part1"), folder / "download.ipynb")
-    assert collect.find_notebook(folder, "part1") == (folder / "download.ipynb", [])
+    assert find_notebook(folder, "part1") == (folder / "download.ipynb", [])
     shutil.copy2(shipped("part1"), folder / "copy.ipynb")
-    found, why = collect.find_notebook(folder, "part1")
+    found, why = find_notebook(folder, "part1")
     assert found is None
     assert why == ["2 notebooks of part1 (copy.ipynb, download.ipynb): submit one; none was graded"]
     wrong = tmp_path / "wrong"
     wrong.mkdir()
     shutil.copy2(shipped("part2"), wrong / "part1_anime_faces.ipynb")
-    found, why = collect.find_notebook(wrong, "part1")
+    found, why = find_notebook(wrong, "part1")
     assert found is None
     assert why == [
         "part1_anime_faces.ipynb is a notebook of part2, not of part1",

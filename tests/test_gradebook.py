@@ -20,10 +20,10 @@ import pytest
 from nbgrader.api import Gradebook, MissingEntry
 from nbgrader.utils import compute_checksum
 
-from grading.lms import submission_times
-from grading.lms.submission_times import LmsTime
-from grading.records import gradebook
+from grading.records import gradebook, submission_times
 from grading.records.deadlines import DeadlineError, LatePolicy, load_deadlines
+from grading.records.grades import gradebook_grades, write_grades
+from grading.records.submission_times import LmsTime
 from tests.conftest import activated, copy_kit
 
 pytestmark = pytest.mark.slow
@@ -182,7 +182,7 @@ def test_a_submission_that_could_not_be_graded_scores_zero_with_its_notes(course
     assert set(got["grades"].values()) == {(0.0, None, None, False)}
     assert got["comments"]["report_scores"][0].endswith("the kernel died")
     assert merged.notes == ["the kernel died"]
-    assert gradebook.read_grades(course)["carol"]["part1"].notes == "the kernel died"
+    assert gradebook_grades(course)["carol"]["part1"].notes == "the kernel died"
 
 
 @pytest.mark.parametrize(
@@ -218,7 +218,7 @@ def test_the_instructor_grades_survive_a_re_merge_as_in_stock_nbgrader(course, s
     assert got["grades"]["test_1_2_2"] == (0.0, 1, None, True)
     assert got["comments"]["report_scores"][1] == "good report"
     assert got["comments"]["todo_1_1_1"] == ("wrong", None)
-    grade = gradebook.read_grades(course)["erin"]["part1"]
+    grade = gradebook_grades(course)["erin"]["part1"]
     assert (grade.autograded, grade.manual, grade.total) == (3, 17, 20)
     assert "report to review" in grade.notes
 
@@ -432,7 +432,7 @@ def export(course: Path) -> dict[tuple[str, str], dict[str, float]]:
 
 
 def assert_one_truth(course: Path) -> None:
-    with gradebook.write_grades(course).open() as f:
+    with write_grades(course).open() as f:
         rows = {row["student"]: row for row in csv.DictReader(f)}
     exported = export(course)
     assert {student for student, _ in exported} == set(rows)
@@ -465,7 +465,7 @@ def test_grades_csv_gives_nbgrader_exports_numbers_through_a_term(course, stock)
     assert_one_truth(course)
 
     merge(course, "kim", on_time, {**full(), "test_1_1_3": 2}, stock["notebook"])  # re-autograde
-    with gradebook.write_grades(course).open() as f:
+    with write_grades(course).open() as f:
         kim = next(row for row in csv.DictReader(f) if row["student"] == "kim")
     assert (kim["part1_manual"], kim["part1_total"]) == ("17", "34"), "the manual grade counts"
     assert "report to review" in kim["notes"]

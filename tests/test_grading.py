@@ -28,8 +28,9 @@ import pytest
 
 from grading.authoring import examples
 from grading.autograde import batch as pipeline
-from grading.course import LIMITS
+from grading.course import LIMITS, released_notebook
 from grading.records import gradebook
+from grading.records.grades import write_grades
 from tests.conftest import activated, copy_kit
 
 REPO = Path(__file__).resolve().parents[1]
@@ -71,7 +72,7 @@ def graded(released_kit, tmp_path_factory):
     # that the stock commands run in kit/grading as the README prints them.
     kit = copy_kit(released_kit, tmp_path_factory.mktemp("kit"))
     course = kit / "grading" / "course"
-    released = {a: pipeline.released_notebook(a, course) for a in pipeline.ASSIGNMENTS}
+    released = {a: released_notebook(a, course) for a in pipeline.ASSIGNMENTS}
     submitted = course / "submitted-in"
     examples.write_submissions(submitted, hostile=True, releases=released)
     write_bad_input(submitted)
@@ -394,7 +395,7 @@ def test_a_saboteur_cannot_forge_poison_or_delegate_and_costs_no_one_anything(gr
 
 def test_resume_skips_every_submission_graded_since_it_changed(graded):
     course, _, results, _ = graded
-    before = read_csv(gradebook.write_grades(course))
+    before = read_csv(write_grades(course))
     again = pipeline.autograde(course / "submitted-in", course=course, workers=1, resume=True)
     stored = {
         key
@@ -553,14 +554,14 @@ def test_export_feedback_and_grades_after_a_manual_grade(formgraded):
     stock("nbgrader generate_feedback part1 --force", course)
     page = (course / "feedback" / "reference" / "part1" / "part1_anime_faces.html").read_text()
     assert "37.0 / 40.0" in page or "37 / 40" in page
-    rows = read_csv(gradebook.write_grades(course))
+    rows = read_csv(write_grades(course))
     assert (rows["reference"]["part1_manual"], rows["reference"]["part1_total"]) == ("17", "37")
     assert rows["reference"]["total"] == "47"
 
 
 def test_regrading_one_student_replaces_only_that_students_grades(formgraded, tmp_path):
     course = formgraded[0]
-    before = read_csv(gradebook.write_grades(course))
+    before = read_csv(write_grades(course))
     late = tmp_path / "late"
     shutil.copytree(course / "submitted-in" / "wrong_part", late / "wrong_part")
     # The right notebook, handed in late under yet another name.
@@ -592,7 +593,7 @@ def test_the_rubric_records_a_report_from_its_scores_json(formgraded, capsys):
     printed = capsys.readouterr().out.splitlines()
     assert printed[0] == f"read {folder / 'scores.json'}: CLIP 0.3487, 0.2999"
     assert printed[1] == "Part 2 results: 5 / 10"
-    grades = read_csv(gradebook.write_grades(course))["planted_bugs"]
+    grades = read_csv(write_grades(course))["planted_bugs"]
     assert (grades["part2_autograded"], grades["part2_manual"], grades["part2_total"]) == (
         "1",
         "5",

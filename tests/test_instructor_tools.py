@@ -22,8 +22,10 @@ import pytest
 
 from grading.autograde import batch as pipeline
 from grading.autograde import engine, regrade, sandbox
+from grading.notebook import todo_of
 from grading.records import class_report, drop
 from grading.records.cell_grades import read_cell_grades
+from grading.records.verdicts import judge_comment
 from tests.conftest import activated, copy_kit
 
 REPO = Path(__file__).resolve().parents[1]
@@ -60,10 +62,9 @@ def merge_class(course: Path, submitted: Path) -> None:
             auto_scores={cell: 0.0 if cell in lost else most for cell, most in FULL.items()},
             max_scores=FULL,
             comments={
-                cell.replace("test_", "todo_"): pipeline.judge_comment(why)
-                for cell, why in lost.items()
+                cell.replace("test_", "todo_"): judge_comment(why) for cell, why in lost.items()
             },
-            notes=[f"TODO {pipeline.todo_of(cell)}: {why}" for cell, why in lost.items()],
+            notes=[f"TODO {todo_of(cell)}: {why}" for cell, why in lost.items()],
             notebook=json.loads((folder / NOTEBOOK).read_text()),
             timestamp=None,
             seconds=1.0,
@@ -173,7 +174,7 @@ def test_ctrl_c_prints_the_make_command_that_goes_on(monkeypatch, capsys, tmp_pa
         raise pipeline.Interrupted(2, 3)
 
     monkeypatch.setattr(pipeline, "autograde", interrupted)
-    argv = ["autograde", "--submitted", str(tmp_path), "--student", "bob", "--assignment", "part1"]
+    argv = ["--submitted", str(tmp_path), "--student", "bob", "--assignment", "part1"]
     assert pipeline.main(argv) == 130
     said = capsys.readouterr().err.strip().splitlines()
     assert said == [
@@ -277,7 +278,7 @@ def test_similarity_ranks_the_copy_first_and_ignores_the_starter_code(graded_cla
     shutil.copytree(EXAMPLES / "untouched" / "part1", tmp_path / "untouched" / "part1")
     shutil.copytree(EXAMPLES / "untouched" / "part1", tmp_path / "untouched2" / "part1")
     done = command(
-        "grading.records.similarity", "--assignment", "part1", "--submitted", str(tmp_path),
+        "grading.autograde.similarity", "--assignment", "part1", "--submitted", str(tmp_path),
         "--course", str(course),
     )  # fmt: skip
     assert done.returncode == 0, done.stderr

@@ -31,6 +31,7 @@ from grading.authoring import examples
 from grading.authoring.reference import sample_with_progress
 from grading.autograde import batch as pipeline
 from grading.autograde import judge
+from grading.course import source_notebook
 from grading.demo import FIGURES
 from grading.distribute.kaggle import (
     DEFAULT_FACES_SLUG,
@@ -228,7 +229,7 @@ def test_the_guide_names_every_course_dataset_and_what_a_kaggle_only_student_nee
     ):
         text = "".join(
             "".join(c["source"])
-            for c in json.loads(pipeline.source_notebook(assignment).read_text())["cells"]
+            for c in json.loads(source_notebook(assignment).read_text())["cells"]
             if c["metadata"].get("nbgrader", {}).get("grade_id") == cell
         )
         assert heading in text, f"{assignment}'s {cell} cell must name {heading!r}"
@@ -324,7 +325,7 @@ def test_make_kaggle_faces_packs_a_folder_as_the_notebook_reads_it(release, tmp_
 def test_a_source_notebook_is_refused(tmp_path):
     release = tmp_path / "release" / "part1"
     release.mkdir(parents=True)
-    shutil.copy2(pipeline.source_notebook("part1"), release)
+    shutil.copy2(source_notebook("part1"), release)
     with pytest.raises(BundleError, match="BEGIN SOLUTION.*make release"):
         build_bundle(tmp_path / "out", release=tmp_path / "release", download_deps=False)
 

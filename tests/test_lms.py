@@ -12,6 +12,7 @@ from dateutil import parser as dateparser
 
 from grading.lms import roster
 from grading.lms import upload as lms
+from grading.records.grades import read_grades
 
 REPO = Path(__file__).resolve().parents[1]
 ENV_PATH = f"{REPO / '.venv' / 'bin'}:/usr/bin:/bin"
@@ -82,7 +83,7 @@ def test_canvas_csv_has_the_gradebook_exports_own_headers_and_rows(files, tmp_pa
     export = write_csv(tmp_path / "export.csv", CANVAS_EXPORT[0], CANVAS_EXPORT[1:])
     found = roster.read_roster(export)
     out = tmp_path / "canvas.csv"
-    missing = lms.write_canvas(lms.read_grades(grades), found, out, {})
+    missing = lms.write_canvas(read_grades(grades), found, out, {})
     with out.open(newline="", encoding="utf-8") as f:
         lines = list(csv.reader(f))
     assert lines[0] == [*CANVAS_EXPORT[0][:7]]
@@ -104,9 +105,9 @@ def test_canvas_columns_are_named_or_refused_never_made_up(files, tmp_path):
     found = roster.read_roster(students)
     out = tmp_path / "canvas.csv"
     with pytest.raises(ValueError, match=r"no Canvas column for part1 .*CANVAS_PART1="):
-        lms.write_canvas(lms.read_grades(grades), found, out, {})
+        lms.write_canvas(read_grades(grades), found, out, {})
     named = {"part1": "Part 1 (777001)", "part2": "Part 2 (777002)"}
-    lms.write_canvas(lms.read_grades(grades), found, out, named)
+    lms.write_canvas(read_grades(grades), found, out, named)
     header, rows = read_csv(out)
     assert header == [*roster.CANVAS_COLUMNS, "Part 1 (777001)", "Part 2 (777002)"]
     assert [r["Student"] for r in rows] == ["Smith, John", "Doe, Jane Q"]
@@ -139,7 +140,7 @@ def test_moodle_worksheet_has_moodles_columns_and_its_participant_ids(files, tmp
     grades, students = files
     out = tmp_path / "moodle.csv"
     when = datetime(2026, 12, 2, 13, 7, tzinfo=UTC)
-    lms.write_moodle(lms.read_grades(grades), roster.read_roster(students), out, "part1", now=when)
+    lms.write_moodle(read_grades(grades), roster.read_roster(students), out, "part1", now=when)
     header, rows = read_csv(out)
     assert header == lms.MOODLE_COLUMNS
     assert header[:6] == [
@@ -157,7 +158,7 @@ def test_moodle_worksheet_has_moodles_columns_and_its_participant_ids(files, tmp
     assert {r["Maximum Grade"] for r in rows} == {"40"}
     # Moodle's importer reads this column with strtotime: it must be a parseable date.
     assert dateparser.parse(rows[0]["Last modified (grade)"]) == datetime(2026, 12, 2, 13, 7)
-    lms.write_moodle(lms.read_grades(grades), roster.read_roster(students), out)
+    lms.write_moodle(read_grades(grades), roster.read_roster(students), out)
     _, rows = read_csv(out)
     assert [r["Grade"] for r in rows] == ["49.5", "12"]
     assert rows[0]["Maximum Grade"] == "60"
@@ -180,7 +181,7 @@ def test_moodles_own_worksheet_gets_the_grades_by_email_and_keeps_its_other_rows
     )  # fmt: skip
     out = tmp_path / "moodle_part2.csv"
     missing = lms.write_moodle(
-        lms.read_grades(grades), roster.read_roster(students), out, "part2", downloaded
+        read_grades(grades), roster.read_roster(students), out, "part2", downloaded
     )
     header, rows = read_csv(out)
     assert header == lms.MOODLE_COLUMNS

@@ -12,7 +12,7 @@ import pytest
 
 from grading import notebook as nbcells
 from grading.autograde import judge
-from grading.autograde.batch import ASSIGNMENTS, source_notebook
+from grading.course import ASSIGNMENTS, source_notebook
 from tests import mutations
 
 

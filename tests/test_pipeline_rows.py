@@ -1,4 +1,4 @@
-"""Bad input costs one row, never the batch (grading/autograde/batch.py, grading/lms/submission_times.py).
+"""Bad input costs one row, never the batch (grading/autograde/batch.py, grading/records/submission_times.py).
 
 Whatever raises while one submission is restored, graded, merged or given its feedback
 becomes that submission's row with a one-line reason; links and special files in
@@ -20,8 +20,10 @@ import pytest
 
 from grading import notebook as nbcells
 from grading.autograde import batch as pipeline
-from grading.lms import submission_times
-from grading.records import gradebook
+from grading.autograde.jobs import LINK_REFUSED, refused_entries, time_notes
+from grading.course import released_notebook
+from grading.notebook import test_cells
+from grading.records import gradebook, submission_times
 from tests.conftest import activated, copy_kit
 
 SECRET = "SECRET-REFERENCE-LINE = torch.cumprod(alphas)"
@@ -79,14 +81,14 @@ def test_links_and_special_files_are_refused_and_named_safely(tmp_path):
     folder = tmp_path / "part1"
     (folder / "sub").mkdir(parents=True)
     (folder / "scores.json").write_text("{}")
-    assert pipeline.refused_entries(folder) == ""
+    assert refused_entries(folder) == ""
     secret = tmp_path / "secret.py"
     secret.write_text(SECRET)
     (folder / NOTEBOOK).symlink_to(secret)
     (folder / "sub" / "escape\x1b[31m").symlink_to(tmp_path)
     os.mkfifo(folder / "fifo")
     (folder / ("x" * 200)).symlink_to(secret)
-    refused = pipeline.refused_entries(folder)
+    refused = refused_entries(folder)
     assert refused.startswith("refused: ") and refused.endswith("submit the files themselves")
     assert "fifo" in refused and NOTEBOOK in refused and "and 1 more" in refused
     assert "\x1b" not in refused and SECRET not in refused and len(refused) < 300, refused
@@ -100,8 +102,8 @@ def test_a_student_or_assignment_folder_that_is_a_link_is_a_row_of_its_own(tmp_p
     jobs, problems = pipeline.find_jobs(tmp_path)
     assert jobs == [("carol", "part1")]
     assert {(r.student, r.assignment): r.notes for r in problems} == {
-        ("bob", "part1"): [pipeline.LINK_REFUSED],
-        ("mallory", ""): [pipeline.LINK_REFUSED],
+        ("bob", "part1"): [LINK_REFUSED],
+        ("mallory", ""): [LINK_REFUSED],
     }
 
 
@@ -121,7 +123,7 @@ def test_every_step_that_raises_costs_its_own_row_only(course, tmp_path, monkeyp
     """Grading raises for one submission (a message holding a whole file), merging for
     another, a third is a link to a grader's file, a fourth brings its own timestamp.txt
     (made of that file); the two honest ones are merged at the LMS's time."""
-    release = pipeline.released_notebook("part1", course)
+    release = released_notebook("part1", course)
     secret = tmp_path / "secret.py"
     secret.write_text(SECRET + "\n" + "x = 1\n" * 2000)
     submitted = tmp_path / "submitted"
@@ -136,10 +138,10 @@ def test_every_step_that_raises_costs_its_own_row_only(course, tmp_path, monkeyp
     def grade(job: pipeline.Job) -> pipeline.Graded:  # stands for the sandboxed grading
         if job.student == "raises":
             raise ValueError("cannot parse\n" + secret.read_text())
-        tests = pipeline.test_cells(nbcells.read_notebook(release))
+        tests = test_cells(nbcells.read_notebook(release))
         return pipeline.Graded(
             job.student, job.assignment, auto_scores=tests, max_scores=tests, comments={},
-            notes=pipeline.time_notes(job), notebook=nbcells.read_notebook(release),
+            notes=time_notes(job), notebook=nbcells.read_notebook(release),
             timestamp=job.submitted_at, seconds=0.0, fingerprint=pipeline.fingerprint(job.folder),
         )  # fmt: skip
 
@@ -196,7 +198,7 @@ def test_the_cli_grades_a_batch_of_bad_files_into_rows(course, tmp_path):
     (submitted / "badtime" / "part1" / NOTEBOOK).write_text("{}")
     (submitted / "badtime" / "part1" / "timestamp.txt").write_text(SECRET)
     done = subprocess.run(
-        [sys.executable, "-m", "grading.autograde.batch", "autograde", "--submitted", str(submitted), "--workers", "2"],
+        [sys.executable, "-m", "grading.autograde.batch", "--submitted", str(submitted), "--workers", "2"],
         cwd=kit, env=activated(), capture_output=True, text=True, timeout=300,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr[-3000:]

@@ -52,7 +52,7 @@ ELSEWHERE: dict[str, list[str]] = {
         "tests/test_grading.py::test_collected_bad_input_costs_only_its_own_row",
     ],
     # The hostile run of grading/README.md: the same batch as tests/test_grading.py grades.
-    "python -m grading.autograde.batch autograde": [
+    "python -m grading.autograde.batch": [
         "tests/test_grading.py::test_every_submission_gets_its_expected_scores",
         "tests/test_grading.py::test_honest_students_keep_full_marks_in_a_hostile_batch",
     ],

@@ -136,7 +136,7 @@ def test_autograde_without_a_sandbox_stops_before_grading_and_names_the_fix(
     from grading.autograde import batch as pipeline
 
     monkeypatch.setattr(sandbox.shutil, "which", lambda name: None)
-    assert pipeline.main(["autograde", "--submitted", str(tmp_path)]) == 1
+    assert pipeline.main(["--submitted", str(tmp_path)]) == 1
     error = capsys.readouterr().err
     assert "apt install bubblewrap" in error and "--no-sandbox" in error
     assert not any(tmp_path.iterdir()), "nothing was graded"

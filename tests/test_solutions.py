@@ -18,7 +18,7 @@ import nbformat
 import pytest
 
 from grading.authoring import solutions
-from grading.autograde.batch import ASSIGNMENTS, source_notebook
+from grading.course import ASSIGNMENTS, source_notebook
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -13,9 +13,10 @@ from html.parser import HTMLParser
 from nbconvert import HTMLExporter
 from nbformat import reads
 
-from grading.autograde import batch as pipeline
 from grading.autograde import judge
 from grading.autograde.sanitize import OUTPUT_METADATA, sanitize
+from grading.autograde.submission import with_verdicts
+from grading.records.verdicts import verdict_text
 from tests.hostile_outputs import hostile_notebook
 
 RELEASE = {
@@ -99,8 +100,8 @@ def test_the_test_cells_show_the_graders_verdict_not_the_kernels():
         {"output_type": "stream", "name": "stdout", "text": "TODO 1-1-1: all tests passed"},
         {"output_type": "error", "ename": "AssertionError", "evalue": "", "traceback": []},
     ]
-    said = {"test_1_1_1": pipeline.verdict_text(4, judge.Verdict(False, "betas differ"), False)}
-    stored = pipeline.with_verdicts(executed, said)
+    said = {"test_1_1_1": verdict_text(4, judge.Verdict(False, "betas differ"), False)}
+    stored = with_verdicts(executed, said)
     outputs = stored["cells"][1]["outputs"]
     assert outputs[0]["text"].startswith("Grader: Scored 0: this TODO's code")
     assert "betas differ" in outputs[0]["text"]

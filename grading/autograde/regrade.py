@@ -24,7 +24,18 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from grading import notebook as nbcells
+from grading.autograde import engine, sandbox
+from grading.autograde.checks import TODOS
+from grading.autograde.feedback import write_feedback
+from grading.autograde.jobs import autograded_notebook
+from grading.autograde.restore import restore
+from grading.autograde.submission import kernel_results
 from grading.course import COURSE, LIMITS, SUBMITTED, Limits, released_notebook
+from grading.notebook import find_notebook, test_cell_of, test_cells
+from grading.records import gradebook
+from grading.records.cell_grades import read_cell_grades
+from grading.records.grades import write_grades
+from grading.records.verdicts import JUDGED, judge_comment
 
 
 @dataclass(frozen=True)
@@ -48,16 +59,7 @@ class Rescored:
 
 def rescore(job: TodoJob) -> Rescored:
     """Judge ``job.todo`` of one submission again and score it (on a worker)."""
-    from grading.autograde import judge
-    from grading.autograde.batch import (
-        autograded_notebook,
-        judge_comment,
-        kernel_results,
-        test_cell_of,
-        test_cells,
-    )
-    from grading.autograde.restore import restore
-    from grading.lms.collect import find_notebook
+    from grading.autograde import judge  # torch: only on a worker that judges
 
     release_path = released_notebook(job.assignment, job.course)
     cell = test_cell_of(job.todo)
@@ -92,16 +94,10 @@ def regrade(
     limits: Limits = LIMITS,
 ) -> list[str]:
     """Re-grade ``todo`` for every submission of its assignment; lines to print."""
-    from grading.autograde import batch as pipeline
-    from grading.autograde import engine, sandbox
-    from grading.autograde.checks import TODOS
-    from grading.records import gradebook
-    from grading.records.cell_grades import read_cell_grades
-
     if todo not in TODOS:
         raise LookupError(f"no autograded TODO {todo!r} (the TODOs: {', '.join(TODOS)})")
     assignment = TODOS[todo].assignment
-    cell = pipeline.test_cell_of(todo)
+    cell = test_cell_of(todo)
     if use_sandbox:
         sandbox.check()
     students = [g.student for g in read_cell_grades(course, assignment)]
@@ -124,13 +120,11 @@ def regrade(
             course, assignment, job.student, cell, new.points, new.comment
         )
         if before != new.points:
-            stored = pipeline.autograded_notebook(course, job.student, assignment)
+            stored = autograded_notebook(course, job.student, assignment)
             if stored.is_file():  # its feedback page is older now: write_feedback rewrites it
                 os.utime(stored)
             reason = (
-                f"  ({new.comment.removeprefix(f'Scored 0: {pipeline.JUDGED} ')})"
-                if new.comment
-                else ""
+                f"  ({new.comment.removeprefix(f'Scored 0: {JUDGED} ')})" if new.comment else ""
             )
             changes.append(f"  {job.student}: {before:g} -> {new.points:g}{reason}")
 
@@ -138,16 +132,16 @@ def regrade(
         engine.run_jobs(rescore, jobs, workers=workers, on_result=record)
     except KeyboardInterrupt:
         sandbox.stop_all()  # as an interrupted autograde: the sandboxes missed the Ctrl-C
-        gradebook.write_grades(course)
+        write_grades(course)
         raise
     seconds = time.perf_counter() - start
-    pipeline.write_feedback(course, {})
+    write_feedback(course, {})
     lines = [
         f"re-graded TODO {todo} ({assignment}) of {len(jobs)} submissions in {seconds:.0f} s: "
         f"{len(changes)} changed",
         *sorted(changes),
         *(f"  {s}: no folder {submitted / s / assignment}: its score stays" for s in missing),
-        f"grades: {gradebook.write_grades(course)}",
+        f"grades: {write_grades(course)}",
     ]
     return lines
 
@@ -162,13 +156,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, default=2, help="submissions judged at once")
     parser.add_argument("--no-sandbox", action="store_true", help="trusted notebooks only")
     args = parser.parse_args(argv)
-    from grading.autograde.sandbox import SandboxUnavailable
-
     try:
         lines = regrade(
             args.todo, args.submitted, args.course, args.workers, use_sandbox=not args.no_sandbox
         )
-    except (LookupError, SandboxUnavailable) as error:
+    except (LookupError, sandbox.SandboxUnavailable) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:

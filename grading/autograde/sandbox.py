@@ -29,7 +29,7 @@ through user namespaces):
   root), no core dumps; the wall clock and the bytes read back are bounded by the caller
   (:func:`run`).
 
-``--no-sandbox`` (``python -m grading.autograde.batch autograde --no-sandbox``) runs the same
+``--no-sandbox`` (``python -m grading.autograde.batch --no-sandbox``) runs the same
 commands without ``bwrap``: for trusted code only (the instructor's own notebooks).
 """
 

@@ -22,7 +22,7 @@ from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from grading.lms.submission_times import LmsTime
+from grading.records.submission_times import LmsTime
 
 TOKEN_VARIABLE = "CANVAS_TOKEN"
 ASSIGNMENT_URL = re.compile(

@@ -2,7 +2,7 @@
 
 A notebook belongs to the assignment whose nbgrader cells (``grade_id`` metadata) it
 carries, whatever its file name: Kaggle names its download after the kernel, LMSs
-prefix the student's name. :func:`find_notebook` picks a submission's notebook inside
+prefix the student's name. :func:`grading.notebook.find_notebook` picks a submission's notebook inside
 its folder for the autograder; :func:`collect` takes an LMS's bulk download (a zip or
 a folder) into ``<out>/<student>/<assignment>/``::
 
@@ -28,7 +28,7 @@ The layouts (``--lms auto`` tells them apart by their names):
 
 With ``--roster`` every student is looked up there (LMS id, email, name) and filed under
 their ``nbgrader_id``; without it the LMS's name becomes the id. The LMS's submission
-time is recorded by :func:`grading.lms.submission_times.record` (local LMS times read in
+time is recorded by :func:`grading.records.submission_times.record` (local LMS times read in
 ``--timezone``); a ``timestamp.txt`` the student uploaded is never taken. Nothing a
 student hands in stops a run: every problem is one line of the summary, and the exit
 status is 1 when anything was skipped. Archives are checked before they are unpacked
@@ -39,7 +39,6 @@ from __future__ import annotations
 
 import argparse
 import csv
-import json
 import os
 import re
 import shutil
@@ -55,10 +54,9 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from dateutil import parser as dateparser
 
-from grading.course import ASSIGNMENTS, SUBMITTED, source_notebook
-from grading.lms import canvas_times, submission_times
+from grading.course import ASSIGNMENTS, SUBMITTED
+from grading.lms import canvas_times
 from grading.lms.roster import MOODLE_ENTRY, Roster, RosterError, read_roster
-from grading.lms.submission_times import LmsTime, nbgrader_timestamp
 from grading.lms.upload import (
     WORKSHEET_EMAIL,
     WORKSHEET_ID,
@@ -66,8 +64,10 @@ from grading.lms.upload import (
     participant,
     read_worksheet,
 )
+from grading.notebook import IGNORED, assignment_ids, assignment_of, notebooks_in
+from grading.records import submission_times
+from grading.records.submission_times import LmsTime, nbgrader_timestamp
 
-IGNORED = {".ipynb_checkpoints", "__MACOSX"}
 LAYOUTS = ("canvas", "moodle", "blackboard", "brightspace", "folders")
 LMS_TIME_ZONE = ZoneInfo("UTC")
 """What an LMS's local times are read in without --timezone: nbgrader's default zone."""
@@ -90,79 +90,6 @@ class ArchiveLimits:
 
 ARCHIVE_LIMITS = ArchiveLimits()
 LINK_REFUSED = "is a symbolic link: refused (a download holds files, never links)"
-
-
-def grade_ids(notebook: Path) -> set[str] | None:
-    """The nbgrader cell ids of ``notebook``; None when it is not a readable notebook."""
-    try:
-        cells = json.loads(notebook.read_text(encoding="utf-8"))["cells"]
-        return {
-            c["metadata"]["nbgrader"]["grade_id"]
-            for c in cells
-            if isinstance(c.get("metadata", {}).get("nbgrader"), dict)
-            and c["metadata"]["nbgrader"].get("grade_id")
-        }
-    except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError, AttributeError):
-        return None
-
-
-def assignment_ids() -> dict[str, set[str]]:
-    """The nbgrader cell ids of each assignment's source notebook."""
-    return {a: grade_ids(source_notebook(a)) or set() for a in ASSIGNMENTS}
-
-
-def assignment_of(
-    notebook: Path, known: dict[str, set[str]] | None = None
-) -> tuple[str | None, str]:
-    """``(assignment, "")``, or ``(None, why it belongs to none)``."""
-    known = known or assignment_ids()
-    ids = grade_ids(notebook)
-    if ids is None:
-        return None, f"{notebook.name}: the file is not a readable notebook (not nbformat JSON)"
-    if not ids:
-        return None, (
-            f"{notebook.name} has no nbgrader metadata: it is not a notebook of this course "
-            "(submit the notebook you were given, saved from Jupyter)"
-        )
-    overlap = {a: len(ids & cells) for a, cells in known.items()}
-    best = max(overlap, key=overlap.get)
-    if not overlap[best]:
-        return None, (
-            f"{notebook.name} holds nbgrader cells of no assignment of this course "
-            f"({', '.join(known)})"
-        )
-    return best, ""
-
-
-def notebooks_in(folder: Path) -> list[Path]:
-    return sorted(
-        p
-        for p in folder.rglob("*.ipynb")
-        if p.is_file() and not IGNORED & set(p.relative_to(folder).parts)
-    )
-
-
-def find_notebook(folder: Path, assignment: str) -> tuple[Path | None, list[str]]:
-    """The one notebook of ``assignment`` in a submission folder, or None and the reasons."""
-    known = assignment_ids()
-    found = notebooks_in(folder) if folder.is_dir() else []
-    if not found:
-        return None, [f"no notebook (.ipynb) in the {assignment} submission: nothing to grade"]
-    matched, problems = [], []
-    for notebook in found:
-        owner, why = assignment_of(notebook, known)
-        if owner == assignment:
-            matched.append(notebook)
-        else:
-            problems.append(why or f"{notebook.name} is a notebook of {owner}, not of {assignment}")
-    if len(matched) > 1:
-        names = ", ".join(str(p.relative_to(folder)) for p in matched)
-        return None, [
-            f"{len(matched)} notebooks of {assignment} ({names}): submit one; none was graded"
-        ]
-    if not matched:
-        return None, [*problems, f"no notebook of {assignment}: nothing was graded"]
-    return matched[0], []
 
 
 def student_id(name: str) -> str:
@@ -216,7 +143,7 @@ class Upload:
     late: bool = False
     """The LMS marked it late."""
     source: str = ""
-    """Where the time (or the LATE mark) came from, as :class:`grading.lms.submission_times.LmsTime` says."""
+    """Where the time (or the LATE mark) came from, as :class:`grading.records.submission_times.LmsTime` says."""
 
 
 @dataclass
@@ -581,7 +508,7 @@ def collect(
     """Take an LMS's bulk download (a zip or a folder) into ``out/<student>/<assignment>/``.
 
     Each notebook goes to ``<notebook>.ipynb`` of the assignment its cells belong to, with
-    the files beside it; the LMS's time is recorded (:func:`grading.lms.submission_times.record`).
+    the files beside it; the LMS's time is recorded (:func:`grading.records.submission_times.record`).
     ``assignment`` leaves the other assignment's notebooks out. ``canvas``: the Canvas
     submission times by user id (:mod:`grading.lms.canvas_times`).
     """

@@ -28,12 +28,11 @@ from __future__ import annotations
 
 import argparse
 import csv
-import json
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
-from grading.course import ASSIGNMENTS, COURSE, ROSTER, source_notebook
+from grading.course import ASSIGNMENTS, COURSE, ROSTER
 from grading.lms.roster import (
     CANVAS_ASSIGNMENT,
     CANVAS_COLUMNS,
@@ -44,7 +43,9 @@ from grading.lms.roster import (
     fold,
     read_roster,
 )
-from grading.records.gradebook import NOT_GRADED_YET
+from grading.notebook import max_points
+from grading.records import grades as grades_csv
+from grading.records.verdicts import NOT_GRADED_YET
 
 GRADES = COURSE / "grades.csv"
 # Moodle's grading worksheet (mod/assign gradingtable.php's download): its columns.
@@ -87,41 +88,15 @@ def participant(row: dict[str, str]) -> str:
     return row[WORKSHEET_ID].removeprefix("Participant").strip()
 
 
-def read_grades(path: Path) -> list[dict[str, str]]:
-    """The rows of grades.csv (``python -m grading.records.gradebook grades``); extra columns are kept."""
-    if not path.is_file():
-        raise ValueError(
-            f"{path}: no grades file: write it with make grades (after make autograde)"
-        )
-    with path.open(newline="", encoding="utf-8-sig") as f:
-        reader = csv.DictReader(f)
-        if not reader.fieldnames or "student" not in reader.fieldnames:
-            raise ValueError(
-                f"{path}: no 'student' column: not the course's grades.csv "
-                "(write it with make grades)"
-            )
-        return list(reader)
-
-
-def max_points(assignment: str) -> float:
-    """The points of ``assignment``: the sum over its notebook's graded cells."""
-    cells = json.loads(source_notebook(assignment).read_text(encoding="utf-8"))["cells"]
-    return sum(
-        float(cell["metadata"]["nbgrader"].get("points") or 0)
-        for cell in cells
-        if cell.get("metadata", {}).get("nbgrader", {}).get("grade")
-    )
-
-
 def _students(
     grades: list[dict[str, str]], roster: Roster
 ) -> tuple[list[tuple[Student, dict]], list[str]]:
     found, missing = [], []
     for row in grades:
-        student = roster.by_nbgrader_id(row["student"])
+        student = roster.by_nbgrader_id(row[grades_csv.STUDENT])
         if student is None:
             missing.append(
-                f"{row['student']}: not in the roster {roster.path}: no LMS id, left out; "
+                f"{row[grades_csv.STUDENT]}: not in the roster {roster.path}: no LMS id, left out; "
                 "add the student's row (lms_id, name, email, nbgrader_id)"
             )
         else:
@@ -162,7 +137,7 @@ def write_canvas(
     (:func:`canvas_columns`; ``named`` maps a part to its column). Returns the students
     left out."""
     found, missing = _students(grades, roster)
-    parts = [p for p in ASSIGNMENTS if any(f"{p}_total" in row for row in grades)]
+    parts = [p for p in ASSIGNMENTS if any(grades_csv.column(p) in row for row in grades)]
     columns = canvas_columns(roster, parts, named)
     points = [roster.canvas_assignments.get(columns[p], "") for p in parts]
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -180,7 +155,7 @@ def write_canvas(
                     student.sis_user_id,
                     student.sis_login_id,
                     student.section,
-                    *(row.get(f"{p}_total", "") for p in parts),
+                    *(row.get(grades_csv.column(p), "") for p in parts),
                 ]
             )
     return missing
@@ -188,12 +163,12 @@ def write_canvas(
 
 def not_graded_yet(grades: list[dict[str, str]], parts: list[str]) -> list[str]:
     """``student part`` of every total of ``parts`` that counts a cell the instructor has
-    not graded yet (grades.csv's notes, :data:`grading.records.gradebook.NOT_GRADED_YET`)."""
+    not graded yet (grades.csv's notes, :data:`grading.records.verdicts.NOT_GRADED_YET`)."""
     return [
-        f"{row['student']} {part}"
+        f"{row[grades_csv.STUDENT]} {part}"
         for row in grades
         for part in parts
-        for note in (row.get("notes") or "").split(" | ")
+        for note in grades_csv.notes_of(row)
         if note.startswith(f"{part}: ") and NOT_GRADED_YET in note
     ]
 
@@ -211,7 +186,7 @@ def write_moodle(
     (rows matched by email, then participant number), else one row per student with the
     roster's ``lms_id`` as participant number. Returns the students left out."""
     found, missing = _students(grades, roster)
-    column = f"{assignment}_total" if assignment else "total"
+    column = grades_csv.column(assignment) if assignment else grades_csv.TOTAL
     # Moodle skips a row whose "Last modified (grade)" is older than the grade it holds,
     # so the worksheet carries the time it was written, in Moodle's own date format.
     written = (now or datetime.now(UTC)).strftime("%A, %d %B %Y, %I:%M %p")
@@ -296,7 +271,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         roster = read_roster(args.roster)
-        grades = read_grades(args.grades)
+        grades = grades_csv.read_grades(args.grades)
     except (RosterError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1

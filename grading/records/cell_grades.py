@@ -12,7 +12,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from grading.course import TEST_PREFIX, TODO_PREFIX
-from grading.records.gradebook import NOTES_TITLE, REPORT_CELL, database_url
+from grading.nbgrader import database_url
+from grading.notebook import RESULTS_CELL, todo_of
+from grading.records.gradebook import NOTES_TITLE
 
 
 @dataclass
@@ -43,7 +45,7 @@ def read_cell_grades(course: Path, assignment: str | None = None) -> list[CellGr
                 grades = CellGrades(submission.student.id, row.name)
                 for notebook in submission.notebooks:
                     comments = {c.name: c.comment or "" for c in notebook.comments}
-                    notes = comments.get(REPORT_CELL, "").partition(f"{NOTES_TITLE}: ")[2]
+                    notes = comments.get(RESULTS_CELL, "").partition(f"{NOTES_TITLE}: ")[2]
                     for grade in notebook.grades:
                         if not grade.name.startswith(TEST_PREFIX):
                             continue
@@ -60,8 +62,6 @@ def read_cell_grades(course: Path, assignment: str | None = None) -> list[CellGr
 
 def _note_on(test_cell: str, notes: str) -> str:
     """The note about this test cell's TODO (``TODO 1-1-2: …``), else all the notes."""
-    from grading.autograde.batch import todo_of
-
     todo = todo_of(test_cell)
     mine = [n for n in notes.split("; ") if n.startswith(f"TODO {todo}: ")]
     return mine[0].removeprefix(f"TODO {todo}: ") if mine else notes or "no reason recorded"

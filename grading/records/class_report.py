@@ -22,7 +22,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from grading.course import ASSIGNMENTS, COURSE
+from grading.notebook import todo_of
 from grading.records.cell_grades import CellGrades, read_cell_grades
+from grading.records.verdicts import JUDGED
 
 PICTURE, PAGE = "class_report.png", "class_report.html"
 TOP_REASONS = 8
@@ -33,8 +35,6 @@ _NUMBER = re.compile(r"(?<![\w.])[-+]?(?:\d+\.\d*|\.\d+|\d+(?=e))(?:e[-+]?\d+)?"
 
 def mistake(comment: str) -> str:
     """A lost TODO's comment as one mistake: the judge's reason, its decimals as ``…``."""
-    from grading.autograde.batch import JUDGED
-
     reason = comment.removeprefix(f"Scored 0: {JUDGED} ").removeprefix("gives: ").removesuffix(".")
     return _NUMBER.sub("…", reason)
 
@@ -50,8 +50,6 @@ class TodoSummary:
 
     @property
     def todo(self) -> str:
-        from grading.autograde.batch import todo_of
-
         return todo_of(self.cell)
 
 
@@ -81,8 +79,6 @@ def summarize(grades: list[CellGrades], assignment: str) -> AssignmentSummary:
                 mean=sum(got) / len(got),
             )
         )
-    from grading.autograde.batch import todo_of
-
     who: dict[tuple[str, str], list[str]] = defaultdict(list)
     for g in mine:
         for cell, comment in g.reasons.items():

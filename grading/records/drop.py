@@ -18,7 +18,8 @@ import sys
 from pathlib import Path
 
 from grading.course import COURSE
-from grading.records.gradebook import database_url, write_grades
+from grading.nbgrader import database_url
+from grading.records.grades import write_grades
 
 DROPPED = "dropped.json"
 """In the course directory: ``{student: why}``."""

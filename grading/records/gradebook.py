@@ -12,7 +12,7 @@ Late work is nbgrader's: due dates and extensions come from ``grading/deadlines.
 (:mod:`grading.records.deadlines`) into ``Assignment.duedate`` and ``SubmittedAssignment.extension``,
 and the penalty from the late-submission plugin configured in ``nbgrader_config.py``.
 
-:func:`write_grades` reads the gradebook back into one CSV per course, one row per
+:func:`grading.records.grades.write_grades` reads the gradebook back into one CSV per course, one row per
 student, with the numbers ``nbgrader export`` gives: autograded, manual, late penalty and
 total points per part. Re-grading one student replaces only that student's numbers::
 
@@ -23,8 +23,6 @@ total points per part. Re-grading one student replaces only that student's numbe
 from __future__ import annotations
 
 import argparse
-import csv
-import functools
 import sys
 import threading
 from dataclasses import dataclass, field
@@ -33,31 +31,25 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from grading.course import COURSE, SUBMITTED, TEST_PREFIX, TODO_PREFIX
-from grading.lms import submission_times
+from grading.nbgrader import database_url, nbgrader_config
+from grading.notebook import RESULTS_CELL
+from grading.records import grades, submission_times
 from grading.records.deadlines import DeadlineError, Deadlines, deadlines_file, load_deadlines
-from grading.records.rubric import load_rubric
+from grading.records.verdicts import NOTES_TITLE
 
 if TYPE_CHECKING:
     from nbformat import NotebookNode
     from nbgrader.api import Gradebook, Notebook, SubmittedNotebook
     from traitlets.config import Config
 
-REPORT_CELL = "report_scores"
-NOT_GRADED_YET = "not graded yet"
-"""The note of a cell that waits for its manual grade (grades.csv's notes column)."""
-NOTES_TITLE = "Autograding notes"
 # sqlite takes one writer at a time: the workers merge one after the other.
 _WRITER = threading.Lock()
-
-
-def database_url(course: Path) -> str:
-    return f"sqlite:///{Path(course) / 'gradebook.db'}"
 
 
 def read_timestamp(folder: Path) -> datetime | None:
     """The submission time of a ``submitted/<student>/<assignment>/`` folder as nbgrader
     reads it (naive UTC, :func:`nbgrader.utils.parse_utc`): what ``make collect`` recorded
-    from the LMS (:func:`grading.lms.submission_times.lms_time`: a file in the folder, which the
+    from the LMS (:func:`grading.records.submission_times.lms_time`: a file in the folder, which the
     student may have uploaded, is then never read); for a folder not collected so
     (nbgrader's exchange), its ``timestamp.txt``. None if there is none."""
     from nbgrader.utils import parse_utc
@@ -315,11 +307,11 @@ def _write_comments(
 def _write_notes(row: SubmittedNotebook, notes: list[str]) -> None:
     """The notes go after the report cell's automatic comment: formgrader shows them where
     the instructor grades by hand, the feedback shows them to the student, and
-    :func:`read_grades` finds them after :data:`NOTES_TITLE`."""
+    :func:`grading.records.grades.gradebook_grades` finds them after :data:`NOTES_TITLE`."""
     if not notes:
         return
     for comment in row.comments:
-        if comment.name == REPORT_CELL:
+        if comment.name == RESULTS_CELL:
             comment.auto_comment = "\n\n".join(
                 filter(None, [comment.auto_comment, f"{NOTES_TITLE}: " + "; ".join(notes)])
             )
@@ -328,31 +320,6 @@ def _write_notes(row: SubmittedNotebook, notes: list[str]) -> None:
 def _duration(seconds: float) -> str:
     late = timedelta(seconds=round(seconds))
     return f"{late.days} d {late.seconds // 3600} h {late.seconds % 3600 // 60} min"
-
-
-def nbgrader_config(course: Path) -> Config:
-    """The configuration ``nbgrader`` reads for ``course``: Jupyter's config folders (system,
-    then user), then the ``nbgrader_config.py`` beside the course (``grading/``, where the
-    kit runs nbgrader), then the course directory's own; a later one wins, as in nbgrader.
-
-    Read once per process, as an nbgrader command reads it once: the file has side effects
-    (it extends PATH) that must not pile up over hundreds of merges."""
-    return _nbgrader_config(str(Path(course).resolve()))
-
-
-@functools.cache
-def _nbgrader_config(course: str) -> Config:
-    from jupyter_core.paths import jupyter_config_path
-    from traitlets.config import Config
-    from traitlets.config.loader import ConfigFileNotFound, PyFileConfigLoader
-
-    config = Config()
-    for folder in [*reversed(jupyter_config_path()), Path(course).parent, Path(course)]:
-        try:
-            config.merge(PyFileConfigLoader("nbgrader_config.py", path=str(folder)).load_config())
-        except ConfigFileNotFound:
-            continue
-    return config
 
 
 def assign_late_penalty(course: Path, assignment: str, student: str, config: Config) -> float:
@@ -422,7 +389,7 @@ def record_manual_grade(
     student: str,
     points: float,
     comment: str,
-    cell: str = REPORT_CELL,
+    cell: str = RESULTS_CELL,
 ) -> None:
     """Give ``cell`` of a graded submission ``points`` by hand, as formgrader does."""
     from nbgrader.api import Gradebook, MissingEntry
@@ -470,108 +437,6 @@ def record_auto_grade(
     return before
 
 
-@dataclass
-class PartGrade:
-    """One submission's points as nbgrader counts them (``Grade.score``, the late penalty)."""
-
-    autograded: float
-    manual: float
-    late_penalty: float
-    notes: str
-
-    @property
-    def total(self) -> float:
-        # nbgrader export's score: never below 0.
-        return max(0.0, self.autograded + self.manual - self.late_penalty)
-
-
-def read_grades(course: Path, submitted: Path = SUBMITTED) -> dict[str, dict[str, PartGrade]]:
-    """``{student: {assignment: PartGrade}}`` for every submission in the course gradebook.
-
-    The points are ``nbgrader export``'s: each cell's ``Grade.score`` (the manual score where
-    there is one, else the automatic one, plus extra credit) and the notebook's late
-    penalty. A cell that waits for the instructor counts what nbgrader counts; the notes say
-    that it waits (never graded by hand) or needs a look (graded by hand, then re-autograded),
-    and when ``make collect`` recorded a LATE mark without a time in ``submitted``, that no
-    late penalty could be computed (:func:`grading.lms.submission_times.late_unknown`).
-    """
-    from nbgrader.api import Gradebook
-
-    rubric = load_rubric()
-    out: dict[str, dict[str, PartGrade]] = {}
-    with Gradebook(database_url(course)) as gb:
-        for assignment in gb.assignments:
-            tests = rubric.test_cells(assignment.name)
-            for submission in assignment.submissions:
-                auto, manual, notes = 0.0, 0.0, []
-                for notebook in submission.notebooks:
-                    for grade in notebook.grades:
-                        if grade.name in tests:
-                            auto += grade.score
-                        else:
-                            manual += grade.score
-                        if grade.needs_manual_grade:
-                            what = "report" if grade.name == REPORT_CELL else grade.name
-                            notes.append(
-                                f"{what} {NOT_GRADED_YET}"
-                                if grade.manual_score is None
-                                else f"{what} to review (re-autograded after its manual grade)"
-                            )
-                    notes += [
-                        c.auto_comment.split(f"{NOTES_TITLE}: ", 1)[1]
-                        for c in notebook.comments
-                        if c.auto_comment and f"{NOTES_TITLE}: " in c.auto_comment
-                    ]
-                folder = Path(submitted) / submission.student.id / assignment.name
-                notes += filter(
-                    None, [submission_times.late_unknown(submission_times.lms_time(folder))]
-                )
-                out.setdefault(submission.student.id, {})[assignment.name] = PartGrade(
-                    auto, manual, submission.late_submission_penalty or 0.0, "; ".join(notes)
-                )
-            # nbgrader export lists every student of the gradebook, 0 where none was submitted.
-            for student in gb.students:
-                out.setdefault(student.id, {})
-    return out
-
-
-def write_grades(course: Path, path: Path | None = None, submitted: Path = SUBMITTED) -> Path:
-    """One row per student: autograded, manual, late penalty and total points per part, and
-    the sum; a part not submitted is blank, and counts 0 in the sum (as in nbgrader export)."""
-    from nbgrader.api import Gradebook
-
-    path = path or course / "grades.csv"
-    grades = read_grades(course, submitted)
-    # Every assignment of the gradebook, as nbgrader export lists them, submitted or not.
-    with Gradebook(database_url(course)) as gb:
-        parts = sorted(assignment.name for assignment in gb.assignments)
-    what = ("autograded", "manual", "late_penalty", "total")
-    columns = [f"{part}_{w}" for part in parts for w in what]
-    with path.open("w", newline="") as f:
-        writer = csv.writer(f)
-        writer.writerow(["student", *columns, "total", "notes"])
-        for student in sorted(grades):
-            row, notes = [student], []
-            for part in parts:
-                grade = grades[student].get(part)
-                if grade is None:
-                    row += [""] * len(what)
-                    continue
-                row += [
-                    _fmt(v)
-                    for v in (grade.autograded, grade.manual, grade.late_penalty, grade.total)
-                ]
-                if grade.notes:
-                    notes.append(f"{part}: {grade.notes}")
-            row += [_fmt(sum(g.total for g in grades[student].values())), " | ".join(notes)]
-            writer.writerow(row)
-    return path
-
-
-def _fmt(value: float) -> str:
-    return f"{value:g}"
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m grading.records.gradebook", description=__doc__.splitlines()[0]
@@ -594,13 +459,12 @@ def main(argv: list[str] | None = None) -> int:
         )
         return 1
     if args.command == "grades":
-        path = write_grades(args.course, submitted=args.submitted)
+        path = grades.write_grades(args.course, submitted=args.submitted)
         print(f"grades: {path}")
-        with path.open(newline="") as f:
-            for row in csv.DictReader(f):
-                for note in row["notes"].split(" | "):
-                    if submission_times.LATE_MARK in note:
-                        print(f"warning: {row['student']}: {note}")
+        for row in grades.read_grades(path):
+            for note in grades.notes_of(row):
+                if submission_times.LATE_MARK in note:
+                    print(f"warning: {row[grades.STUDENT]}: {note}")
         return 0
     try:
         deadlines = apply_deadlines(args.course)

@@ -39,7 +39,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from grading.course import GRADING
+from grading.course import ASSIGNMENTS, COURSE, GRADING, SUBMITTED
+from grading.notebook import RESULTS_CELL
+from grading.records.cell_grades import read_cell_grades
+from grading.records.gradebook import record_manual_grade
+from grading.records.grades import write_grades
 
 __all__ = [
     "RUBRIC_PATH",
@@ -77,7 +81,7 @@ class Rubric:
 
     def cells(self, part: str) -> dict[str, float]:
         """Points of every graded cell of ``part``, the report cell included."""
-        return {**self.test_cells(part), "report_scores": self.results(part)}
+        return {**self.test_cells(part), RESULTS_CELL: self.results(part)}
 
     def fid_points(self, fid: float) -> float:
         """Points of the first FID tier that ``fid`` reaches (``fid <= max``), else 0."""
@@ -189,7 +193,6 @@ def score_submission(
 ) -> tuple[float, str, str]:
     """Score a submission's report from its ``scores.json`` and record it in the gradebook;
     the points, the numbers they came from and the file read."""
-    from grading.records.gradebook import record_manual_grade
 
     scores, source = read_scores(submitted / student / assignment)
     points, numbers = points_from_scores(assignment, scores, rubric)
@@ -203,14 +206,13 @@ def score_submission(
 
 def record_submission(assignment: str, student: str, submitted: Path, course: Path) -> list[str]:
     """:func:`score_submission` of one student; the lines to print."""
-    from grading.records.gradebook import REPORT_CELL
 
     rubric = load_rubric()
     points, numbers, source = score_submission(assignment, student, submitted, course, rubric)
     return [
         f"read {source}: {numbers}",
         f"{assignment.replace('part', 'Part ')} results: {points:g} / {rubric.results(assignment):g}",
-        f"recorded as the manual grade of {REPORT_CELL} ({student}, {assignment}) in "
+        f"recorded as the manual grade of {RESULTS_CELL} ({student}, {assignment}) in "
         f"{course / 'gradebook.db'}: override it in formgrader",
     ]
 
@@ -218,8 +220,7 @@ def record_submission(assignment: str, student: str, submitted: Path, course: Pa
 def record_class(assignment: str, submitted: Path, course: Path) -> tuple[list[str], int]:
     """:func:`score_submission` of every ``assignment`` submission in the gradebook; the
     lines to print and how many could not be scored."""
-    from grading.records.cell_grades import read_cell_grades
-    from grading.records.gradebook import REPORT_CELL
+    from grading.records.gradebook import RESULTS_CELL
 
     rubric = load_rubric()
     most = rubric.results(assignment)
@@ -244,14 +245,13 @@ def record_class(assignment: str, submitted: Path, course: Path) -> tuple[list[s
         )
     lines.append(
         f"{assignment}: {recorded} of {recorded + len(without) + failed} reports recorded as the "
-        f"manual grade of {REPORT_CELL} in {course / 'gradebook.db'} (override any in "
+        f"manual grade of {RESULTS_CELL} in {course / 'gradebook.db'} (override any in "
         "formgrader); grade the others in formgrader or with --fid/--afd, --clip"
     )
     return lines, len(without) + failed
 
 
 def main(argv: list[str] | None = None) -> int:
-    from grading.course import ASSIGNMENTS, COURSE, SUBMITTED
 
     parser = argparse.ArgumentParser(
         prog="python -m grading.records.rubric",
@@ -283,7 +283,6 @@ def main(argv: list[str] | None = None) -> int:
             lines, missing = record_class(assignment, args.submitted, args.course)
             print("\n".join(lines))
             failed += missing
-        from grading.records.gradebook import write_grades
 
         print(f"grades: {write_grades(args.course)}")
         return 1 if failed else 0

@@ -4,7 +4,7 @@
                              [--no-deps-download] [--no-weights]
 
 Every released notebook, ``grading/course/release/<assignment>/<notebook>.ipynb`` (made by
-``python -m grading.autograde.batch release``), becomes a Kaggle kernel; the course's ``helpers``
+``python -m grading.distribute.release``), becomes a Kaggle kernel; the course's ``helpers``
 package and the dependencies Kaggle's image lacks become one dataset of wheels, the files
 the scores need offline (FID weights, anime-face cascade) a second one, and ``--faces DIR``
 packs a folder of face images into the faces dataset. Layout of ``--out``::
@@ -55,7 +55,7 @@ def released_notebooks(release: Path = RELEASE) -> list[Path]:
     if not notebooks:
         raise BundleError(
             f"no released notebooks in {release}/<assignment>/: run `make release` "
-            "(python -m grading.autograde.batch release) first, or `make kaggle`, which does"
+            "(python -m grading.distribute.release) first, or `make kaggle`, which does"
         )
     for released in notebooks:
         assignment = released.parent.name

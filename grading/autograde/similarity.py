@@ -1,6 +1,6 @@
 """Similar code between students' submissions, ranked: a check for copying.
 
-    python -m grading.records.similarity             # make similarity [SUBMITTED=dir] [ASSIGNMENT=part1]
+    python -m grading.autograde.similarity             # make similarity [SUBMITTED=dir] [ASSIGNMENT=part1]
 
 Per assignment, each submission's code, rebuilt on the release as it is graded (the
 release's locked cells, the student's solution cells and added cells), goes into one file, and
@@ -68,8 +68,6 @@ def graded_code(notebook: Path, release: Path, scratch: Path) -> str:
 def write_sources(submitted: Path, assignment: str, course: Path, work: Path) -> list[str]:
     """``work/students/<student>/<assignment>.py`` per submission and
     ``work/boilerplate/<assignment>.py``; notes on the submissions left out."""
-    from grading.lms.collect import find_notebook
-
     shutil.rmtree(work, ignore_errors=True)
     release = released_notebook(assignment, course)
     (work / "boilerplate").mkdir(parents=True)
@@ -77,7 +75,7 @@ def write_sources(submitted: Path, assignment: str, course: Path, work: Path) ->
     notes = []
     scratch = work / "restored.ipynb"  # outside the compared folders
     for folder in sorted(submitted.glob(f"*/{assignment}")):
-        notebook, why = find_notebook(folder, assignment)
+        notebook, why = nbcells.find_notebook(folder, assignment)
         try:
             code = graded_code(notebook, release, scratch) if notebook else None
         except nbcells.NotANotebook as error:
@@ -160,7 +158,7 @@ def check(submitted: Path, assignment: str, course: Path = COURSE) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m grading.records.similarity", description=__doc__.splitlines()[0]
+        prog="python -m grading.autograde.similarity", description=__doc__.splitlines()[0]
     )
     parser.add_argument("--submitted", type=Path, default=SUBMITTED)
     parser.add_argument("--assignment", choices=sorted(ASSIGNMENTS), help="default: both")
