@@ -10,7 +10,7 @@ of the two runs, so that no two notebooks graded are the same code (the judge ju
 same cells once per process, which would make identical copies, or a second pass, free). Prints the seconds per notebook of each run, the
 sandbox's share, and what 600 notebooks (300 students, two parts) would take on this
 machine's cores at that rate. ``--hostile`` adds the hostile submissions of
-``python -m grading.authoring.examples --hostile`` to the batch and checks that every honest copy
+``tests/hostile_submissions.py`` to the batch and checks that every honest copy
 still gets full marks.
 """
 
@@ -24,10 +24,10 @@ import time
 from pathlib import Path
 
 from grading import notebook as nbcells
-from grading.authoring import examples
 from grading.autograde import batch as pipeline
 from grading.course import ASSIGNMENTS, LIMITS, SUBMITTED
 from grading.distribute.release import release
+from tests import hostile_submissions
 
 SOURCES = ("reference", "seed_report")
 
@@ -59,12 +59,10 @@ def grade(
         submitted = Path(tmp) / "submitted"
         notebooks = write_copies(submitted, students, "sandboxed" if use_sandbox else "trusted")
         if hostile:
-            attacks = examples.write_submissions(
-                Path(tmp) / "hostile", hostile=True, releases=released
-            )
+            attacks = hostile_submissions.write_all(Path(tmp) / "hostile", released)
             for path in attacks:
                 name = path.parent.parent.name
-                if name in examples.HOSTILE[path.parent.name]:
+                if name in hostile_submissions.HOSTILE[path.parent.name]:
                     target = submitted / f"hostile-{name}" / path.parent.name
                     target.mkdir(parents=True)
                     path.rename(target / path.name)

@@ -22,10 +22,11 @@ from pathlib import Path
 
 import torch
 
-from grading.authoring.examples import HOSTILE, SEED_REPORT, solutions
+from grading.authoring.examples import SEED_REPORT, solutions
 from grading.autograde import judge
 from grading.autograde.checks import TOLERANCES
 from grading.course import ASSIGNMENTS, LIMITS, source_notebook
+from tests.hostile_submissions import HOSTILE
 
 
 @dataclass(frozen=True)

@@ -31,6 +31,7 @@ from grading.autograde import batch as pipeline
 from grading.course import LIMITS, released_notebook
 from grading.records import gradebook
 from grading.records.grades import write_grades
+from tests import hostile_submissions
 from tests.conftest import activated, copy_kit
 
 REPO = Path(__file__).resolve().parents[1]
@@ -74,7 +75,7 @@ def graded(released_kit, tmp_path_factory):
     course = kit / "grading" / "course"
     released = {a: released_notebook(a, course) for a in pipeline.ASSIGNMENTS}
     submitted = course / "submitted-in"
-    examples.write_submissions(submitted, hostile=True, releases=released)
+    hostile_submissions.write_all(submitted, released)
     write_bad_input(submitted)
     # 40 s per cell and per judged TODO: the infinite loop holds a worker for 40 s in each
     # sandbox, and the slowest cell (TODO 1-2-1's tests: 1.9 s alone on a quiet machine) and
@@ -147,14 +148,14 @@ def test_shipped_examples_are_generated_from_the_current_release(graded, tmp_pat
         )
 
 
-@pytest.mark.parametrize("job", sorted(examples.EXPECTED), ids="-".join)
+@pytest.mark.parametrize("job", sorted(hostile_submissions.EXPECTED), ids="-".join)
 def test_every_submission_gets_its_expected_scores(graded, job):
     _, _, results, _ = graded
     result = results[job]
     got = {k: v for k, v in result.scores.items() if k.startswith("test_")} or dict.fromkeys(
-        examples.FULL[job[1]], 0
+        hostile_submissions.FULL[job[1]], 0
     )
-    assert got == examples.EXPECTED[job], f"{job}: {result.notes}"
+    assert got == hostile_submissions.EXPECTED[job], f"{job}: {result.notes}"
     assert result.feedback is not None and result.feedback.is_file(), f"{job}: no feedback"
 
 
@@ -236,7 +237,7 @@ def test_cheats_that_pass_in_the_kernel_are_defeated_by_the_judge(graded):
 
 
 # --- the hostile suite: one submission per attack class, graded in one batch with the
-# honest ones (issue 21). Each attack's exact grade is in examples.EXPECTED.
+# honest ones (issue 21). Each attack's exact grade is in hostile_submissions.EXPECTED.
 
 
 def printed(course: Path, student: str, assignment: str = "part1") -> str:
@@ -549,7 +550,7 @@ def test_export_feedback_and_grades_after_a_manual_grade(formgraded):
     ]  # fmt: skip
     scores = {row["student_id"]: float(row["score"]) for row in exported}
     assert scores["reference"] == 20 + 17 and scores["planted_bugs"] == 12
-    kernel_death = sum(examples.EXPECTED["kernel_death", "part1"].values())
+    kernel_death = sum(hostile_submissions.EXPECTED["kernel_death", "part1"].values())
     assert scores["kernel_death"] == kernel_death and scores["renamed"] == 20
     stock("nbgrader generate_feedback part1 --force", course)
     page = (course / "feedback" / "reference" / "part1" / "part1_anime_faces.html").read_text()

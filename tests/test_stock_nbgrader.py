@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from grading.authoring import examples
+from tests import hostile_submissions
 from tests.conftest import activated, copy_kit
 
 pytestmark = pytest.mark.slow
@@ -70,7 +70,7 @@ def test_stock_autograde_feedback_and_export(kit):
     assert "has changed" not in log, "a false checksum warning for an untouched test cell"
     shipped = sorted(p.name for p in (grading / "submitted").iterdir() if (p / "part1").is_dir())
     assert scores(grading / "course", "part1") == {
-        student: sum(examples.EXPECTED[student, "part1"].values()) for student in shipped
+        student: sum(hostile_submissions.EXPECTED[student, "part1"].values()) for student in shipped
     }
     done = run(FEEDBACK, grading)
     assert done.returncode == 0, done.stderr[-3000:]
