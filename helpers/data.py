@@ -22,6 +22,7 @@ from torch.utils.data import Dataset
 from torchvision.transforms import functional as TF
 
 from helpers import places
+from helpers.metrics.images import load_rgb
 
 __all__ = [
     "IMAGE_EXTENSIONS",
@@ -174,15 +175,6 @@ class ImageFolderDataset(Dataset):
                 "are replaced by the next image. The dataset's `skipped` list holds them all.",
                 stacklevel=3,
             )
-
-
-def load_rgb(path: Path) -> Image.Image:
-    """Open an image fully and convert it to RGB (grayscale, RGBA and palette images included)."""
-    with Image.open(path) as image:
-        image.load()
-        if image.mode == "P" and "transparency" in image.info:
-            image = image.convert("RGBA")
-        return image.convert("RGB")
 
 
 def _readable_header(path: Path) -> bool:

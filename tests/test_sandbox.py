@@ -34,7 +34,7 @@ print(json.dumps(out))
 """
 
 
-def python_in_sandbox(program: str, folder, **options) -> sandbox.Outcome:
+def python_in_sandbox(program: str, folder, **options) -> sandbox.Finished:
     """``python -c program`` in a sandbox whose scratch is ``folder``."""
     return sandbox.run(
         [sys.executable, "-c", program], folder, {"PATH": "/usr/bin:/bin"}, **options

@@ -212,10 +212,10 @@ class Progress:
         elapsed = time.perf_counter() - self.start
         mean = self.job_seconds / max(self.done, 1)
         if self.done == self.total:
-            rest = f"{_duration(elapsed)} in all"
+            rest = f"{_clock(elapsed)} in all"
         else:
             # From the throughput so far, which already counts the parallelism.
-            rest = f"ETA {_duration(elapsed / max(self.done, 1) * (self.total - self.done))}"
+            rest = f"ETA {_clock(elapsed / max(self.done, 1) * (self.total - self.done))}"
         return f"graded {self.done}/{self.total}, {self.failed} failed, {mean:.1f} s/job, {rest}"
 
     def close(self) -> None:
@@ -224,7 +224,7 @@ class Progress:
             self.stream.flush()
 
 
-def _duration(seconds: float) -> str:
+def _clock(seconds: float) -> str:
     if seconds < 90:
         return f"{seconds:.0f} s"
     if seconds < 90 * 60:

@@ -303,7 +303,7 @@ def reopen() -> None:
 
 
 @dataclass
-class Outcome:
+class Finished:
     """What came back from one sandbox: its exit status, its bounded output, what stopped it."""
 
     returncode: int | None
@@ -323,7 +323,7 @@ def run(
     limits: Limits = LIMITS,
     wall_seconds: float | None = None,
     extra: tuple[Path, ...] = (),
-) -> Outcome:
+) -> Finished:
     """Run ``argv`` in a sandbox on a private scratch copy of ``work`` (its cwd).
 
     Without the sandbox (``sandbox=False``: trusted code only) it runs in ``work`` itself.
@@ -363,7 +363,7 @@ def run(
         raise Stopped("the grader is stopping: this sandbox was killed")
     if not limit and code < 0 and -code == signal.SIGXCPU:
         limit = f"CPU time limit ({limits.cpu_seconds} s per process)"
-    return Outcome(code, out, err, time.monotonic() - start, limit)
+    return Finished(code, out, err, time.monotonic() - start, limit)
 
 
 def _bounded(process: subprocess.Popen, wall: float, most: int) -> tuple[bytes, bytes, str]:

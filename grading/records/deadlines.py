@@ -88,7 +88,7 @@ def load_deadlines(path: Path) -> Deadlines:
     }
     extensions = {
         assignment: {
-            _student(path, assignment, student): _duration(
+            _student(path, assignment, student): _parse_duration(
                 path, f"extensions.{assignment}.{student}", text
             )
             for student, text in _table(path, f"extensions.{assignment}", students).items()
@@ -147,7 +147,7 @@ def _student(path: Path, assignment: str, student: str) -> str:
     return student
 
 
-def _duration(path: Path, key: str, text: object) -> timedelta:
+def _parse_duration(path: Path, key: str, text: object) -> timedelta:
     """``"2 days"``, ``"36 hours"``, ``"1 day 12 hours"``, ``"90 minutes"``, ``"1 week"``."""
     amounts = _AMOUNT.findall(text) if isinstance(text, str) else []
     if (

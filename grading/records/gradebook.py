@@ -165,7 +165,7 @@ def merge_submission(
             submission = gb.find_submission(assignment, student)
             if submission.total_seconds_late > 0:
                 notes.append(
-                    f"submitted {_duration(submission.total_seconds_late)} after the due date "
+                    f"submitted {_lateness(submission.total_seconds_late)} after the due date "
                     f"({submission.duedate} UTC{', extension included' if submission.extension else ''}): "
                     f"late penalty {penalty:g} points"
                 )
@@ -317,7 +317,7 @@ def _write_notes(row: SubmittedNotebook, notes: list[str]) -> None:
             )
 
 
-def _duration(seconds: float) -> str:
+def _lateness(seconds: float) -> str:
     late = timedelta(seconds=round(seconds))
     return f"{late.days} d {late.seconds // 3600} h {late.seconds % 3600 // 60} min"
 

@@ -38,13 +38,15 @@ def list_images(folder: str | os.PathLike) -> list[Path]:
 
 
 def load_rgb(path: str | os.PathLike, size: int | None = None) -> Image.Image:
-    """Open ``path`` as RGB; with ``size``, resize to ``size``×``size`` (PIL bilinear, antialiased).
+    """Open ``path`` fully as RGB (grayscale, RGBA and palette images included); with ``size``, resize to ``size``×``size`` (PIL bilinear, antialiased).
 
     Raises:
         ValueError: the file is not a readable image (named, with the fix).
     """
     try:
         with Image.open(path) as image:
+            if image.mode == "P" and "transparency" in image.info:
+                image = image.convert("RGBA")  # PIL warns converting such a palette straight to RGB
             image = image.convert("RGB")
     except (UnidentifiedImageError, OSError) as exc:
         raise ValueError(
