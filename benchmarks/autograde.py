@@ -23,7 +23,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from grading import notebook as nbcells
+from grading import notebook_format as nbcells
 from grading.autograde import batch as pipeline
 from grading.course import ASSIGNMENTS, LIMITS, SUBMITTED
 from grading.distribute.release import release

@@ -31,7 +31,7 @@ from grading.autograde import batch as pipeline
 from grading.autograde import sandbox
 from grading.course import REPO, source_notebook
 from grading.distribute.release import release
-from grading.nbgrader import kernel_env
+from grading.nbgrader_commands import kernel_env
 
 # What each notebook writes in smoke mode, relative to its results folder.
 FIGURES = {

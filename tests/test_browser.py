@@ -37,8 +37,8 @@ import pytest
 
 from grading.course import released_notebook
 from grading.demo import smoke_env
-from grading.nbgrader import kernel_env
-from grading.notebook import test_cells
+from grading.nbgrader_commands import kernel_env
+from grading.notebook_format import test_cells
 from tests.hostile_outputs import hostile_notebook
 
 REPO = Path(__file__).resolve().parents[1]
@@ -531,7 +531,7 @@ def test_hostile_outputs_run_no_script_in_feedback_or_formgrader(chromium, relea
     from nbconvert import HTMLExporter
     from nbformat import from_dict
 
-    from grading import notebook as nbcells
+    from grading import notebook_format as nbcells
     from grading.autograde import batch as pipeline
     from grading.autograde.sanitize import sanitize
     from grading.course import LIMITS

@@ -23,8 +23,8 @@ from nbgrader.utils import parse_utc
 
 from grading import course
 from grading.autograde import batch as pipeline
-from grading.lms import canvas_times, collect, roster
-from grading.notebook import find_notebook
+from grading.lms import canvas_times, collect, layouts, roster
+from grading.notebook_format import find_notebook
 from grading.records import gradebook, submission_times
 from grading.records.submission_times import LmsTime
 
@@ -561,7 +561,7 @@ def test_auto_tells_the_layouts_apart(canvas_zip, moodle_zip, lms_download, tmp_
         folder = tmp_path / layout
         with zipfile.ZipFile(download) as archive:
             archive.extractall(folder)
-        assert collect.detect_layout(collect._students_folder(folder)) == layout
+        assert collect.detect_layout(layouts.students_folder(folder)) == layout
 
 
 def test_make_collect_as_the_readme_prints_it(canvas_zip, lms_download, tmp_path):

@@ -22,7 +22,7 @@ import pytest
 
 from grading.autograde import batch as pipeline
 from grading.autograde import engine, regrade, sandbox
-from grading.notebook import todo_of
+from grading.notebook_format import todo_of
 from grading.records import class_report, drop
 from grading.records.cell_grades import read_cell_grades
 from grading.records.verdicts import judge_comment

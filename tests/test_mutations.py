@@ -10,7 +10,7 @@ import json
 
 import pytest
 
-from grading import notebook as nbcells
+from grading import notebook_format as nbcells
 from grading.autograde import judge
 from grading.course import ASSIGNMENTS, source_notebook
 from tests import mutations

@@ -18,11 +18,11 @@ from pathlib import Path
 
 import pytest
 
-from grading import notebook as nbcells
+from grading import notebook_format as nbcells
 from grading.autograde import batch as pipeline
 from grading.autograde.jobs import LINK_REFUSED, refused_entries, time_notes
 from grading.course import released_notebook
-from grading.notebook import test_cells
+from grading.notebook_format import test_cells
 from grading.records import gradebook, submission_times
 from tests.conftest import activated, copy_kit
 

@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from grading import notebook as nbcells
+from grading import notebook_format as nbcells
 from grading.autograde import judge
 from grading.autograde.checks import TODOS, TOLERANCES
 from grading.autograde.restore import restore

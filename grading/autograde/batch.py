@@ -16,7 +16,7 @@ Two assignments, one notebook each (:data:`ASSIGNMENTS`): ``part1`` (anime faces
 Submissions are read from ``grading/submitted/<student>/<assignment>/`` (the shipped
 examples, or what ``make collect`` put there) or any folder laid out the same way
 (``--submitted``); a student may have submitted one assignment or both. The notebook of
-each folder is found by its content (:func:`grading.notebook.find_notebook`), whatever its name.
+each folder is found by its content (:func:`grading.notebook_format.find_notebook`), whatever its name.
 
 Autograde, per submission (:func:`grading.autograde.submission.grade_one`, on a worker: a thread here, or a Dask
 cluster, :mod:`grading.autograde.engine`), in steps that never trust what student code wrote:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from grading.autograde.jobs import Result, autograded_notebook, failure
 from grading.course import ASSIGNMENTS
-from grading.nbgrader import nbgrader
+from grading.nbgrader_commands import nbgrader
 
 
 def write_feedback(course: Path, results: dict[tuple[str, str], Result]) -> None:

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from grading import notebook as nbcells
+from grading import notebook_format as nbcells
 from grading.course import (
     ASSIGNMENTS,
     LIMITS,

@@ -37,7 +37,7 @@ from typing import Any
 
 import torch
 
-from grading import notebook as nbcells
+from grading import notebook_format as nbcells
 from grading.autograde import sandbox
 from grading.autograde.checks import TODOS, reference_namespace, run
 from grading.course import GRADING, LIMITS, REPO, Limits

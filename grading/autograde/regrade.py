@@ -23,7 +23,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from grading import notebook as nbcells
+from grading import notebook_format as nbcells
 from grading.autograde import engine, sandbox
 from grading.autograde.checks import TODOS
 from grading.autograde.feedback import write_feedback
@@ -31,7 +31,7 @@ from grading.autograde.jobs import autograded_notebook
 from grading.autograde.restore import restore
 from grading.autograde.submission import kernel_results
 from grading.course import COURSE, LIMITS, SUBMITTED, Limits, released_notebook
-from grading.notebook import find_notebook, test_cell_of, test_cells
+from grading.notebook_format import find_notebook, test_cell_of, test_cells
 from grading.records import gradebook
 from grading.records.cell_grades import read_cell_grades
 from grading.records.grades import write_grades

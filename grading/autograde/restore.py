@@ -24,7 +24,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from grading import notebook as nbcells
+from grading import notebook_format as nbcells
 
 
 def restore(submitted: Path, release: Path, out: Path) -> list[str]:

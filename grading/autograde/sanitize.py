@@ -31,7 +31,7 @@ import json
 import re
 from typing import Any
 
-from grading import notebook as nbcells
+from grading import notebook_format as nbcells
 
 CELL_METADATA = {"nbgrader", "tags", "editable", "deletable"}
 """Cell metadata kept: nbgrader's (the release's, put back by :mod:`grading.autograde.restore`) and

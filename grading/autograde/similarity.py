@@ -24,7 +24,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from grading import notebook as nbcells
+from grading import notebook_format as nbcells
 from grading.course import ASSIGNMENTS, COURSE, SUBMITTED, released_notebook
 
 NOISE_TOKENS = 10

@@ -13,7 +13,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from grading import notebook as nbcells
+from grading import notebook_format as nbcells
 from grading.autograde.jobs import (
     Graded,
     Job,
@@ -28,7 +28,7 @@ from grading.autograde.restore import restore
 from grading.autograde.sanitize import sanitize
 from grading.course import ASSIGNMENTS, COURSE_ID, TEST_PREFIX, TODO_PREFIX, released_notebook
 from grading.distribute.release import master_gradebook
-from grading.notebook import find_notebook, test_cells, todo_of
+from grading.notebook_format import find_notebook, test_cells, todo_of
 from grading.records.verdicts import verdict_text
 
 

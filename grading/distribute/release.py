@@ -17,7 +17,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from grading.course import ASSIGNMENTS, COURSE, PipelineError, released_notebook, source_notebook
-from grading.nbgrader import nbgrader
+from grading.nbgrader_commands import nbgrader
 
 
 def release(course: Path = COURSE) -> dict[str, Path]:

@@ -2,7 +2,7 @@
 
 A notebook belongs to the assignment whose nbgrader cells (``grade_id`` metadata) it
 carries, whatever its file name: Kaggle names its download after the kernel, LMSs
-prefix the student's name. :func:`grading.notebook.find_notebook` picks a submission's notebook inside
+prefix the student's name. :func:`grading.notebook_format.find_notebook` picks a submission's notebook inside
 its folder for the autograder; :func:`collect` takes an LMS's bulk download (a zip or
 a folder) into ``<out>/<student>/<assignment>/``::
 
@@ -32,118 +32,46 @@ time is recorded by :func:`grading.records.submission_times.record` (local LMS t
 ``--timezone``); a ``timestamp.txt`` the student uploaded is never taken. Nothing a
 student hands in stops a run: every problem is one line of the summary, and the exit
 status is 1 when anything was skipped. Archives are checked before they are unpacked
-(:data:`ARCHIVE_LIMITS`), and symbolic links are refused: a download holds files.
+(:mod:`grading.lms.archives`), and symbolic links are refused: a download holds files.
 """
 
 from __future__ import annotations
 
 import argparse
-import csv
 import os
-import re
 import shutil
-import stat
 import sys
 import tempfile
-import unicodedata
-import zipfile
 from dataclasses import dataclass, field
-from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from dateutil import parser as dateparser
-
 from grading.course import ASSIGNMENTS, SUBMITTED
 from grading.lms import canvas_times
-from grading.lms.roster import MOODLE_ENTRY, Roster, RosterError, read_roster
+from grading.lms.archives import unpack, without_links
+from grading.lms.layouts import (
+    LAYOUTS,
+    LMS_TIME_ZONE,
+    Upload,
+    blackboard_uploads,
+    brightspace_uploads,
+    canvas_uploads,
+    detect_layout,
+    entries,
+    folder_uploads,
+    is_worksheet,
+    moodle_uploads,
+    student_id,
+    students_folder,
+)
+from grading.lms.roster import Roster, RosterError, read_roster
 from grading.lms.upload import (
-    WORKSHEET_EMAIL,
-    WORKSHEET_ID,
-    WORKSHEET_SUBMITTED,
     participant,
     read_worksheet,
 )
-from grading.notebook import IGNORED, assignment_ids, assignment_of, notebooks_in
+from grading.notebook_format import assignment_ids, assignment_of, notebooks_in
 from grading.records import submission_times
 from grading.records.submission_times import LmsTime, nbgrader_timestamp
-
-LAYOUTS = ("canvas", "moodle", "blackboard", "brightspace", "folders")
-LMS_TIME_ZONE = ZoneInfo("UTC")
-"""What an LMS's local times are read in without --timezone: nbgrader's default zone."""
-
-
-@dataclass(frozen=True)
-class ArchiveLimits:
-    """What one zip may unpack to. A class's download of 300 Part 1 submissions (a
-    notebook, 1000 PNG faces of about 8 KB, scores) is about 3 GB in 300 000 files, at a
-    ratio near 1 (PNGs and the notebooks' base64 images do not compress); a zip bomb of
-    2.6 MB unpacked to 2.6 GB (ratio 1000)."""
-
-    total_bytes: int = 16 << 30
-    members: int = 1_000_000
-    ratio: float = 100.0
-    """Uncompressed / compressed, of any member over :attr:`ratio_from_bytes`."""
-    ratio_from_bytes: int = 1 << 20
-    """Smaller members may compress better (a short text file): they cannot fill a disk."""
-
-
-ARCHIVE_LIMITS = ArchiveLimits()
-LINK_REFUSED = "is a symbolic link: refused (a download holds files, never links)"
-
-
-def student_id(name: str) -> str:
-    """A folder name as an nbgrader student id: ASCII letters, digits, ``_ . -``."""
-    ascii_name = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode()
-    return re.sub(r"[^A-Za-z0-9_.-]+", "_", ascii_name.strip()).strip("_.-")
-
-
-# Canvas's "Download Submissions" names each file of a student's latest attempt
-# `<sortable name, folded>_[LATE_]<user id>_<submission id>_<uploaded name>` and adds `-1`,
-# `-2` to a name the student uploaded before (mikewesthad/canvas-unzipper's README;
-# TimHanneman/Canvas_submission_sort and HCI-Data-Analysis's convert_zip_file_id read
-# "LATE" as the second field). No time is in it, nor in any Canvas export
-# (ssardina-teaching/canvas-submission-time-scraper): only the LATE mark is reported.
-# The mark is matched in any case: downloads with `_late_` exist (issue 28).
-CANVAS = re.compile(
-    r"^(?P<key>[^_\s]+)_(?:(?P<late>(?i:late))_)?(?P<id>\d+)_(?P<submission>\d+)_(?P<file>.+)$"
-)
-# Blackboard's "Download Assignment": the pattern nbgrader's own zip_collect documents for
-# it (FileNameCollectorPlugin.named_regexp: `.*_(?P<student_id>\w+)_attempt_(?P<timestamp>
-# [0-9\-]+)_(?P<file_id>\w+)`); the attempt's receipt is the same name with `.txt` and no
-# file part. The time is the server's local time.
-BLACKBOARD = re.compile(
-    r"^(?P<assignment>.*)_(?P<id>[^_]+)_attempt_(?P<time>\d{4}(?:-\d{2}){5})(?:_(?P<file>.+))?$"
-)
-# Brightspace's folder "Download": `<submission>-<n> - First Last - Nov 30, 2026 205 PM -
-# <file>` beside an index.html (the parsers found by the search tool split on " - ": the
-# first field is a submission id, so the student is found by name). Local time.
-BRIGHTSPACE = re.compile(
-    r"^(?P<submission>\d+-\d+) - (?P<name>.+?) - "
-    r"(?P<time>[A-Z][a-z]{2} \d{1,2}, \d{4} \d{3,4} [AP]M) - (?P<file>.+)$"
-)
-LMS_FILES = {"index.html"}
-"""Files an LMS adds to a download that are nobody's submission."""
-
-
-@dataclass
-class Upload:
-    """What one student handed in once, with what the LMS says about it."""
-
-    who: str
-    """The LMS's name for it (folder, file prefix): how the summary names it."""
-    folder: Path
-    """The files, under the names the student gave them."""
-    name: str = ""
-    """The student's name as the LMS writes it (Canvas: its name key ``smithjohn``)."""
-    lms_id: str = ""
-    email: str = ""
-    time: datetime | None = None
-    """The LMS's submission time (aware), when it gives one."""
-    late: bool = False
-    """The LMS marked it late."""
-    source: str = ""
-    """Where the time (or the LATE mark) came from, as :class:`grading.records.submission_times.LmsTime` says."""
 
 
 @dataclass
@@ -156,298 +84,6 @@ class Collected:
     @property
     def ok(self) -> bool:
         return not self.skipped
-
-
-def _unpack(entry: Path, scratch: Path) -> tuple[Path | None, list[str]]:
-    """A student's entry as a folder: itself, or its zip extracted into ``scratch`` after
-    :func:`_archive_problem` found nothing wrong with it; with a line per member left out
-    (symbolic links). None and why when nothing could be unpacked."""
-    if entry.is_dir():
-        return entry, []
-    if entry.suffix.lower() != ".zip":
-        return None, [f"{entry.name} is a lone file, not a student's folder or zip: skipped"]
-    refused = []
-    try:
-        with zipfile.ZipFile(entry) as archive:
-            members = archive.infolist()
-            why = _archive_problem(entry, members, scratch)
-            if why:
-                return None, [why]
-            target = scratch / entry.stem
-            for member in members:
-                member.filename = _utf8_name(member)
-                if _is_link(member):
-                    refused.append(f"{entry.name}: {member.filename} {LINK_REFUSED}")
-                else:
-                    archive.extract(member, target)
-        return target, refused
-    except (zipfile.BadZipFile, OSError) as error:
-        return None, [f"{entry.name} is not a readable zip file ({error}): nothing collected"]
-
-
-def _archive_problem(entry: Path, members: list[zipfile.ZipInfo], scratch: Path) -> str:
-    """Why ``entry`` must not be unpacked, from its directory alone; "" if it may.
-
-    The sizes are the zip's own: :mod:`zipfile` never writes more than a member declares
-    (and fails on a member whose data does not match it)."""
-    limits = ARCHIVE_LIMITS
-    total = sum(m.file_size for m in members)
-    refused = f"{entry.name} is refused before unpacking"
-    if len(members) > limits.members:
-        return f"{refused}: {len(members):,} files, more than {limits.members:,}"
-    if total > limits.total_bytes:
-        return f"{refused}: it unpacks to {total / 2**30:.1f} GiB, more than {limits.total_bytes / 2**30:g} GiB"
-    for member in members:
-        if member.file_size > limits.ratio_from_bytes and member.file_size > limits.ratio * max(
-            member.compress_size, 1
-        ):
-            return (
-                f"{refused}: {_utf8_name(member)} unpacks {member.compress_size:,} bytes into "
-                f"{member.file_size:,} (more than {limits.ratio:g} times): a zip bomb, not a submission"
-            )
-    scratch.mkdir(parents=True, exist_ok=True)
-    free = shutil.disk_usage(scratch).free
-    if total > free:
-        return (
-            f"{refused}: it unpacks to {total / 2**30:.1f} GiB and {scratch} has "
-            f"{free / 2**30:.1f} GiB free: set TMPDIR to a larger disk"
-        )
-    return ""
-
-
-def _is_link(member: zipfile.ZipInfo) -> bool:
-    return stat.S_ISLNK(member.external_attr >> 16)
-
-
-def _without_links(folder: Path, scratch: Path) -> tuple[Path, list[str]]:
-    """A folder download copied into ``scratch`` without its symbolic links (a link may
-    point anywhere on this machine: the instructor's solutions, another student's folder),
-    and a line for each link left out."""
-    copy = scratch / folder.name
-    shutil.copytree(folder, copy, symlinks=True)
-    refused = []
-    for parent, dirs, files in os.walk(copy):
-        for name in [*dirs, *files]:
-            path = Path(parent) / name
-            if path.is_symlink():
-                refused.append(f"{path.relative_to(copy)} {LINK_REFUSED}")
-                path.unlink()
-    return copy, sorted(refused)
-
-
-def _utf8_name(member: zipfile.ZipInfo) -> str:
-    """The member's name: zip tools that skip the UTF-8 flag still write UTF-8 names."""
-    if member.flag_bits & 0x800:
-        return member.filename
-    try:
-        return member.filename.encode("cp437").decode("utf-8")
-    except UnicodeError:
-        return member.filename
-
-
-def _students_folder(root: Path) -> Path:
-    """Skip the wrapping folders an LMS puts around the students' entries."""
-    while detect_layout(root) == "folders":
-        entries = _entries(root)
-        if len(entries) != 1 or not entries[0].is_dir():
-            break
-        inner = _entries(entries[0])
-        per_student = (
-            inner
-            and not _has_notebook(entries[0])
-            and all(p.is_dir() or p.suffix.lower() == ".zip" for p in inner)
-        )
-        if not per_student and detect_layout(entries[0]) == "folders":
-            break
-        root = entries[0]
-    return root
-
-
-def _entries(folder: Path) -> list[Path]:
-    return sorted(p for p in folder.iterdir() if p.name not in IGNORED)
-
-
-def _has_notebook(folder: Path) -> bool:
-    return any(p.suffix == ".ipynb" for p in folder.iterdir())
-
-
-def detect_layout(root: Path) -> str:
-    """The LMS whose names most entries of ``root`` carry; ``folders`` when none."""
-    names = [p.name for p in _entries(root)]
-    matches = {
-        "canvas": sum(bool(CANVAS.match(n)) and (root / n).is_file() for n in names),
-        "moodle": sum(bool(MOODLE_ENTRY.match(n)) for n in names),
-        "blackboard": sum(bool(BLACKBOARD.match(Path(n).stem)) for n in names),
-        "brightspace": sum(bool(BRIGHTSPACE.match(n)) for n in names),
-    }
-    best = max(matches, key=matches.get)
-    return best if matches[best] else "folders"
-
-
-def _flat(scratch: Path, groups: dict[tuple, list[tuple[Path, str]]]) -> dict[tuple, Path]:
-    """Each group's files copied into a folder of their own, under their uploaded names."""
-    folders = {}
-    for index, (key, files) in enumerate(sorted(groups.items(), key=lambda kv: str(kv[0]))):
-        folder = scratch / "uploads" / str(index)
-        folder.mkdir(parents=True)
-        for path, name in files:
-            shutil.copy2(path, folder / name)
-        folders[key] = folder
-    return folders
-
-
-def _local(text: str, fmt: str, tz: ZoneInfo) -> datetime | None:
-    try:
-        return datetime.strptime(text, fmt).replace(tzinfo=tz)
-    except ValueError:
-        return None
-
-
-def _canvas_uploads(
-    root: Path, scratch: Path, times: dict[str, LmsTime]
-) -> tuple[list[Upload], list[str]]:
-    """``times`` (:mod:`grading.lms.canvas_times`, by Canvas user id) gives each upload its time."""
-    groups, strays = {}, []
-    for path in _entries(root):
-        match = CANVAS.match(path.name) if path.is_file() else None
-        if not match:
-            strays.append(f"{path.name}: not a Canvas submission file (name_id_id_file): skipped")
-            continue
-        key = (match["key"], match["id"], bool(match["late"]))
-        groups.setdefault(key, []).append((path, match["file"]))
-    uploads = []
-    for (key, lms_id, late), folder in _flat(scratch, groups).items():
-        known = times.get(lms_id, LmsTime(None))
-        uploads.append(
-            Upload(
-                who=f"{key}_{lms_id}",
-                folder=folder,
-                lms_id=lms_id,
-                name=key,
-                time=known.time,
-                late=late or known.late_mark,
-                source=known.source if known.time else "Canvas file name",
-            )
-        )
-    return uploads, strays
-
-
-def _moodle_uploads(
-    root: Path, scratch: Path, worksheet: dict[str, dict[str, str]], tz: ZoneInfo
-) -> tuple[list[Upload], list[str]]:
-    groups, folders, strays = {}, {}, []
-    for path in _entries(root):
-        match = MOODLE_ENTRY.match(path.name)
-        if path.is_file() and (path.name in LMS_FILES or _is_worksheet(path)):
-            continue
-        if not match:
-            strays.append(
-                f"{path.name}: not a Moodle submission (Name_id_assignsubmission_…): skipped"
-            )
-        elif path.is_dir():
-            folders[match[0]] = path
-        else:
-            # Without "Download submissions in folders" Moodle prefixes each file instead.
-            rest = path.name[match.end() :].lstrip("_")
-            groups.setdefault(match[0], []).append((path, rest or path.name))
-    folders.update(_flat(scratch, groups))
-    uploads = []
-    for entry, folder in sorted(folders.items()):
-        name, number = MOODLE_ENTRY.match(entry).group("name", "id")
-        row = worksheet.get(number, {})
-        text = row.get(WORKSHEET_SUBMITTED, "").strip()
-        time = _moodle_time(text, tz) if text not in ("", "-") else None
-        if text not in ("", "-") and time is None:
-            strays.append(
-                f"{entry}: the worksheet's time {text!r} is no date: collected "
-                "without a time (download the worksheet with the site language English)"
-            )
-        uploads.append(
-            Upload(
-                who=entry,
-                folder=folder,
-                name=name,
-                lms_id=number,
-                email=row.get(WORKSHEET_EMAIL, ""),
-                time=time,
-                source="Moodle worksheet",
-            )
-        )
-    return uploads, strays
-
-
-def _moodle_time(text: str, tz: ZoneInfo) -> datetime | None:
-    """Moodle writes the user's locale ("Monday, 30 November 2026, 2:05 PM"), "-" for none."""
-    try:
-        return dateparser.parse(text).replace(tzinfo=tz)
-    except (ValueError, OverflowError):
-        return None
-
-
-def _is_worksheet(path: Path) -> bool:
-    if path.suffix.lower() != ".csv":
-        return False
-    with path.open(newline="", encoding="utf-8-sig", errors="replace") as f:
-        return WORKSHEET_ID in next(csv.reader(f), [])
-
-
-def _blackboard_uploads(root: Path, scratch: Path, tz: ZoneInfo) -> tuple[list[Upload], list[str]]:
-    groups, strays = {}, []
-    for path in _entries(root):
-        match = BLACKBOARD.match(path.stem if path.suffix == ".txt" else path.name)
-        if not match:
-            strays.append(f"{path.name}: not a Blackboard file (…_user_attempt_time_file): skipped")
-        elif match["file"]:
-            groups.setdefault((match["id"], match["time"]), []).append((path, match["file"]))
-    return [
-        Upload(
-            who=f"{user}_attempt_{time}",
-            folder=folder,
-            lms_id=user,
-            name=user,
-            time=_local(time, "%Y-%m-%d-%H-%M-%S", tz),
-            source="Blackboard file name",
-        )
-        for (user, time), folder in _flat(scratch, groups).items()
-    ], strays
-
-
-def _brightspace_uploads(root: Path, scratch: Path, tz: ZoneInfo) -> tuple[list[Upload], list[str]]:
-    groups, strays = {}, []
-    for path in _entries(root):
-        if path.name in LMS_FILES:
-            continue
-        match = BRIGHTSPACE.match(path.name)
-        if not match:
-            strays.append(f"{path.name}: not a Brightspace file (id - Name - date - file): skipped")
-            continue
-        groups.setdefault((match["name"], match["time"]), []).append((path, match["file"]))
-    return [
-        Upload(
-            who=f"{name} - {time}",
-            folder=folder,
-            name=name,
-            time=_local(_four_digit_clock(time), "%b %d, %Y %I%M %p", tz),
-            source="Brightspace file name",
-        )
-        for (name, time), folder in _flat(scratch, groups).items()
-    ], strays
-
-
-def _four_digit_clock(text: str) -> str:
-    """ "Nov 30, 2026 105 PM" -> "... 0105 PM": strptime would read "105" as 10:5."""
-    return re.sub(r"(\d{3,4}) ([AP]M)$", lambda m: f"{m[1].zfill(4)} {m[2]}", text)
-
-
-def _folder_uploads(root: Path, scratch: Path) -> tuple[list[Upload], list[str]]:
-    uploads, strays = [], []
-    for entry in _entries(root):
-        raw = entry.name.removesuffix(entry.suffix) if entry.is_file() else entry.name
-        folder, problems = _unpack(entry, scratch / "students")
-        strays += [f"{student_id(raw) or raw}: {why}" for why in problems]
-        if folder is not None:
-            uploads.append(Upload(who=raw, folder=folder, name=raw))
-    return uploads, strays
 
 
 def _student(upload: Upload, layout: str, roster: Roster | None) -> tuple[str | None, str]:
@@ -517,27 +153,27 @@ def collect(
     with tempfile.TemporaryDirectory() as scratch_name:
         scratch = Path(scratch_name)
         if download.is_dir():
-            root, refused = _without_links(download, scratch / "download")
+            root, refused = without_links(download, scratch / "download")
         else:
-            root, refused = _unpack(download, scratch / "download")
+            root, refused = unpack(download, scratch / "download")
         if root is None:
             result.skipped += [f"error: {why}" for why in refused]
             return result
         result.skipped += refused
-        root = _students_folder(root)
+        root = students_folder(root)
         layout = detect_layout(root) if lms == "auto" else lms
         if layout == "canvas":
-            uploads, strays = _canvas_uploads(root, scratch, canvas or {})
+            uploads, strays = canvas_uploads(root, scratch, canvas or {})
         elif layout == "moodle":
-            sheets = [worksheet] if worksheet else [p for p in _entries(root) if _is_worksheet(p)]
+            sheets = [worksheet] if worksheet else [p for p in entries(root) if is_worksheet(p)]
             rows = {participant(r): r for sheet in sheets for r in read_worksheet(sheet)[1]}
-            uploads, strays = _moodle_uploads(root, scratch, rows, tz)
+            uploads, strays = moodle_uploads(root, scratch, rows, tz)
         elif layout == "blackboard":
-            uploads, strays = _blackboard_uploads(root, scratch, tz)
+            uploads, strays = blackboard_uploads(root, scratch, tz)
         elif layout == "brightspace":
-            uploads, strays = _brightspace_uploads(root, scratch, tz)
+            uploads, strays = brightspace_uploads(root, scratch, tz)
         else:
-            uploads, strays = _folder_uploads(root, scratch)
+            uploads, strays = folder_uploads(root, scratch)
         result.skipped += strays
         by_student: dict[str, list[Upload]] = {}
         for upload in uploads:

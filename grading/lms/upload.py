@@ -43,7 +43,7 @@ from grading.lms.roster import (
     fold,
     read_roster,
 )
-from grading.notebook import max_points
+from grading.notebook_format import max_points
 from grading.records import grades as grades_csv
 from grading.records.verdicts import NOT_GRADED_YET
 

@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from grading.course import TEST_PREFIX, TODO_PREFIX
-from grading.nbgrader import database_url
-from grading.notebook import RESULTS_CELL, todo_of
+from grading.nbgrader_commands import database_url
+from grading.notebook_format import RESULTS_CELL, todo_of
 from grading.records.gradebook import NOTES_TITLE
 
 

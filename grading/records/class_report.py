@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from grading.course import ASSIGNMENTS, COURSE
-from grading.notebook import todo_of
+from grading.notebook_format import todo_of
 from grading.records.cell_grades import CellGrades, read_cell_grades
 from grading.records.verdicts import JUDGED
 

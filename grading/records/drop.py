@@ -18,7 +18,7 @@ import sys
 from pathlib import Path
 
 from grading.course import COURSE
-from grading.nbgrader import database_url
+from grading.nbgrader_commands import database_url
 from grading.records.grades import write_grades
 
 DROPPED = "dropped.json"

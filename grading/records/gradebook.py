@@ -31,16 +31,16 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from grading.course import COURSE, SUBMITTED, TEST_PREFIX, TODO_PREFIX
-from grading.nbgrader import database_url, nbgrader_config
-from grading.notebook import RESULTS_CELL
+from grading.nbgrader_commands import database_url, nbgrader_config
+from grading.notebook_format import RESULTS_CELL
 from grading.records import grades, submission_times
 from grading.records.deadlines import DeadlineError, Deadlines, deadlines_file, load_deadlines
+from grading.records.late_penalty import assign_late_penalty, write_deadlines
 from grading.records.verdicts import NOTES_TITLE
 
 if TYPE_CHECKING:
     from nbformat import NotebookNode
     from nbgrader.api import Gradebook, Notebook, SubmittedNotebook
-    from traitlets.config import Config
 
 # sqlite takes one writer at a time: the workers merge one after the other.
 _WRITER = threading.Lock()
@@ -320,49 +320,6 @@ def _write_notes(row: SubmittedNotebook, notes: list[str]) -> None:
 def _lateness(seconds: float) -> str:
     late = timedelta(seconds=round(seconds))
     return f"{late.days} d {late.seconds // 3600} h {late.seconds % 3600 // 60} min"
-
-
-def assign_late_penalty(course: Path, assignment: str, student: str, config: Config) -> float:
-    """Run nbgrader's ``AssignLatePenalties`` on the submission: the configured plugin
-    (``c.AssignLatePenalties.plugin_class``, ``c.LateSubmissionPlugin.penalty_method``)
-    sets ``SubmittedNotebook.late_submission_penalty`` from the score and the lateness."""
-    from nbformat.v4 import new_notebook
-    from nbgrader.api import Gradebook
-    from nbgrader.preprocessors import AssignLatePenalties
-
-    # The plugin reads the late policy beside the course it is given.
-    config = config.copy()
-    config.CourseDirectory.root = str(course)
-    penalties = AssignLatePenalties(config=config)
-    with Gradebook(database_url(course)) as gb:
-        names = [nb.name for nb in gb.find_submission(assignment, student).notebooks]
-    for name in names:
-        # It reads only the gradebook: the notebook it is handed is not looked at.
-        resources = {
-            "nbgrader": {
-                "notebook": name,
-                "assignment": assignment,
-                "student": student,
-                "db_url": database_url(course),
-            }
-        }
-        penalties.preprocess(new_notebook(), resources)
-    with Gradebook(database_url(course)) as gb:
-        return gb.find_submission(assignment, student).late_submission_penalty or 0.0
-
-
-def write_deadlines(gb: Gradebook, deadlines: Deadlines, assignment: str | None = None) -> None:
-    """Due dates into ``Assignment.duedate`` (None where the file has none: the file is the
-    one truth) and extensions into the submissions' ``extension``; of one assignment, or all."""
-    from nbgrader.utils import parse_utc
-
-    for row in gb.assignments:
-        if assignment not in (None, row.name):
-            continue
-        row.duedate = parse_utc(deadlines.due.get(row.name))
-        for submission in row.submissions:
-            submission.extension = deadlines.extension(row.name, submission.student.id)
-    gb.db.commit()
 
 
 def apply_deadlines(course: Path) -> Deadlines:

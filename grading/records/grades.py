@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from grading.course import SUBMITTED, TEST_PREFIX
-from grading.nbgrader import database_url
-from grading.notebook import RESULTS_CELL
+from grading.nbgrader_commands import database_url
+from grading.notebook_format import RESULTS_CELL
 from grading.records import submission_times
 from grading.records.verdicts import NOT_GRADED_YET, NOTES_TITLE
 

@@ -40,7 +40,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from grading.course import ASSIGNMENTS, COURSE, GRADING, SUBMITTED
-from grading.notebook import RESULTS_CELL
+from grading.notebook_format import RESULTS_CELL
 from grading.records.cell_grades import read_cell_grades
 from grading.records.gradebook import record_manual_grade
 from grading.records.grades import write_grades

@@ -1,5 +1,8 @@
 """nbgrader as the kit runs it: its commands, their process environment, its configuration.
 
+(Not ``grading/nbgrader.py``: nbgrader runs in ``grading/``, where such a file would be
+imported in place of nbgrader itself.)
+
 Every nbgrader command of the kit runs through :func:`nbgrader`, in ``grading/`` where
 nbgrader finds ``nbgrader_config.py`` (the course directory, the kit's plugins);
 :func:`nbgrader_config` reads the same files nbgrader reads, for the steps the kit runs
