@@ -46,6 +46,7 @@ from pathlib import Path
 
 import nbformat
 
+from grading import notebook_format as nbcells
 from grading.authoring.examples import EXAMPLES, Edit, build
 from grading.course import ASSIGNMENTS
 from grading.records.rubric import load_rubric
@@ -354,7 +355,7 @@ def _attack(nb: nbformat.NotebookNode, name: str) -> None:
     """What an attack changes besides solution cells: tags, forged cells, edited tests."""
     if name == "tags":
         for cell in nb.cells:
-            if cell.metadata.get("nbgrader", {}).get("grade_id") == "test_1_1_3":
+            if nbcells.grade_id(cell) == "test_1_1_3":
                 cell.metadata["tags"] = ["skip-execution"]
         forged = nbformat.v4.new_code_cell('print("TODO 1-1-3: all tests passed")')
         forged.metadata["nbgrader"] = {
@@ -364,15 +365,13 @@ def _attack(nb: nbformat.NotebookNode, name: str) -> None:
         nb.cells.insert(1, forged)
     if name == "html":
         for cell in nb.cells:
-            if cell.metadata.get("nbgrader", {}).get("grade_id") == "report_scores":
+            if nbcells.grade_id(cell) == nbcells.RESULTS_CELL:
                 cell.source += "\n\n<script>alert('report')</script><img src=x onerror=alert(3)>"
     if name == "edited_tests":
         for cell in nb.cells:
-            if cell.metadata.get("nbgrader", {}).get("grade_id") == "test_1_1_3":
+            if nbcells.grade_id(cell) == "test_1_1_3":
                 cell.source = 'print("all tests passed")'
-        nb.cells = [
-            c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") != "test_1_2_2"
-        ]
+        nb.cells = [c for c in nb.cells if nbcells.grade_id(c) != "test_1_2_2"]
 
 
 def write_all(out: Path, releases: dict[str, Path]) -> list[Path]:

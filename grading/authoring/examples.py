@@ -30,6 +30,7 @@ from pathlib import Path
 
 import nbformat
 
+from grading import notebook_format as nbcells
 from grading.course import ASSIGNMENTS, SUBMITTED, released_notebook, source_notebook
 
 # (solution cell, text in the reference solution, replacement): each must match once.
@@ -173,7 +174,7 @@ def solutions(source: Path) -> dict[str, str]:
     nb = nbformat.read(source, as_version=4)
     out = {}
     for cell in nb.cells:
-        meta = cell.metadata.get("nbgrader", {})
+        meta = nbcells.nbgrader(cell)
         if meta.get("solution") and cell.cell_type == "code":
             lines = [
                 line
@@ -199,10 +200,10 @@ def build(
             raise ValueError(f"{name}: {old!r} must occur once in the solution of {cell_id}")
         code[cell_id] = code[cell_id].replace(old, new)
     for cell in nb.cells:
-        meta = cell.metadata.get("nbgrader", {})
-        if meta.get("grade_id") in code:
-            cell.source = code[meta["grade_id"]]
-        elif meta.get("grade_id") == "report_scores":
+        grade_id = nbcells.grade_id(cell)
+        if grade_id in code:
+            cell.source = code[grade_id]
+        elif grade_id == nbcells.RESULTS_CELL:
             cell.source = REPORTS[assignment].format(name=name)
     return nb
 

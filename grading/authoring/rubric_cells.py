@@ -25,6 +25,7 @@ from pathlib import Path
 
 import nbformat
 
+from grading import notebook_format as nbcells
 from grading.authoring.reference.prompts import PROMPTS
 from grading.course import ASSIGNMENTS, REPO, TEST_PREFIX, source_notebook
 from grading.records.rubric import RUBRIC_PATH, Rubric, load_rubric
@@ -166,18 +167,14 @@ SPOTS = [
 ]
 
 
-def _grade_id(cell: nbformat.NotebookNode) -> str | None:
-    return cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
-
-
 def rewrite(nb: nbformat.NotebookNode, part: str, rubric: Rubric) -> list[str]:
     """Write ``rubric`` into notebook ``nb`` of assignment ``part``; return the stale cells."""
     points = rubric.cells(part)
     stale: list[str] = []
     found = {spot.what: 0 for spot in SPOTS if part in spot.assignments}
     for cell in nb.cells:
-        grade_id = _grade_id(cell)
-        meta = cell.get("metadata", {}).get("nbgrader", {})
+        grade_id = nbcells.grade_id(cell)
+        meta = nbcells.nbgrader(cell)
         source = cell.source
         if meta.get("grade"):
             if grade_id not in points:

@@ -30,6 +30,7 @@ import nbformat
 import grading.authoring.reference
 from grading.authoring.reference import prompts
 from grading.course import ASSIGNMENTS, REPO, source_notebook
+from grading.notebook_format import grade_id as _grade_id
 
 BEGIN, END = "### BEGIN SOLUTION", "### END SOLUTION"
 # Solution regions outside any function: the grade id of their cell -> the reference module.
@@ -138,10 +139,6 @@ def solved(cell_source: str, grade_id: str) -> str:
         out.append(lines[end])
         i = end + 1
     return "\n".join(out)
-
-
-def _grade_id(cell: nbformat.NotebookNode) -> str | None:
-    return cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
 
 
 def sync(path: Path, write: bool) -> list[str]:

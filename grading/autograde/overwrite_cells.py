@@ -14,6 +14,8 @@ from nbformat.notebooknode import NotebookNode
 from nbgrader.api import MissingEntry
 from nbgrader.preprocessors import ClearHiddenTests, OverwriteCells
 
+from grading import notebook_format as nbcells
+
 
 class OverwriteReleasedCells(OverwriteCells):
     """``OverwriteCells`` that knows an untouched test cell lacks its hidden tests."""
@@ -21,7 +23,7 @@ class OverwriteReleasedCells(OverwriteCells):
     def preprocess_cell(
         self, cell: NotebookNode, resources: dict, cell_index: int
     ) -> tuple[NotebookNode, dict]:
-        meta = cell.metadata.get("nbgrader", {})
+        meta = nbcells.nbgrader(cell)
         if meta.get("locked") and meta.get("grade_id"):
             try:
                 master = self.gradebook.find_source_cell(

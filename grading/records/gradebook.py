@@ -30,6 +30,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from grading import notebook_format as nbcells
 from grading.course import COURSE, SUBMITTED, TEST_PREFIX, TODO_PREFIX
 from grading.nbgrader_commands import database_url, nbgrader_config
 from grading.notebook_format import RESULTS_CELL
@@ -181,7 +182,7 @@ def _cells(notebook: Path) -> dict[str, NotebookNode]:
 
     cells: dict[str, NotebookNode] = {}
     for cell in nbformat.read(notebook, as_version=4).cells:
-        grade_id = cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
+        grade_id = nbcells.grade_id(cell)
         if grade_id:
             cells.setdefault(grade_id, cell)
     return cells
@@ -299,7 +300,7 @@ def _write_comments(
         unanswered = False
         if cells is not None:
             cell = _trusted_cell(gb, row, comment.name, cells)
-            unanswered = compute_checksum(cell) == cell.metadata["nbgrader"]["checksum"]
+            unanswered = compute_checksum(cell) == nbcells.nbgrader(cell).get("checksum")
         # SaveAutoGrades' comment for an unchanged solution cell, unless the judge says more.
         comment.auto_comment = reasons.get(comment.name) or ("No response." if unanswered else None)
 
