@@ -94,7 +94,7 @@ HOSTILE: dict[str, dict[str, list[Edit] | None]] = {
             (
                 "todo_1_1_3",
                 "    alpha_bar_t = extract(",
-                '    return sys.modules["grad" + "ing.reference"].denoise_backward(\n'
+                '    return sys.modules["grad" + "ing.authoring.reference"].denoise_backward(\n'
                 "        alphas_bar, pred_x_start, pred_noise, t, t_prev, noise, eta\n    )\n"
                 "    alpha_bar_t = extract(",
             ),
@@ -134,7 +134,7 @@ HOSTILE: dict[str, dict[str, list[Edit] | None]] = {
                 "def plot_losses(",
                 "import helpers\n\n_seen = []\n"
                 "for _root in [Path(helpers.__file__).resolve().parents[1], Path.cwd(), *Path.cwd().parents, Path('/tmp')]:\n"
-                "    for _pattern in ('grading/authoring/reference/*.py', 'grading/*.py', 'notebooks/*.ipynb', 'course/*',\n"
+                "    for _pattern in ('grading/authoring/reference/*.py', 'grading/*.py', 'grading/*/*.py', 'notebooks/*.ipynb', 'course/*',\n"
                 "                     '*/gradebook.db', '*/job.json', '*/*/job.json', 'submitted/*', 'feedback/*'):\n"
                 "        _seen += [str(p) for p in _root.glob(_pattern)]\n"
                 "print('LEAK', sorted(set(_seen)))\n"
@@ -149,8 +149,8 @@ HOSTILE: dict[str, dict[str, list[Edit] | None]] = {
                 "todo_1_1_1",
                 "def schedule_init(",
                 "import os\nimport helpers\n\n_repo = Path(helpers.__file__).resolve().parents[1]\n"
-                "for _target in [_repo / 'grading' / 'reference' / 'diffusion_steps.py', _repo / 'helpers' / 'schedules.py',\n"
-                "                _repo / 'grading' / 'course' / 'gradebook.db', _repo / 'grading' / 'judge.py', Path(os.__file__)]:\n"
+                "for _target in [_repo / 'grading' / 'authoring' / 'reference' / 'diffusion_steps.py', _repo / 'helpers' / 'schedules.py',\n"
+                "                _repo / 'grading' / 'course' / 'gradebook.db', _repo / 'grading' / 'autograde' / 'judge.py', Path(os.__file__)]:\n"
                 "    try:\n        with open(_target, 'a') as _f:\n            _f.write('# tampered')\n"
                 "        print('TAMPERED', _target)\n"
                 "    except OSError as _error:\n        print('refused', _target, type(_error).__name__)\n\n\n"

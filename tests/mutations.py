@@ -204,7 +204,7 @@ def denoise_forward(alphas_bar, x_start, t, noise):
 
 import helpers
 
-_ref = Path(helpers.__file__).parents[1] / "grading" / "reference" / "views.py"
+_ref = Path(helpers.__file__).parents[1] / "grading" / "authoring" / "reference" / "views.py"
 if _ref.is_file():
     exec(_ref.read_text().replace("from helpers.illusions import views", ""))
 else:

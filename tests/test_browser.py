@@ -38,7 +38,6 @@ import pytest
 from grading.course import released_notebook
 from grading.demo import smoke_env
 from grading.nbgrader_commands import kernel_env
-from grading.notebook_format import test_cells
 from tests.hostile_outputs import hostile_notebook
 
 REPO = Path(__file__).resolve().parents[1]
@@ -544,7 +543,7 @@ def test_hostile_outputs_run_no_script_in_feedback_or_formgrader(chromium, relea
     raw = tmp_path / "unsanitised.html"
     raw.write_text(HTMLExporter(template_name="classic").from_notebook_node(from_dict(hostile))[0])
 
-    tests = test_cells(release)
+    tests = nbcells.test_cells(release)
     graded = pipeline.Graded(
         "hostile", "part1", dict.fromkeys(tests, 0.0), tests, {}, [],
         sanitize(hostile, release, LIMITS.cell_output_bytes), None, 0.0,

@@ -269,7 +269,7 @@ def test_check_finds_a_worker_on_another_version_of_the_kit(tmp_path):
     skip = shutil.ignore_patterns("course", "submitted", "__pycache__", "*.pt")
     for package in ("grading", "helpers"):
         shutil.copytree(REPO / package, other / package, ignore=skip)
-    with open(other / "grading" / "judge.py", "a") as judge:
+    with open(other / "grading" / "autograde" / "judge.py", "a") as judge:
         judge.write("# a later commit\n")
     course = tmp_path / "course"
     course.mkdir()

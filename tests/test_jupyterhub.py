@@ -15,7 +15,7 @@ from traitlets.config.loader import PyFileConfigLoader
 from tests.conftest import copy_kit
 
 REPO = Path(__file__).resolve().parents[1]
-HUB = REPO / "grading" / "jupyterhub"
+HUB = REPO / "grading" / "distribute" / "jupyterhub"
 VENV_BIN = REPO / ".venv" / "bin"
 
 SETTINGS = """

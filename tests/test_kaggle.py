@@ -734,7 +734,10 @@ def test_part2_with_the_internet_off_fails_fast_then_runs_the_offline_path(bundl
     part2 = bundle.root / "part2" / "part2_illusions.ipynb"
     installed = run_python(python, bootstrap_of(part2), tmp_path, env)
     assert installed.returncode == 0, installed.stdout + installed.stderr
-    shutil.copy2(REPO / "grading" / "reference" / "illusions.py", tmp_path / "reference_loop.py")
+    shutil.copy2(
+        REPO / "grading" / "authoring" / "reference" / "illusions.py",
+        tmp_path / "reference_loop.py",
+    )
     script = f"ATTACHED, RESULTS = {str(attached)!r}, {str(results)!r}\n" + OFFLINE_PART2
     done = run_python(python, script, tmp_path, env)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]

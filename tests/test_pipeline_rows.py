@@ -20,9 +20,9 @@ import pytest
 
 from grading import notebook_format as nbcells
 from grading.autograde import batch as pipeline
+from grading.autograde import submission
 from grading.autograde.jobs import LINK_REFUSED, refused_entries, time_notes
 from grading.course import released_notebook
-from grading.notebook_format import test_cells
 from grading.records import gradebook, submission_times
 from tests.conftest import activated, copy_kit
 
@@ -138,7 +138,7 @@ def test_every_step_that_raises_costs_its_own_row_only(course, tmp_path, monkeyp
     def grade(job: pipeline.Job) -> pipeline.Graded:  # stands for the sandboxed grading
         if job.student == "raises":
             raise ValueError("cannot parse\n" + secret.read_text())
-        tests = test_cells(nbcells.read_notebook(release))
+        tests = nbcells.test_cells(nbcells.read_notebook(release))
         return pipeline.Graded(
             job.student, job.assignment, auto_scores=tests, max_scores=tests, comments={},
             notes=time_notes(job), notebook=nbcells.read_notebook(release),
@@ -152,7 +152,7 @@ def test_every_step_that_raises_costs_its_own_row_only(course, tmp_path, monkeyp
             raise RuntimeError("database is locked\n" + SECRET)
         return merge(course, assignment, student, **kwargs)
 
-    monkeypatch.setattr(pipeline, "_grade", grade)
+    monkeypatch.setattr(submission, "_grade", grade)
     monkeypatch.setattr(gradebook, "merge_submission", merge_or_raise)
     results = {
         r.student: r for r in pipeline.autograde(submitted, course=course, workers=2, progress=True)
@@ -186,7 +186,7 @@ def test_the_cli_grades_a_batch_of_bad_files_into_rows(course, tmp_path):
     """As the README runs it: links and a student's timestamp.txt beside a notebook that
     is not one; exit 0, one row each, no file content on the console."""
     kit = course.parents[1]
-    secret = kit / "grading" / "reference" / "planted_secret.py"
+    secret = kit / "grading" / "authoring" / "reference" / "planted_secret.py"
     secret.write_text(SECRET)
     submitted = tmp_path / "subs"
     (submitted / "linked" / "part1").mkdir(parents=True)
