@@ -12,6 +12,7 @@ from pathlib import Path
 
 from traitlets.config.loader import PyFileConfigLoader
 
+from grading.course import COURSE_ID
 from tests.conftest import copy_kit
 
 REPO = Path(__file__).resolve().parents[1]
@@ -62,7 +63,7 @@ def test_students_and_the_grader_share_the_exchange_and_the_course(tmp_path):
     assert student["exchange"] == "/srv/nbgrader/exchange"
     grader = _settings(REPO / "grading", env)
     assert grader["exchange"] == student["exchange"]
-    assert grader["course_id"] == student["course_id"] == "diffusion"
+    assert grader["course_id"] == student["course_id"] == COURSE_ID
     # The grader's course directory is the repository's, inside the service's root.
     assert Path(grader["course_root"]) == REPO / "grading" / "course"
     moved = _settings(tmp_path / "student", _hub_env(tmp_path, COURSEKIT_EXCHANGE="/mnt/x"))
@@ -100,14 +101,14 @@ def test_an_assignment_goes_through_the_exchange(released_kit, tmp_path):
     env = _hub_env(home, COURSEKIT_EXCHANGE=str(exchange))
 
     _nbgrader(grading, env, "release_assignment", "part1")
-    assert (exchange / "diffusion" / "outbound" / "part1" / "part1_anime_faces.ipynb").is_file()
+    assert (exchange / COURSE_ID / "outbound" / "part1" / "part1_anime_faces.ipynb").is_file()
     assert "part1" in _nbgrader(home, env, "list")
 
     _nbgrader(home, env, "fetch_assignment", "part1")
     fetched = home / "part1" / "part1_anime_faces.ipynb"
     assert fetched.is_file()
     _nbgrader(home, env, "submit", "part1")
-    (inbound,) = (exchange / "diffusion" / "inbound").iterdir()
+    (inbound,) = (exchange / COURSE_ID / "inbound").iterdir()
     student = getpass.getuser()
     assert inbound.name.startswith(f"{student}+part1+")
 
