@@ -40,14 +40,12 @@ batch as ``reference`` and ``seed_report``, that it costs no one else anything):
 
 from __future__ import annotations
 
-import copy
-import json
 from pathlib import Path
 
 import nbformat
 
 from grading import notebook_format as nbcells
-from grading.authoring.examples import EXAMPLES, Edit, build
+from grading.authoring.examples import Edit, build, write_submissions
 from grading.course import ASSIGNMENTS
 from grading.records.rubric import load_rubric
 
@@ -374,20 +372,20 @@ def _attack(nb: nbformat.NotebookNode, name: str) -> None:
         nb.cells = [c for c in nb.cells if nbcells.grade_id(c) != "test_1_2_2"]
 
 
+def _build(
+    assignment: str, release: Path, edits: list[Edit] | None, name: str
+) -> nbformat.NotebookNode:
+    nb = build(assignment, release, edits, name)
+    _attack(nb, name)
+    return nb
+
+
 def write_all(out: Path, releases: dict[str, Path]) -> list[Path]:
     """The shipped examples and the hostile submissions, as ``out/<student>/<assignment>/``."""
-    paths = []
-    for assignment, release in releases.items():
-        for name, edits in {**EXAMPLES[assignment], **HOSTILE[assignment]}.items():
-            path = out / name / assignment / release.name
-            path.parent.mkdir(parents=True, exist_ok=True)
-            if name == "malformed":
-                path.write_text(MALFORMED)
-            else:
-                nb = build(assignment, release, copy.deepcopy(edits), name)
-                _attack(nb, name)
-                path.write_text(json.dumps(nb, indent=1, ensure_ascii=False) + "\n")
-            paths.append(path)
+    paths = write_submissions(out, releases, extra=HOSTILE, build=_build)
+    for path in paths:
+        if path.parent.parent.name == "malformed":
+            path.write_text(MALFORMED)
     return paths
 
 
