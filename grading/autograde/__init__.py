@@ -1,0 +1,1 @@
+"""Autograding: each submission judged and run in sandboxes, every score decided outside them, merged as it finishes."""
