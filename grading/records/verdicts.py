@@ -18,7 +18,8 @@ def judge_comment(reason: str) -> str:
         if reason.startswith(("raised", "killed", "segfault", "stopped", "uses "))
         else f"gives: {reason}"
     )
-    return f"Scored 0: {JUDGED} {plain}."
+    # torch's messages end in "!" or ".": no second full stop after them.
+    return f"Scored 0: {JUDGED} {plain}{'' if plain.endswith(('.', '!', '?')) else '.'}"
 
 
 def verdict_text(points: float, verdict, failed_here: bool) -> str:
