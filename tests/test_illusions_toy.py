@@ -4,14 +4,21 @@ Measured on the shipped files (stage I, 32 px, :data:`SMOKE_STEPS` and
 :data:`SMOKE_GUIDANCE`, the reference views and loop; 8 images of one batched run, seed 0),
 as "every view closer to its own prompt than to the other prompt":
 
-* the face / house anagram: 0 of 8; tree / boat: 3 of 8;
+* the face / house anagram: 2 of 8; tree / boat: 2 of 8;
 * pure noise: 2 of 8; the loop without ``inverse_view`` (planted bug): 1 of 8;
-* the model alone, 4 images per class: toy-CLIP top-1 11 of 16 (chance: 4).
+* the model alone, 4 images per class: toy-CLIP top-1 13 of 16 (chance: 4).
 
-The shipped stage I (500 steps of batch 24, all that the shared CPU allowed) draws houses,
-trees and boats recognisably and faces poorly, and its anagrams are not yet convincing:
-the illusion test is a strict expected failure that turns into a failure once a better
-trained model passes it (then drop the mark). The runs are seeded, so any other change
+Over 32 images (seeds 0 to 3, 8 each) the counts are face / house 13, tree / boat 21;
+pure noise 11 and 8; the planted bug 2 and 7: seed 0's 8 are a small, noisy sample, and
+with two views to read a random picture passes a quarter of the time.
+
+The shipped stage I (3600 steps of batch 32) draws every class cleanly, and to the eye its
+anagrams work: upright two eyes over a red smile, turned over a red roof over two windows;
+a green crown on a trunk that turns into a hull under a mast. The toy CLIP is the harder
+judge: for seed 0 it reads one view of each pair right every time (the turned face /
+house as a house, the upright tree / boat as a tree) and the other 2 of 8 times. So the
+illusion test stays a strict expected failure, which turns into a failure once a better
+model or judge passes it (then drop the mark). The runs are seeded, so any other change
 of these numbers means the models, the views or the loop changed.
 """
 
@@ -82,10 +89,11 @@ def anagram_views():
 
 @pytest.mark.xfail(
     strict=True,
-    reason="the shipped toy IF is undertrained: 0 of 8 face / house anagrams read right",
+    reason="the toy CLIP reads 2 of 8 toy anagrams right in both views (module docstring)",
 )
-def test_the_toy_illusion_reads_right_in_both_views(toy, scorer, anagram_views):
-    prompts = toy_prompts(ANAGRAM_PAIRS[0])
+@pytest.mark.parametrize("pair", ANAGRAM_PAIRS, ids="/".join)
+def test_the_toy_illusion_reads_right_in_both_views(toy, scorer, anagram_views, pair):
+    prompts = toy_prompts(pair)
     images = stage_1(toy, prompts, anagram_views)
     assert both_views_read_right(scorer, images, anagram_views, prompts) >= 6
 
@@ -117,7 +125,7 @@ def test_the_toy_model_alone_draws_each_class(toy, scorer):
         for image in images:
             cosines = scorer.view_matrix((image.clamp(-1, 1) + 1) / 2, identity, prompts)[0]
             right += int(cosines.argmax()) == label
-    assert right >= 9, f"{right} of 16 samples classified as their prompt (chance: 4)"
+    assert right >= 11, f"{right} of 16 samples classified as their prompt (chance: 4)"
 
 
 @pytest.mark.parametrize("shipped", [TOY_IF, TOY_CLIP], ids=["toy_if", "toy_clip"])

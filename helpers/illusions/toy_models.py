@@ -88,7 +88,7 @@ class ShippedFile:
 
 TOY_IF = ShippedFile(
     CHECKPOINTS / "toy_if.pt",
-    "55d48331df2e67547383aea054d333d68c706ed4320d70b325d89d3ccf68852b",
+    "039160141ec301e1d7dcf21ffeafec26e9763c08da1b3f6eaaa95e0d8b7f53d0",
     "python -m helpers.illusions.toy_training if",
 )
 """Text encoder, stage I and stage II of the toy IF, fp16."""
