@@ -208,7 +208,9 @@ def test_dask_cluster_runs_jobs_survives_an_error_and_a_dead_worker(cluster):
 def _readme_check() -> tuple[str, list[str]]:
     """The check command of README's "Grading beyond one machine" and the lines it prints."""
     section = (REPO / "README.md").read_text().split("**Grading beyond one machine.**")[1]
-    block = re.search(r"```text\n(\.venv/bin/python -m grading\.autograde\.engine check.*?)```", section, re.S)
+    block = re.search(
+        r"```text\n(\.venv/bin/python -m grading\.autograde\.engine check.*?)```", section, re.S
+    )
     command, *shown = block.group(1).rstrip("\n").split("\n")
     return command, shown
 
