@@ -295,7 +295,7 @@ TODOS: dict[str, Todo] = {
     "2-2": Todo(
         "part2", cases_2_2, compare_tensors("2-2", "a view"), ("IdentityView", "Rotate180View")
     ),
-    "2-3": Todo("part2", cases_2_3, compare_tensors("2-3", "the images"), ("denoising_loop",)),
+    "2-3": Todo("part2", cases_2_3, compare_tensors("2-3", "the image batch"), ("denoising_loop",)),
 }
 """Every autograded TODO, keyed as the notebooks number them."""
 
