@@ -77,23 +77,26 @@ def grade_id(cell: dict[str, Any]) -> str | None:
     return found if isinstance(found, str) else None
 
 
-def points(nb: dict[str, Any]) -> dict[str, float]:
-    """``{grade id: points}`` of the notebook's graded cells."""
-    return {
-        grade_id(c) or "": float(nbgrader(c).get("points") or 0)
+def _graded(nb: dict[str, Any]) -> list[tuple[dict[str, Any], str, float]]:
+    """``(cell, grade id, points)`` of every graded cell."""
+    return [
+        (c, grade_id(c) or "", float(nbgrader(c).get("points") or 0))
         for c in nb["cells"]
         if nbgrader(c).get("grade")
-    }
+    ]
+
+
+def points(nb: dict[str, Any]) -> dict[str, float]:
+    """``{grade id: points}`` of the notebook's graded cells."""
+    return {name: value for _, name, value in _graded(nb)}
 
 
 def test_cells(release: dict[str, Any]) -> dict[str, float]:
     """The release's autograded test cells: ``{grade id: points}``."""
     return {
-        grade_id(c) or "": float(nbgrader(c).get("points") or 0)
-        for c in release["cells"]
-        if nbgrader(c).get("grade")
-        and not nbgrader(c).get("solution")
-        and (grade_id(c) or "").startswith(TEST_PREFIX)
+        name: value
+        for cell, name, value in _graded(release)
+        if not nbgrader(cell).get("solution") and name.startswith(TEST_PREFIX)
     }
 
 
