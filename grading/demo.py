@@ -52,6 +52,8 @@ FIGURES = {
         "hybrid_views.png",
     ],
 }
+MEASURED = 16
+"""Stage I anagrams the demo scores, as the tests do (one batched run, seed 0)."""
 
 
 def smoke_env(results: Path, **overrides: str) -> dict[str, str]:
@@ -111,11 +113,13 @@ def smoke_scores(results: Path) -> str:
 
 def toy_clip_scores(results: Path) -> str:
     """Part 2's smoke-mode illusion scored by the toy CLIP: each view for its own prompt next
-    to the other prompt's, and the same for pure noise, as lines."""
+    to the other prompt's, and the same for pure noise, as lines; then how many of
+    :data:`MEASURED` stage I anagrams (the reference views and loop) and pure-noise pictures
+    read right in both views, as ``tests/test_illusions_toy.py`` measures them."""
     import torch
 
-    from grading.authoring.reference import IdentityView, Rotate180View
-    from helpers.illusions.toy_models import TOY_CLIP, load_toy_clip
+    from grading.authoring.reference import IdentityView, Rotate180View, denoising_loop
+    from helpers.illusions.toy_models import TOY_CLIP, load_toy_clip, load_toy_if
     from helpers.metrics import ClipScorer
 
     prompts = [row["prompt"] for row in json.loads((results / "scores.json").read_text())]
@@ -132,6 +136,16 @@ def toy_clip_scores(results: Path) -> str:
             for i, view in enumerate(views)
         ]
         lines.append(f"  part2 toy CLIP   {what + ':':<12}{'; '.join(cells)}")
+    anagrams = load_toy_if().sample_stage_1(prompts, views, denoising_loop, images=MEASURED)
+    noises = torch.randn(MEASURED, 3, 32, 32, generator=torch.Generator().manual_seed(0))
+    read = [
+        sum(scorer.reads_right((x.clamp(-1, 1) + 1) / 2, views, prompts) for x in batch)
+        for batch in (anagrams, noises)
+    ]
+    lines.append(
+        f"  part2 toy CLIP   both views read right: {read[0]} of {MEASURED} stage I anagrams, "
+        f"{read[1]} of {MEASURED} pure-noise pictures"
+    )
     return "\n".join(lines)
 
 

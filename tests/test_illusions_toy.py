@@ -1,29 +1,34 @@
 """The shipped toy IF and toy CLIP on a CPU, and the checks that keep them honest.
 
-Measured on the shipped files (stage I, 32 px, :data:`SMOKE_STEPS` and
-:data:`SMOKE_GUIDANCE`, the reference views and loop; 8 images of one batched run, seed 0),
-as "every view closer to its own prompt than to the other prompt":
+Measured on the shipped files (stage I, 32 px, smoke mode's steps and
+guidance, the reference views and loop; 16 images of one batched run,
+seed 0), as "every view closer to its own prompt than to the other prompt":
 
-* the face / house anagram: 2 of 8; tree / boat: 2 of 8;
-* pure noise: 2 of 8; the loop without ``inverse_view`` (planted bug): 1 of 8;
-* the model alone, 4 images per class: toy-CLIP top-1 13 of 16 (chance: 4).
+==========================================  ============  ===========
+                                            face / house  tree / boat
+==========================================  ============  ===========
+the anagram (reference views and loop)      11 of 16      11 of 16
+pure noise                                  1 of 16       4 of 16
+the loop without ``inverse_view`` (bug)     1 of 16       0 of 16
+a plain sample of the first prompt          3 of 8        3 of 8
+==========================================  ============  ===========
 
-Over 32 images (seeds 0 to 3, 8 each) the counts are face / house 13, tree / boat 21;
-pure noise 11 and 8; the planted bug 2 and 7: seed 0's 8 are a small, noisy sample, and
-with two views to read a random picture passes a quarter of the time.
+and the model alone, 8 samples per class: toy-CLIP top-1 26 of 32 (chance 8). Over 32
+other images (seeds 0 to 3, 8 each) the anagrams read right 23 (face / house) and 29
+(tree / boat) times; pure noise 2 and 4, the planted bug 0 and 6. With two views a judge
+that guesses passes a picture a quarter of the time, hence the bounds of the baselines.
 
-The shipped stage I (3600 steps of batch 32) draws every class cleanly, and to the eye its
-anagrams work: upright two eyes over a red smile, turned over a red roof over two windows;
-a green crown on a trunk that turns into a hull under a mast. The toy CLIP is the harder
-judge: for seed 0 it reads one view of each pair right every time (the turned face /
-house as a house, the upright tree / boat as a tree) and the other 2 of 8 times. So the
-illusion test stays a strict expected failure, which turns into a failure once a better
-model or judge passes it (then drop the mark). The runs are seeded, so any other change
-of these numbers means the models, the views or the loop changed.
+A plain sample passes sometimes because the toy world draws its classes as anagram pairs:
+a face turned over is partly a house already. The toy CLIP is trained not to settle that
+question (:mod:`helpers.illusions.toy_training`), and the loop does clearly better than a
+plain sample. The judge is the fragile part: the same recipe with training seed 1 reads
+face / house anagrams right only 8 of 16 times (tree / boat 12). The runs are seeded, so
+any other change of these numbers means the models, the views or the loop changed.
 """
 
 from __future__ import annotations
 
+import math
 import shutil
 
 import pytest
@@ -31,13 +36,14 @@ import torch
 
 import grading.authoring.reference.illusions as reference_loop
 from grading.authoring.reference import IdentityView, Rotate180View, denoising_loop
-from helpers.illusions.modes import SMOKE_GUIDANCE, SMOKE_STEPS
-from helpers.illusions.sampler import sample_stage
 from helpers.illusions.toy_models import TOY_CLIP, TOY_IF, load_toy_clip, load_toy_if, toy_prompts
 from helpers.metrics import ClipScorer
-from helpers.toy_world import ANAGRAM_PAIRS, CLASSES, caption
+from helpers.toy_world import ANAGRAM_PAIRS, CLASSES, caption, draw_item, toy_world
 
-IMAGES = 8
+IMAGES = 16
+"""Anagrams per measurement: one batched run of seed 0."""
+PER_CLASS = 8
+"""Plain samples per class (seed: the class's label)."""
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -60,26 +66,12 @@ def scorer():
 
 
 def stage_1(toy, prompts, views, loop=denoising_loop, images=IMAGES, seed=0):
-    return sample_stage(
-        toy.stage_1,
-        toy.embed(prompts),
-        views,
-        loop,
-        num_inference_steps=SMOKE_STEPS[0],
-        guidance_scale=SMOKE_GUIDANCE,
-        generator=torch.Generator().manual_seed(seed),
-        num_images=images,
-        progress=False,
-    )
+    return toy.sample_stage_1(prompts, views, loop, images=images, seed=seed)
 
 
 def both_views_read_right(scorer, images, views, prompts) -> int:
-    """How many images have every view closer to its own prompt than to the others."""
-    right = 0
-    for image in images:
-        matrix = scorer.view_matrix((image.clamp(-1, 1) + 1) / 2, views, prompts)
-        right += bool((matrix.argmax(dim=1) == torch.arange(len(views))).all())
-    return right
+    """How many of ``images`` (in ``[-1, 1]``) read right in every view."""
+    return sum(scorer.reads_right((image.clamp(-1, 1) + 1) / 2, views, prompts) for image in images)
 
 
 @pytest.fixture(scope="module")
@@ -87,45 +79,65 @@ def anagram_views():
     return [IdentityView(), Rotate180View()]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the toy CLIP reads 2 of 8 toy anagrams right in both views (module docstring)",
-)
+@pytest.fixture(scope="module")
+def plain_samples(toy):
+    """``PER_CLASS`` samples of each class's plain prompt, drawn with the identity view alone."""
+    return {
+        label: stage_1(toy, [caption(label)], [IdentityView()], images=PER_CLASS, seed=label)
+        for label in range(len(CLASSES))
+    }
+
+
 @pytest.mark.parametrize("pair", ANAGRAM_PAIRS, ids="/".join)
 def test_the_toy_illusion_reads_right_in_both_views(toy, scorer, anagram_views, pair):
     prompts = toy_prompts(pair)
     images = stage_1(toy, prompts, anagram_views)
-    assert both_views_read_right(scorer, images, anagram_views, prompts) >= 6
+    right = both_views_read_right(scorer, images, anagram_views, prompts)
+    assert right >= 11, f"{right} of {IMAGES} anagrams read right in both views"
 
 
-def test_pure_noise_does_not_read_as_the_illusion(scorer, anagram_views):
+@pytest.mark.parametrize("pair", ANAGRAM_PAIRS, ids="/".join)
+def test_pure_noise_does_not_read_as_the_illusion(scorer, anagram_views, pair):
     noise = torch.randn(IMAGES, 3, 32, 32, generator=torch.Generator().manual_seed(0))
-    prompts = toy_prompts(ANAGRAM_PAIRS[0])
-    assert both_views_read_right(scorer, noise, anagram_views, prompts) <= 2
+    prompts = toy_prompts(pair)
+    # With two views a judge that guesses passes a picture a quarter of the time.
+    assert both_views_read_right(scorer, noise, anagram_views, prompts) <= IMAGES // 4
 
 
+@pytest.mark.parametrize("pair", ANAGRAM_PAIRS, ids="/".join)
 def test_a_loop_that_forgets_inverse_view_makes_no_illusion(
-    toy, scorer, anagram_views, monkeypatch
+    toy, scorer, anagram_views, monkeypatch, pair
 ):
     # The planted bug: each view's estimate is averaged as the UNet made it, in its own frame.
     monkeypatch.setattr(
         reference_loop, "invert_views", lambda views, preds: torch.stack(preds.chunk(len(views)))
     )
-    prompts = toy_prompts(ANAGRAM_PAIRS[0])
+    prompts = toy_prompts(pair)
     images = stage_1(toy, prompts, anagram_views)
-    assert both_views_read_right(scorer, images, anagram_views, prompts) <= 2
+    assert both_views_read_right(scorer, images, anagram_views, prompts) <= IMAGES // 4
 
 
-def test_the_toy_model_alone_draws_each_class(toy, scorer):
+@pytest.mark.parametrize("pair", ANAGRAM_PAIRS, ids="/".join)
+def test_a_plain_sample_turned_over_is_mostly_not_the_illusion(
+    scorer, anagram_views, plain_samples, pair
+):
+    # The classes are drawn as anagram pairs, so a plain face turned over is somewhat a
+    # house; the loop must do clearly better than that (the illusion: 11 of 16 and more).
+    images = plain_samples[CLASSES.index(pair[0])]
+    right = both_views_read_right(scorer, images, anagram_views, toy_prompts(pair))
+    assert right <= PER_CLASS // 2, f"{right} of {PER_CLASS} plain samples read as the anagram"
+
+
+def test_the_toy_model_alone_draws_each_class(scorer, plain_samples):
     prompts = [caption(label) for label in range(len(CLASSES))]
     identity = [IdentityView()]
     right = 0
-    for label, prompt in enumerate(prompts):
-        images = stage_1(toy, [prompt], identity, images=4, seed=label)
+    for label, images in plain_samples.items():
         for image in images:
             cosines = scorer.view_matrix((image.clamp(-1, 1) + 1) / 2, identity, prompts)[0]
             right += int(cosines.argmax()) == label
-    assert right >= 11, f"{right} of 16 samples classified as their prompt (chance: 4)"
+    total = PER_CLASS * len(CLASSES)
+    assert right >= 24, f"{right} of {total} samples classified as their prompt (chance: 8)"
 
 
 @pytest.mark.parametrize("shipped", [TOY_IF, TOY_CLIP], ids=["toy_if", "toy_clip"])
@@ -203,3 +215,36 @@ def test_the_hybrid_loss_is_zero_at_the_true_noise_and_posterior_variance():
     off = torch.cat([noise + 0.1, -torch.ones_like(noise)], dim=1).requires_grad_(True)
     hybrid_loss(off, noise, x0, xt, t, alphas_cumprod).backward()
     torch.testing.assert_close(off.grad[:, :3], torch.full_like(noise, 0.2 / noise.numel()))
+
+
+def test_the_clip_loss_counts_a_turned_partner_only_a_little():
+    from helpers.illusions.toy_training import PARTNER_WEIGHT, clip_loss
+
+    face, house, tree = (CLASSES.index(name) for name in ("face", "house", "tree"))
+    labels = torch.tensor([house, tree])  # two captions, "a house" and "a tree", matching
+    base = torch.full((2, 5), -2.0)  # the two upright pictures (columns 0, 1), and three
+    base[0, 0] = base[1, 1] = 2.0  # turned ones (columns 2-4)
+    turned = torch.tensor([house, face, tree])
+
+    def liked(column: int, logit: float = 2.0, turned: torch.Tensor = turned) -> torch.Tensor:
+        """The loss once "a house" likes the picture in ``column`` as much as its own."""
+        logits = base.clone()
+        logits[0, column] = logit
+        return clip_loss(logits, labels, turned)
+
+    # A turned house or tree is a plain negative of "a house"; a turned face, its anagram
+    # partner, costs less, but more than nothing.
+    own, partner, other = liked(2), liked(3), liked(4)
+    assert own == other > partner > clip_loss(base, labels, turned)
+    # Its weight is a factor on its exp(logit): as a plain negative log(w) lower.
+    as_negative = torch.tensor([house, tree, tree])
+    plain = liked(3, 2.0 + math.log(PARTNER_WEIGHT), turned=as_negative)
+    assert partner.item() == pytest.approx(plain.item())
+
+
+def test_a_picture_reads_right_only_when_every_view_matches_its_own_prompt(scorer):
+    face = (toy_world(1, 32, seed=next(i for i in range(99) if draw_item(i)[1] == 0))[0][0] + 1) / 2
+    identity = IdentityView()
+    assert scorer.reads_right(face, [identity], ["a face", "a house"])
+    assert not scorer.reads_right(face, [identity], ["a house", "a face"])
+    assert not scorer.reads_right(face, [identity, identity], ["a face", "a house"])

@@ -112,3 +112,14 @@ def test_part2_scores_each_view(stock_run):
     assert [row["prompt"] for row in rows] == ["a face", "a house"]
     assert all(row["checkpoint"].startswith("toy CLIP") for row in rows)
     assert all(-1 <= row["clip_cosine"] <= 1 for row in rows)
+
+
+def test_the_demo_reports_the_toy_illusion_as_the_tests_measure_it(stock_run):
+    from grading.demo import MEASURED, toy_clip_scores
+
+    lines = toy_clip_scores(RESULTS / "part2").splitlines()
+    assert [line.split(":")[0].split()[-1] for line in lines[:2]] == ["illusion", "noise"]
+    # tests/test_illusions_toy.py: face / house, 11 of 16 anagrams and 1 of 16 noise pictures.
+    assert lines[2].endswith(
+        f"11 of {MEASURED} stage I anagrams, 1 of {MEASURED} pure-noise pictures"
+    ), lines[2]

@@ -94,7 +94,7 @@ TOY_IF = ShippedFile(
 """Text encoder, stage I and stage II of the toy IF, fp16."""
 TOY_CLIP = ShippedFile(
     CHECKPOINTS / "toy_clip.pt",
-    "1fb4f6b4d1759c6d9af51fe5e812d7fae2b933f5cdba4354aa9662fedd854eb1",
+    "3138404a42cc00ca07aaac188483a6a9fd698563e9f7f39b23da8b0c158c8b47",
     "python -m helpers.illusions.toy_training clip",
 )
 """The toy CLIP, fp16."""
@@ -266,6 +266,27 @@ class ToyIF:
     def embed(self, prompts: list[str], negative_prompt: str = "") -> PromptEmbeddings:
         """Prompt embeddings through IF's own ``encode_prompt``, as full mode makes them."""
         return embed_prompts(self.text_pipe, prompts, negative_prompt)
+
+    def sample_stage_1(
+        self, prompts: list[str], views: list, loop: Any, *, images: int, seed: int = 0
+    ) -> torch.Tensor:
+        """``images`` stage I pictures (32 px, in ``[-1, 1]``) of ``prompts`` through ``views``
+        and ``loop``, at smoke mode's steps and guidance, from one generator seeded ``seed``:
+        how the tests and the demo measure the toy illusion."""
+        from helpers.illusions.modes import SMOKE_GUIDANCE, SMOKE_STEPS
+        from helpers.illusions.sampler import sample_stage
+
+        return sample_stage(
+            self.stage_1,
+            self.embed(prompts),
+            views,
+            loop,
+            num_inference_steps=SMOKE_STEPS[0],
+            guidance_scale=SMOKE_GUIDANCE,
+            generator=torch.Generator().manual_seed(seed),
+            num_images=images,
+            progress=False,
+        )
 
 
 def _load_weights(file: ShippedFile, path: str | Path | None) -> dict[str, dict[str, torch.Tensor]]:

@@ -150,6 +150,14 @@ class ClipScorer:
         text_embeds = torch.nn.functional.normalize(out.text_embeds.float(), dim=-1)
         return (image_embeds @ text_embeds.T).cpu()
 
+    def reads_right(
+        self, image: ImageLike, views: Sequence[Callable | object], prompts: Sequence[str]
+    ) -> bool:
+        """Whether every view of ``image`` is closer to its own prompt than to the others
+        (each row of :meth:`view_matrix` peaks on its diagonal): the illusion reads right."""
+        matrix = self.view_matrix(image, views, prompts)
+        return bool((matrix.argmax(dim=1) == torch.arange(len(views))).all())
+
 
 def _apply_view(view: Callable | object, x: torch.Tensor) -> torch.Tensor:
     return view.view(x) if hasattr(view, "view") else view(x)
