@@ -88,7 +88,7 @@ class ShippedFile:
 
 TOY_IF = ShippedFile(
     CHECKPOINTS / "toy_if.pt",
-    "039160141ec301e1d7dcf21ffeafec26e9763c08da1b3f6eaaa95e0d8b7f53d0",
+    "ceb3aa392de8507d2343bb17b9e9341b4522131913839a6369162d0982729175",
     "python -m helpers.illusions.toy_training if",
 )
 """Text encoder, stage I and stage II of the toy IF, fp16."""

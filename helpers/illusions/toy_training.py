@@ -4,13 +4,14 @@ Every batch is drawn fresh from :mod:`helpers.toy_world` (seeds never repeat), s
 no data set to store and no overfitting. Each command writes one shipped file in fp16 and
 prints its size and SHA-256 (record it in ``toy_models``)::
 
-    python -m helpers.illusions.toy_training if     # text encoder, stage I, stage II: 48 min
+    python -m helpers.illusions.toy_training if     # text encoder, stage I, stage II: 35-60 min
     python -m helpers.illusions.toy_training clip   # the toy CLIP: 5 min
 
-(The IF's times on one shared core, both stages' processes on it, ``taskset -c 1``: stage I
-3600 steps of batch 32, stage II 1000 of batch 16, 2868 s; on two free cores the stages run
-side by side in about 30 min, estimated from stage I's 0.5 s a step alone. The CLIP's time
-is from two shared cores.)
+(The IF's time: stage I's 3600 steps of batch 32 and stage II's 1000 of batch 16 took 2868 s
+with both stages' processes on one shared core (``taskset -c 1``); stage II's 4000 steps
+alone took 2811 s on one core shared with other jobs (0.5 to 1 s a step). On two free
+cores the stages run side by side in about 35 min. The CLIP's time is from two shared
+cores.)
 
 **The IF stages** learn as IF did (improved DDPM's hybrid loss): the noise half of the
 output by mean squared error, the variance half by the variational bound
@@ -72,7 +73,7 @@ DROP_CAPTION = 0.1
 EMA_DECAY = 0.995
 LEARNING_RATE = 2e-3
 STAGE_1_BATCH, STAGE_2_BATCH = 32, 16
-STEPS = {"if": [3600, 1000], "clip": [1000]}
+STEPS = {"if": [3600, 4000], "clip": [1000]}
 """The shipped files' training steps (if: stage I and stage II): the commands' defaults."""
 PARTNER_WEIGHT = 0.05
 """How much a turned picture of a class's anagram partner counts against the class's
