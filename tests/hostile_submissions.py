@@ -16,18 +16,21 @@ batch as ``reference`` and ``seed_report``, that it costs no one else anything):
   ``torch.testing.assert_close``; TODO 1-1-3 reaches the reference through ``sys.modules``;
   TODO 1-2-2 is wrong and writes manual scores, extra credit and comments into the
   gradebook it finds above its folder; TODO 1-2-1 is right and prints 30 MB;
-* ``leak``: TODO 1-2-2's cell prints every reference, source notebook, gradebook, job file
-  and submission it can find; ``tamper``: TODO 1-1-1's cell appends to the reference, the
-  kit, the course gradebook, the judge and the standard library; ``isolation``: TODO 1-1-2's
-  cell tries to unmount and remount; ``parent_killer``: TODO 1-2-2's cell kills its parent
-  process; ``orphans``: TODO 1-1-2's cell leaves double-forked processes behind;
-  ``memory``: TODO 1-1-3's cell asks for 16 GiB; ``disk``: TODO 1-1-1's cell fills its
-  disk, ``/tmp``, ``/dev/shm`` and ``/``; the ``orphans`` cell also forks 400 processes; ``network``: TODO 1-1-2's cell connects to the grader's ports and to PyPI;
-  ``tags``: a wrong TODO 1-1-3 whose test cell is tagged ``skip-execution``, and a forged
-  graded cell worth 40 points; ``html``: TODO 1-2-2's cell and the report display
-  ``<script>`` and ``onerror=`` HTML and JavaScript, and TODO 1-1-1's cell forges "tests
-  passed" after every cell, writes a notebook into every pipe under ``/proc``, looks for
-  a gradebook and shows an image whose height is an ``onload=`` handler;
+* ``sandbox_escapes`` (:data:`SHARED`), each attack in its own TODO's cell: ``tamper``:
+  TODO 1-1-1's cell appends to the reference, the kit, the course gradebook, the judge and
+  the standard library; ``isolation``: TODO 1-1-2's cell tries to unmount and remount;
+  ``network``: TODO 1-1-3's cell connects to the grader's ports and to PyPI;
+  ``parent_killer``: TODO 1-2-1's cell kills its parent process; ``leak``: TODO 1-2-2's
+  cell prints every reference, source notebook, gradebook, job file and submission it can
+  find;
+* ``resources_and_html`` (:data:`SHARED`): ``html``: TODO 1-2-2's cell and the report
+  display ``<script>`` and ``onerror=`` HTML and JavaScript, and TODO 1-1-1's cell forges
+  "tests passed" after every cell, writes a notebook into every pipe under ``/proc``,
+  looks for a gradebook and shows an image whose height is an ``onload=`` handler;
+  ``orphans``: TODO 1-1-2's cell leaves double-forked processes behind and forks 400
+  more; ``disk``: TODO 1-1-3's cell fills its disk, ``/tmp``, ``/dev/shm`` and ``/``;
+* ``memory``: TODO 1-1-3's cell asks for 16 GiB; ``tags``: a wrong TODO 1-1-3 whose test
+  cell is tagged ``skip-execution``, and a forged graded cell worth 40 points;
 * ``saboteur``: TODO 1-1-1's cell kills every process it can name while it is judged;
   TODO 1-1-2 is wrong and writes passing result lines into every pipe it can open under
   ``/proc``; TODO 1-1-3 is wrong and replaces how the judge calls it; TODO 1-2-1 executes
@@ -35,7 +38,8 @@ batch as ``reference`` and ``seed_report``, that it costs no one else anything):
   ``saboteur_victim`` is the reference byte for byte, graded after it (names sort so): it keeps full marks;
 * ``delegation`` (Part 2): TODO 2-2's ``Rotate180View`` inherits the kit's blank methods.
 
-``EXPECTED`` holds the autograded points of every (student, assignment) of the batch.
+``EXPECTED`` holds the autograded points of every example and attack (by its name, that
+of the submission holding it for a shared one: :func:`submission_of`) per assignment.
 """
 
 from __future__ import annotations
@@ -49,7 +53,7 @@ from grading.authoring.examples import Edit, build, write_submissions
 from grading.course import ASSIGNMENTS
 from grading.records.rubric import load_rubric
 
-HOSTILE: dict[str, dict[str, list[Edit] | None]] = {
+ATTACKS: dict[str, dict[str, list[Edit] | None]] = {
     "part1": {
         "infinite_loop": [
             (
@@ -169,9 +173,9 @@ HOSTILE: dict[str, dict[str, list[Edit] | None]] = {
         ],
         "parent_killer": [
             (
-                "todo_1_2_2",
-                "def plot_losses(",
-                "import os\nimport signal\n\nos.kill(os.getppid(), signal.SIGKILL)\n\n\ndef plot_losses(",
+                "todo_1_2_1",
+                "@torch.inference_mode()",
+                "import os\nimport signal\n\nos.kill(os.getppid(), signal.SIGKILL)\n\n\n@torch.inference_mode()",
             ),
         ],
         "orphans": [
@@ -200,8 +204,8 @@ HOSTILE: dict[str, dict[str, list[Edit] | None]] = {
         ],
         "disk": [
             (
-                "todo_1_1_1",
-                "def schedule_init(",
+                "todo_1_1_3",
+                "def denoise_backward(",
                 "_written = 0\ntry:\n    for _k in range(100):\n"
                 "        with open(f'fill{_k}', 'wb') as _f:\n            _f.write(b'x' * (16 << 20))\n"
                 "        _written += 1\nexcept OSError as _error:\n"
@@ -211,18 +215,18 @@ HOSTILE: dict[str, dict[str, list[Edit] | None]] = {
                 "                _f.write(b'x' * (1 << 20))\n            _n += 1\n"
                 "    except OSError as _error:\n        print('FILL', _place or '/', _n, 'MiB:', _error.strerror)\n"
                 "    for _k in range(_n):\n        os.remove(f'{_place}/fill-{_k}')\n\n\n"
-                "def schedule_init(",
+                "def denoise_backward(",
             ),
         ],
         "network": [
             (
-                "todo_1_1_2",
-                "def denoise_forward(",
+                "todo_1_1_3",
+                "def denoise_backward(",
                 "import socket\n\nfor _address in (('127.0.0.1', 22), ('127.0.0.1', 8786), ('pypi.org', 443)):\n"
                 "    try:\n        socket.create_connection(_address, timeout=3).close()\n"
                 "        print('NETWORK connected', _address)\n"
                 "    except OSError as _error:\n        print('NETWORK refused', _address, type(_error).__name__)\n\n\n"
-                "def denoise_forward(",
+                "def denoise_backward(",
             ),
         ],
         "tags": [  # build() also tags the test cell skip-execution and forges a graded cell
@@ -308,7 +312,51 @@ HOSTILE: dict[str, dict[str, list[Edit] | None]] = {
         ],
     },
 }
-"""Hostile submissions per assignment (``--hostile``), each attacking one TODO's cell."""
+"""The attacks per assignment, each on the TODO cells it names (:data:`SHARED` groups some
+into one submission)."""
+
+SHARED: dict[str, dict[str, tuple[str, ...]]] = {
+    "part1": {
+        "sandbox_escapes": ("tamper", "isolation", "network", "parent_killer", "leak"),
+        "resources_and_html": ("html", "orphans", "disk"),
+    },
+}
+"""Attacks graded together as one submission: a full grading (a judge's sandbox, then a
+notebook's kernel in one) costs about as much per submission whatever its cells do. Only
+attacks that keep full marks share, each in TODO cells of its own
+(``test_shared_submissions_hold_full_mark_attacks_on_distinct_todos``): a point lost there
+would still name its attack, and every TODO's grade is still asserted. An attack that
+must cost points stays alone, so that it shows it costs only its own TODO's points. The
+attacks of one submission run in one kernel in cell order (``html`` registers its forged
+"tests passed" first, so it follows every later cell; ``disk`` fills the scratch before the
+sampling cells write their figures) and each in its own confined run of the judge."""
+
+SUBMISSION_OF: dict[str, str] = {
+    attack: submission
+    for groups in SHARED.values()
+    for submission, attacks in groups.items()
+    for attack in attacks
+}
+"""The submission (student folder) holding each shared attack."""
+
+
+def submission_of(name: str) -> str:
+    """The student folder that holds attack or example ``name``."""
+    return SUBMISSION_OF.get(name, name)
+
+
+HOSTILE: dict[str, dict[str, list[Edit] | None]] = {
+    assignment: {
+        **{name: edits for name, edits in attacks.items() if name not in SUBMISSION_OF},
+        **{
+            submission: [edit for attack in members for edit in attacks[attack]]
+            for submission, members in SHARED.get(assignment, {}).items()
+        },
+    }
+    for assignment, attacks in ATTACKS.items()
+}
+"""The hostile submissions per assignment (``--hostile``): each attack alone, or its
+:data:`SHARED` submission."""
 
 # Autograded points per test cell, from the announced rubric (Part 1: 4, 4, 5, 4, 3).
 # The report cells are scored by the instructor, not by the autograder.
@@ -344,7 +392,8 @@ EXPECTED: dict[tuple[str, str], dict[str, float]] = {
     ("untouched", "part2"): dict.fromkeys(P2, 0),
     ("planted_bugs", "part2"): {**P2, "test_2_2": 0, "test_2_3": 0},
 }
-"""Expected autograded points per (student, assignment)."""
+"""Expected autograded points per (example or attack, assignment): a shared attack's are
+those of the submission holding it."""
 
 MALFORMED = '{"cells": [ this is not json'
 
@@ -376,12 +425,14 @@ def _build(
     assignment: str, release: Path, edits: list[Edit] | None, name: str
 ) -> nbformat.NotebookNode:
     nb = build(assignment, release, edits, name)
-    _attack(nb, name)
+    for attack in SHARED.get(assignment, {}).get(name, (name,)):
+        _attack(nb, attack)
     return nb
 
 
 def write_all(out: Path, releases: dict[str, Path] | None = None) -> list[Path]:
-    """The shipped examples and the hostile submissions, as ``out/<student>/<assignment>/``."""
+    """The shipped examples and the hostile submissions (:data:`HOSTILE`), as
+    ``out/<student>/<assignment>/``."""
     paths = write_submissions(out, releases, extra=HOSTILE, build=_build)
     for path in paths:
         if path.parent.parent.name == "malformed":

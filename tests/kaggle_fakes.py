@@ -5,12 +5,15 @@ Not part of the instructor's tools: only the tests (and `make test-kaggle`) imit
 
 from __future__ import annotations
 
+import atexit
+import functools
 import json
 import os
 import shutil
 import subprocess
 import sys
 import sysconfig
+import tempfile
 from pathlib import Path
 
 from packaging.utils import canonicalize_name
@@ -55,12 +58,11 @@ def kaggle_like_venv(path: Path, image: Path | None = None, hide: tuple[str, ...
     hidden = {canonicalize_name(DIST_NAME).replace("-", "_")} | {
         canonicalize_name(name).replace("-", "_") for name in hide
     }
-    done = subprocess.run([sys.executable, "-m", "venv", str(path)], capture_output=True, text=True)
-    if done.returncode:
-        raise BundleError(f"python -m venv {path} failed:\n{done.stderr}")
+    # A copy of one fresh venv per process: ensurepip takes seconds per venv, and a venv
+    # run as `python -m ...` (as the bootstrap and the tests run it) does not depend on
+    # where it lies: its python is a link to this one, its site-packages is found from it.
+    shutil.copytree(_fresh_venv(), path, symlinks=True)
     python = path / "bin" / "python"
-    # ensurepip's old setuptools would shadow the image's and break torch's requirement on it.
-    subprocess.run([python, "-m", "pip", "uninstall", "--yes", "--quiet", "setuptools"], check=True)
     farm = path / "kaggle-image"
     farm.mkdir()
     for entry in image.iterdir():
@@ -78,3 +80,20 @@ def kaggle_like_venv(path: Path, image: Path | None = None, hide: tuple[str, ...
     )
     (site / "kaggle-image.pth").write_text(f"{farm}\n")
     return python
+
+
+@functools.cache
+def _fresh_venv() -> Path:
+    """``python -m venv`` with pip and without setuptools, made once per process (removed
+    at its exit); :func:`kaggle_like_venv` copies it."""
+    path = Path(tempfile.mkdtemp(prefix="kaggle-venv-")) / "venv"
+    atexit.register(shutil.rmtree, path.parent, ignore_errors=True)
+    done = subprocess.run([sys.executable, "-m", "venv", str(path)], capture_output=True, text=True)
+    if done.returncode:
+        raise BundleError(f"python -m venv {path} failed:\n{done.stderr}")
+    # ensurepip's old setuptools would shadow the image's and break torch's requirement on it.
+    subprocess.run(
+        [path / "bin" / "python", "-m", "pip", "uninstall", "--yes", "--quiet", "setuptools"],
+        check=True,
+    )
+    return path

@@ -150,8 +150,9 @@ def test_shipped_examples_are_generated_from_the_current_release(graded, tmp_pat
 
 @pytest.mark.parametrize("job", sorted(hostile_submissions.EXPECTED), ids="-".join)
 def test_every_submission_gets_its_expected_scores(graded, job):
+    """Per example and per attack, by name: a shared attack's submission (hostile(name))."""
     _, _, results, _ = graded
-    result = results[job]
+    result = results[hostile(job[0]), job[1]]
     got = {k: v for k, v in result.scores.items() if k.startswith("test_")} or dict.fromkeys(
         hostile_submissions.FULL[job[1]], 0
     )
@@ -236,8 +237,29 @@ def test_cheats_that_pass_in_the_kernel_are_defeated_by_the_judge(graded):
     assert autograded.stat().st_size < 2 << 20
 
 
-# --- the hostile suite: one submission per attack class, graded in one batch with the
-# honest ones (issue 21). Each attack's exact grade is in hostile_submissions.EXPECTED.
+# --- the hostile suite: every attack class, graded in one batch with the honest ones
+# (issue 21). Each attack's exact grade is in hostile_submissions.EXPECTED; the attacks
+# that keep full marks share submissions (hostile_submissions.SHARED).
+
+hostile = hostile_submissions.submission_of
+
+
+def test_shared_submissions_hold_full_mark_attacks_on_distinct_todos():
+    """A shared submission's lost point would name no attack, and an attack that must lose
+    points has to show it loses only its own TODO's: only full-mark attacks share, each
+    on TODO cells no other attack of its submission edits."""
+    for assignment, groups in hostile_submissions.SHARED.items():
+        for submission, attacks in groups.items():
+            cells = [
+                {cell for cell, _, _ in hostile_submissions.ATTACKS[assignment][a]} for a in attacks
+            ]
+            assert sum(map(len, cells)) == len(set().union(*cells)), (submission, cells)
+            for attack in attacks:
+                assert (
+                    hostile_submissions.EXPECTED[attack, assignment]
+                    == hostile_submissions.FULL[assignment]
+                ), attack
+            assert (submission, assignment) not in hostile_submissions.EXPECTED, submission
 
 
 def printed(course: Path, student: str, assignment: str = "part1") -> str:
@@ -273,34 +295,36 @@ def test_honest_students_keep_full_marks_in_a_hostile_batch(graded):
 
 def test_nothing_leaks_to_a_submission(graded):
     course, _, results, _ = graded
-    seen = printed(course, "leak")
+    seen = printed(course, hostile("leak"))
     found = ast.literal_eval(seen.split("LEAK ", 1)[1].splitlines()[0])
     scratch = found[0].split("/course/")[0] + "/course/"
-    assert scratch.startswith("/tmp/grade-leak-"), found
+    assert scratch.startswith(f"/tmp/grade-{hostile('leak')}-"), found
     assert all(path.startswith(scratch) for path in found), f"outside its own scratch: {found}"
-    feedback = results["leak", "part1"].feedback.read_text()
+    feedback = results[hostile("leak"), "part1"].feedback.read_text()
     for other in ("planted_bugs", "seed_report", "cheats", "untouched"):
         assert other not in seen and other not in feedback, other
 
 
 def test_tampering_and_undoing_the_isolation_fail(graded):
     course = graded[0]
-    tamper = printed(course, "tamper")
-    assert tamper.count("refused") == 5 and "TAMPERED" not in tamper, tamper
-    isolation = printed(course, "isolation")
+    # Lines of each attack's own prefix: attacks that share a submission print in one run.
+    tamper = printed(course, hostile("tamper"))
+    assert len(re.findall(r"^refused ", tamper, re.M)) == 5 and "TAMPERED" not in tamper, tamper
+    isolation = printed(course, hostile("isolation"))
     assert isolation.count("ISOLATION") == 3, isolation
     assert "ISOLATION umount 0" not in isolation and "ISOLATION mount 0" not in isolation
     assert "ISOLATION unshare 0" not in isolation
-    network = printed(course, "network")
+    network = printed(course, hostile("network"))
     assert network.count("NETWORK refused") == 3 and "NETWORK connected" not in network
 
 
 def test_processes_and_writable_places_are_bounded_as_root(graded):
     """Limits that bind whoever grades (root included): a cgroup's pids.max, sized tmpfs."""
     course = graded[0]
-    forks = re.search(r"FORKS (\d+) then", printed(course, "orphans"))
-    assert forks and int(forks.group(1)) < LIMITS.processes, printed(course, "orphans")
-    filled = dict(re.findall(r"FILL (\S+) (\d+) MiB", printed(course, "disk")))
+    forked = printed(course, hostile("orphans"))
+    forks = re.search(r"FORKS (\d+) then", forked)
+    assert forks and int(forks.group(1)) < LIMITS.processes, forked
+    filled = dict(re.findall(r"FILL (\S+) (\d+) MiB", printed(course, hostile("disk"))))
     assert int(filled["/tmp"]) <= LIMITS.tmp_bytes >> 20, filled
     assert int(filled["/dev/shm"]) <= LIMITS.tmp_bytes >> 20, filled
     assert filled["/"] == "0", filled
@@ -309,9 +333,9 @@ def test_processes_and_writable_places_are_bounded_as_root(graded):
 def test_a_full_scratch_costs_its_writer_nothing_else(graded):
     """nbgrader writes outside the sandbox: a kernel that fills its scratch loses no run."""
     course, _, results, _ = graded
-    assert "DISK full after" in printed(course, "disk")
-    assert "No space left on device" in printed(course, "disk")
-    disk = results["disk", "part1"]
+    assert "DISK full after" in printed(course, hostile("disk"))
+    assert "No space left on device" in printed(course, hostile("disk"))
+    disk = results[hostile("disk"), "part1"]
     assert disk.total == disk.max_total, disk.notes
 
 
@@ -319,9 +343,9 @@ def test_limits_and_killed_parents_cost_only_the_attackers_todo(graded):
     _, _, results, _ = graded
     # Its parent is PID 1 of its own namespaces (the judge's confined run) or the kernel's
     # sandbox: it reaches neither the judge's interpreter nor nbgrader, and loses nothing.
-    killer = results["parent_killer", "part1"]
+    killer = results[hostile("parent_killer"), "part1"]
     assert not any(n.startswith("TODO ") for n in killer.notes), killer.notes
-    memory = results["memory", "part1"]
+    memory = results[hostile("memory"), "part1"]
     assert any("MemoryError" in n for n in memory.notes), memory.notes
 
 
@@ -351,14 +375,14 @@ def test_the_gradebook_holds_only_what_the_grader_and_instructor_wrote(graded):
 def test_student_html_and_javascript_are_inert(graded):
     course, _, results, _ = graded
     name = "part1_anime_faces.ipynb"
-    nb = json.loads((course / "autograded" / "html" / "part1" / name).read_text())
+    nb = json.loads((course / "autograded" / hostile("html") / "part1" / name).read_text())
     outputs = json.dumps([c.get("outputs", []) for c in nb["cells"]])
     report = next(
         c
         for c in nb["cells"]
         if c["metadata"].get("nbgrader", {}).get("grade_id") == "report_scores"
     )
-    feedback = results["html", "part1"].feedback.read_text()
+    feedback = results[hostile("html"), "part1"].feedback.read_text()
     # Escaped (shown as text) or removed, never markup a browser would run.
     for text in (outputs, "".join(report["source"]), feedback):
         assert "<script>alert" not in text and "<img src=x onerror" not in text
@@ -374,7 +398,7 @@ def test_student_html_and_javascript_are_inert(graded):
     )
     assert "FORGED" not in under_tests and "Grader:" in under_tests
     assert "onload" not in outputs and not re.search(r"<img[^>]*onload", feedback)
-    assert "GRADEBOOKS []" in printed(course, "html")
+    assert "GRADEBOOKS []" in printed(course, hostile("html"))
 
 
 def test_a_saboteur_cannot_forge_poison_or_delegate_and_costs_no_one_anything(graded):
