@@ -136,7 +136,7 @@ def toy_clip_scores(results: Path) -> str:
             for i, view in enumerate(views)
         ]
         lines.append(f"  part2 toy CLIP   {what + ':':<12}{'; '.join(cells)}")
-    anagrams = load_toy_if().sample_stage_1(prompts, views, denoising_loop, images=MEASURED)
+    anagrams = load_toy_if().sample(prompts, views, denoising_loop, images=MEASURED)
     noises = torch.randn(MEASURED, 3, 32, 32, generator=torch.Generator().manual_seed(0))
     read = [
         sum(scorer.reads_right((x.clamp(-1, 1) + 1) / 2, views, prompts) for x in batch)

@@ -37,8 +37,6 @@ import torch.nn.functional as F
 
 import grading.authoring.reference.illusions as reference_loop
 from grading.authoring.reference import IdentityView, Rotate180View, denoising_loop
-from helpers.illusions.modes import SMOKE_GUIDANCE, SMOKE_STEPS
-from helpers.illusions.sampler import sample_stage
 from helpers.illusions.toy_models import TOY_CLIP, TOY_IF, load_toy_clip, load_toy_if, toy_prompts
 from helpers.metrics import ClipScorer
 from helpers.toy_world import ANAGRAM_PAIRS, CLASSES, caption, draw_item, toy_world
@@ -69,7 +67,7 @@ def scorer():
 
 
 def stage_1(toy, prompts, views, loop=denoising_loop, images=IMAGES, seed=0):
-    return toy.sample_stage_1(prompts, views, loop, images=images, seed=seed)
+    return toy.sample(prompts, views, loop, images=images, seed=seed)
 
 
 def both_views_read_right(scorer, images, views, prompts) -> int:
@@ -149,18 +147,7 @@ def test_stage_2_sharpens_its_condition_without_adding_grain(toy, anagram_views)
     # the condition's for the previous, 1000-step stage II; 2.6 times for the shipped one).
     prompts = toy_prompts(ANAGRAM_PAIRS[0])
     low = stage_1(toy, prompts, anagram_views, images=8)
-    high = sample_stage(
-        toy.stage_2,
-        toy.embed(prompts),
-        anagram_views,
-        denoising_loop,
-        num_inference_steps=SMOKE_STEPS[1],
-        guidance_scale=SMOKE_GUIDANCE,
-        image=low,
-        noise_level=50,
-        generator=torch.Generator().manual_seed(0),
-        progress=False,
-    ).clamp(-1, 1)
+    high = toy.sample(prompts, anagram_views, denoising_loop, image=low).clamp(-1, 1)
     upscaled = F.interpolate(low, size=high.shape[-1], mode="bilinear", align_corners=True)
 
     def grain(x: torch.Tensor) -> float:

@@ -267,23 +267,33 @@ class ToyIF:
         """Prompt embeddings through IF's own ``encode_prompt``, as full mode makes them."""
         return embed_prompts(self.text_pipe, prompts, negative_prompt)
 
-    def sample_stage_1(
-        self, prompts: list[str], views: list, loop: Any, *, images: int, seed: int = 0
+    def sample(
+        self,
+        prompts: list[str],
+        views: list,
+        loop: Any,
+        *,
+        images: int = 1,
+        seed: int = 0,
+        image: torch.Tensor | None = None,
     ) -> torch.Tensor:
-        """``images`` stage I pictures (32 px, in ``[-1, 1]``) of ``prompts`` through ``views``
-        and ``loop``, at smoke mode's steps and guidance, from one generator seeded ``seed``:
-        how the tests and the demo measure the toy illusion."""
+        """``images`` stage I pictures (32 px) of ``prompts`` through ``views`` and ``loop`` or,
+        given their 32 px ``image``, stage II's (64 px), in ``[-1, 1]``, at smoke mode's steps
+        and guidance, from one generator seeded ``seed``: how the tests and the demo measure
+        the toy illusion."""
         from helpers.illusions.modes import SMOKE_GUIDANCE, SMOKE_STEPS
         from helpers.illusions.sampler import sample_stage
 
+        stage_2 = image is not None
         return sample_stage(
-            self.stage_1,
+            self.stage_2 if stage_2 else self.stage_1,
             self.embed(prompts),
             views,
             loop,
-            num_inference_steps=SMOKE_STEPS[0],
+            num_inference_steps=SMOKE_STEPS[stage_2],
             guidance_scale=SMOKE_GUIDANCE,
             generator=torch.Generator().manual_seed(seed),
+            image=image,
             num_images=images,
             progress=False,
         )
