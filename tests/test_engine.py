@@ -175,9 +175,21 @@ def dask_cluster(tmp: Path, workers: list[dict[str, str]]) -> Iterator[Path]:
 
 
 @pytest.fixture(scope="module")
-def cluster(tmp_path_factory):
+def _two_worker_cluster(tmp_path_factory):
     with dask_cluster(tmp_path_factory.mktemp("dask"), [{}, {}]) as scheduler_file:
         yield scheduler_file
+
+
+@pytest.fixture
+def cluster(_two_worker_cluster):
+    """The module's cluster with both workers up: a test that kills one leaves its nanny
+    restarting it, and the next test would otherwise see one worker (CI did, once)."""
+    client = engine.connect(str(_two_worker_cluster))
+    try:
+        client.wait_for_workers(2, timeout=60)
+    finally:
+        client.close()
+    return _two_worker_cluster
 
 
 def test_dask_cluster_runs_jobs_survives_an_error_and_a_dead_worker(cluster):
