@@ -2,10 +2,11 @@
 
 nbval (tests/test_notebooks.py) checks that every cell runs, but never renders a widget:
 a broken front end (a missing lab extension, a viewer whose slider does not reach the
-kernel) would pass it. Here JupyterLab serves a temporary copy of the notebook, Debian's
-chromium (driven by Playwright, which never downloads a browser of its own) runs all its
-cells from the Run menu, then the test moves the viewer's slider with the keyboard and
-checks that the image and the label follow.
+kernel) would pass it. Here JupyterLab serves a temporary copy of the notebook up to the
+cell that shows its viewer (:func:`up_to_the_viewer`), Debian's chromium (driven by
+Playwright, which never downloads a browser of its own) runs all its cells from the Run
+menu, then the test moves the viewer's slider with the keyboard and checks that the image
+and the label follow.
 
 The screenshots (the figure and the widget, before and after) go to the test's tmp
 folder, and also to ``--screenshots DIR`` or ``$COURSEKIT_SCREENSHOTS`` when given
@@ -18,6 +19,7 @@ Chromium comes from apt (``make chromium``; ``.ci/run`` installs it): without
 from __future__ import annotations
 
 import io
+import json
 import os
 import re
 import secrets
@@ -445,10 +447,11 @@ def check_slider_changes_image(page, widget, label: str | None, shots: list[Path
 # ---------------------------------------------------------------- tests
 
 
-def _notebook(name: str, widget_selector: str, label: str | None, id: str):
+def _notebook(name: str, viewer: str, widget_selector: str, label: str | None, id: str):
     missing = not (NOTEBOOKS / name).is_file()
     return pytest.param(
         name,
+        viewer,
         widget_selector,
         label,
         id=id,
@@ -456,10 +459,12 @@ def _notebook(name: str, widget_selector: str, label: str | None, id: str):
     )
 
 
-# (notebook, CSS selector of its viewer, regex of its label with the step as group 1)
+# (notebook, the call that makes its viewer, CSS selector of the viewer, regex of its label
+# with the step as group 1)
 NOTEBOOK_WIDGETS = [
     _notebook(
         "part1_anime_faces.ipynb",
+        "DenoisingViewer(",
         # DenoisingViewer: a VBox holding the slider "step", a label and the image.
         '.widget-vbox:has(.widget-hslider:has(.widget-label:text-is("step"))):has(.widget-image)',
         r"step (\d+) / \d+",
@@ -467,6 +472,7 @@ NOTEBOOK_WIDGETS = [
     ),
     _notebook(
         "part2_illusions.ipynb",
+        "AnimationViewer(",
         # AnimationViewer: a VBox holding the slider "frame", a label and the image.
         '.widget-vbox:has(.widget-hslider:has(.widget-label:text-is("frame"))):has(.widget-image)',
         r"frame (\d+) / \d+",
@@ -475,14 +481,31 @@ NOTEBOOK_WIDGETS = [
 ]
 
 
-@pytest.mark.parametrize(("notebook", "widget_selector", "label"), NOTEBOOK_WIDGETS)
+def up_to_the_viewer(source: Path, viewer: str, out: Path) -> None:
+    """``source`` without the cells after the one that shows its viewer.
+
+    The cells after it (Part 1's samples and scores, Part 2's CLIP scores and hybrid) draw
+    no widget, and every cell runs under nbval (tests/test_notebooks.py): here they would
+    only cost a minute of CPU.
+    """
+    nb = json.loads(source.read_text())
+    shows = [
+        k
+        for k, c in enumerate(nb["cells"])
+        if c["cell_type"] == "code" and viewer in "".join(c["source"])
+    ]
+    assert shows, f"no cell of {source.name} calls {viewer}"
+    nb["cells"] = nb["cells"][: shows[0] + 1]
+    out.write_text(json.dumps(nb, indent=1))
+
+
+@pytest.mark.parametrize(("notebook", "viewer", "widget_selector", "label"), NOTEBOOK_WIDGETS)
 def test_notebook_slider_changes_the_image_in_chromium(
-    notebook, widget_selector, label, chromium, screenshot_dirs, tmp_path
+    notebook, viewer, widget_selector, label, chromium, screenshot_dirs, tmp_path
 ):
-    source = NOTEBOOKS / notebook
     root = tmp_path / "lab"
     root.mkdir()
-    shutil.copy2(source, root / notebook)
+    up_to_the_viewer(NOTEBOOKS / notebook, viewer, root / notebook)
     env = notebook_env(tmp_path / "results")
 
     with (

@@ -245,6 +245,10 @@ def serve(folder: Path) -> None:
     if any(job["todo"].startswith("2-") for job in jobs.values()):
         import torchvision.transforms  # noqa: F401
 
+        # helpers.tiny_models imports diffusers inside its functions; a fork that imported
+        # it would spend 2-4 s per job on what the next fork imports again.
+        from diffusers import IFPipeline, IFSuperResolutionPipeline  # noqa: F401
+
         import helpers.illusions.sampler  # noqa: F401
         import helpers.tiny_models  # noqa: F401
 
