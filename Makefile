@@ -4,7 +4,10 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 UV_VERSION := 0.13.9
-UV     := python3 -m uv
+# The system's python3 runs uv, also in a shell where `source .venv/bin/activate` put
+# .venv's python3 (which has neither uv nor pip) first on PATH.
+HOST_PYTHON := $(if $(VIRTUAL_ENV),env -u VIRTUAL_ENV PATH="$(subst $(VIRTUAL_ENV)/bin:,,$(PATH))" python3,python3)
+UV     := $(HOST_PYTHON) -m uv
 export UV_PYTHON_DOWNLOADS := never
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 
@@ -27,7 +30,7 @@ endef
 export WRITE_PTH
 
 $(STAMP): pyproject.toml uv.lock
-	@python3 -m uv --version >/dev/null 2>&1 || python3 -m pip install --quiet "uv==$(UV_VERSION)"
+	@$(UV) --version >/dev/null 2>&1 || $(HOST_PYTHON) -m pip install --quiet "uv==$(UV_VERSION)"
 	$(UV) sync --frozen --python python3
 	$(PY) -c "$$WRITE_PTH"
 	$(PY) -m helpers doctor

@@ -6,13 +6,17 @@ Regenerate environment.yml after `uv lock` with ``python -m tests.test_environme
 
 from __future__ import annotations
 
+import os
 import re
+import subprocess
 import sys
 import tomllib
 from pathlib import Path
 
 from packaging.markers import Marker
 from packaging.requirements import Requirement
+
+from tests.conftest import activated
 
 ROOT = Path(__file__).resolve().parents[1]
 CONDA_PYTHON = "3.11"
@@ -105,6 +109,34 @@ def test_doctor_passes_here(capsys):
 
     assert doctor.main() == 0
     assert "environment OK" in capsys.readouterr().out
+
+
+def test_setup_runs_uv_from_an_activated_venv_after_a_pin_changes():
+    """After `source .venv/bin/activate`, python3 is .venv's, which has neither uv nor pip:
+    the setup that a changed pyproject.toml or uv.lock triggers must still find uv."""
+    # This shell's PATH (where its python3 has uv) with .venv/bin first, as activate leaves it.
+    env = activated(PATH=f"{ROOT / '.venv' / 'bin'}:{os.environ['PATH']}")
+    # -n -W: the recipe make would run if pyproject.toml had just changed, printed, not run.
+    dry = subprocess.run(
+        ["make", "--no-print-directory", "-n", "-W", "pyproject.toml", "setup"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    check = next(line for line in dry.stdout.splitlines() if "uv --version" in line)
+    done = subprocess.run(["bash", "-c", check], cwd=ROOT, env=env, capture_output=True, text=True)
+    assert done.returncode == 0, f"{check}\n{done.stdout}{done.stderr}"
+    sync = next(line for line in dry.stdout.splitlines() if " sync " in line)
+    found = subprocess.run(
+        ["bash", "-c", sync.split(" sync ")[0] + " --version"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert found.returncode == 0 and found.stdout.startswith("uv "), f"{sync}\n{found.stderr}"
 
 
 if __name__ == "__main__":
