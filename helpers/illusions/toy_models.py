@@ -88,7 +88,7 @@ class ShippedFile:
 
 TOY_IF = ShippedFile(
     CHECKPOINTS / "toy_if.pt",
-    "ceb3aa392de8507d2343bb17b9e9341b4522131913839a6369162d0982729175",
+    "bbf6e44216a785537d5b29d1a35bd8f6d57a7306f4191f98a6d124574e657710",
     "python -m helpers.illusions.toy_training if",
 )
 """Text encoder, stage I and stage II of the toy IF, fp16."""

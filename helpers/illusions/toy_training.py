@@ -4,14 +4,12 @@ Every batch is drawn fresh from :mod:`helpers.toy_world` (seeds never repeat), s
 no data set to store and no overfitting. Each command writes one shipped file in fp16 and
 prints its size and SHA-256 (record it in ``toy_models``)::
 
-    python -m helpers.illusions.toy_training if     # text encoder, stage I, stage II: 35-60 min
+    python -m helpers.illusions.toy_training if     # text encoder, stage I, stage II: 33 min
     python -m helpers.illusions.toy_training clip   # the toy CLIP: 5 min
 
-(The IF's time: stage I's 3600 steps of batch 32 and stage II's 1000 of batch 16 took 2868 s
-with both stages' processes on one shared core (``taskset -c 1``); stage II's 4000 steps
-alone took 2811 s on one core shared with other jobs (0.5 to 1 s a step). On two free
-cores the stages run side by side in about 35 min. The CLIP's time is from two shared
-cores.)
+(The IF's stages run side by side, one process and one core each: 1987 s on the 2 cores of
+a quiet machine, about 0.5 s a step for each stage, and the output was the shipped file
+byte for byte. The CLIP's time is from two cores shared with other jobs.)
 
 **The IF stages** learn as IF did (improved DDPM's hybrid loss): the noise half of the
 output by mean squared error, the variance half by the variational bound
