@@ -119,7 +119,7 @@ def toy_clip_scores(results: Path) -> str:
     import torch
 
     from grading.authoring.reference import IdentityView, Rotate180View, denoising_loop
-    from helpers.illusions.toy_models import TOY_CLIP, load_toy_clip, load_toy_if
+    from helpers.illusions.toy_models import TOY_CLIP, count_read_right, load_toy_clip, load_toy_if
     from helpers.metrics import ClipScorer
 
     prompts = [row["prompt"] for row in json.loads((results / "scores.json").read_text())]
@@ -138,10 +138,7 @@ def toy_clip_scores(results: Path) -> str:
         lines.append(f"  part2 toy CLIP   {what + ':':<12}{'; '.join(cells)}")
     anagrams = load_toy_if().sample(prompts, views, denoising_loop, images=MEASURED)
     noises = torch.randn(MEASURED, 3, 32, 32, generator=torch.Generator().manual_seed(0))
-    read = [
-        sum(scorer.reads_right((x.clamp(-1, 1) + 1) / 2, views, prompts) for x in batch)
-        for batch in (anagrams, noises)
-    ]
+    read = [count_read_right(scorer, batch, views, prompts) for batch in (anagrams, noises)]
     lines.append(
         f"  part2 toy CLIP   both views read right: {read[0]} of {MEASURED} stage I anagrams, "
         f"{read[1]} of {MEASURED} pure-noise pictures"

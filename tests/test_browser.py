@@ -485,7 +485,7 @@ def up_to_the_viewer(source: Path, viewer: str, out: Path) -> None:
 
     The cells after it (Part 1's samples and scores, Part 2's CLIP scores and hybrid) draw
     no widget, and every cell runs under nbval (tests/test_notebooks.py): here they would
-    only cost a minute of CPU.
+    only cost CPU (about 25 s for Part 1 on a quiet machine, twice that under ``make test``).
     """
     nb = json.loads(source.read_text())
     shows = [

@@ -37,7 +37,14 @@ import torch.nn.functional as F
 
 import grading.authoring.reference.illusions as reference_loop
 from grading.authoring.reference import IdentityView, Rotate180View, denoising_loop
-from helpers.illusions.toy_models import TOY_CLIP, TOY_IF, load_toy_clip, load_toy_if, toy_prompts
+from helpers.illusions.toy_models import (
+    TOY_CLIP,
+    TOY_IF,
+    count_read_right,
+    load_toy_clip,
+    load_toy_if,
+    toy_prompts,
+)
 from helpers.metrics import ClipScorer
 from helpers.toy_world import ANAGRAM_PAIRS, CLASSES, caption, draw_item, toy_world
 
@@ -70,11 +77,6 @@ def stage_1(toy, prompts, views, loop=denoising_loop, images=IMAGES, seed=0):
     return toy.sample(prompts, views, loop, images=images, seed=seed)
 
 
-def both_views_read_right(scorer, images, views, prompts) -> int:
-    """How many of ``images`` (in ``[-1, 1]``) read right in every view."""
-    return sum(scorer.reads_right((image.clamp(-1, 1) + 1) / 2, views, prompts) for image in images)
-
-
 @pytest.fixture(scope="module")
 def anagram_views():
     return [IdentityView(), Rotate180View()]
@@ -93,7 +95,7 @@ def plain_samples(toy):
 def test_the_toy_illusion_reads_right_in_both_views(toy, scorer, anagram_views, pair):
     prompts = toy_prompts(pair)
     images = stage_1(toy, prompts, anagram_views)
-    right = both_views_read_right(scorer, images, anagram_views, prompts)
+    right = count_read_right(scorer, images, anagram_views, prompts)
     assert right >= 11, f"{right} of {IMAGES} anagrams read right in both views"
 
 
@@ -102,7 +104,7 @@ def test_pure_noise_does_not_read_as_the_illusion(scorer, anagram_views, pair):
     noise = torch.randn(IMAGES, 3, 32, 32, generator=torch.Generator().manual_seed(0))
     prompts = toy_prompts(pair)
     # With two views a judge that guesses passes a picture a quarter of the time.
-    assert both_views_read_right(scorer, noise, anagram_views, prompts) <= IMAGES // 4
+    assert count_read_right(scorer, noise, anagram_views, prompts) <= IMAGES // 4
 
 
 @pytest.mark.parametrize("pair", ANAGRAM_PAIRS, ids="/".join)
@@ -115,7 +117,7 @@ def test_a_loop_that_forgets_inverse_view_makes_no_illusion(
     )
     prompts = toy_prompts(pair)
     images = stage_1(toy, prompts, anagram_views)
-    assert both_views_read_right(scorer, images, anagram_views, prompts) <= IMAGES // 4
+    assert count_read_right(scorer, images, anagram_views, prompts) <= IMAGES // 4
 
 
 @pytest.mark.parametrize("pair", ANAGRAM_PAIRS, ids="/".join)
@@ -125,7 +127,7 @@ def test_a_plain_sample_turned_over_is_mostly_not_the_illusion(
     # The classes are drawn as anagram pairs, so a plain face turned over is somewhat a
     # house; the loop must do clearly better than that (the illusion: 11 of 16 and more).
     images = plain_samples[CLASSES.index(pair[0])]
-    right = both_views_read_right(scorer, images, anagram_views, toy_prompts(pair))
+    right = count_read_right(scorer, images, anagram_views, toy_prompts(pair))
     assert right <= PER_CLASS // 2, f"{right} of {PER_CLASS} plain samples read as the anagram"
 
 

@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 
+from helpers.diffusion import unnormalize
 from helpers.illusions.models import PromptEmbeddings, embed_prompts
 from helpers.tiny_models import IF_SCHEDULER, letter_tokenizer
 from helpers.toy_world import CLASSES, caption, vocabulary
@@ -37,6 +38,8 @@ from helpers.weights import sha256_of
 if TYPE_CHECKING:
     from diffusers import IFPipeline, IFSuperResolutionPipeline
     from transformers import CLIPModel, CLIPProcessor
+
+    from helpers.metrics import ClipScorer
 
 __all__ = [
     "TOY_IF",
@@ -297,6 +300,15 @@ class ToyIF:
             num_images=images,
             progress=False,
         )
+
+
+def count_read_right(
+    scorer: ClipScorer, images: torch.Tensor, views: list, prompts: list[str]
+) -> int:
+    """How many of ``images`` (a batch in ``[-1, 1]``, as :meth:`ToyIF.sample` draws them)
+    read right in every view to ``scorer`` (:meth:`ClipScorer.reads_right`): how the tests
+    and the demo count the toy illusion."""
+    return sum(scorer.reads_right(unnormalize(x.clamp(-1, 1)), views, prompts) for x in images)
 
 
 def _load_weights(file: ShippedFile, path: str | Path | None) -> dict[str, dict[str, torch.Tensor]]:
